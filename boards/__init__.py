@@ -1,0 +1,1 @@
+"""Board targets and the host link."""

@@ -1,0 +1,48 @@
+"""Rounding and saturation: the numeric behaviour of lela, in one place.
+
+Every rounding point of the datapath uses :func:`round_shift` (round half up:
+add half an LSB of the result, then shift right arithmetically) and every
+narrowing uses :func:`saturate` (clamp, never wrap). The RTL mirrors these two
+functions in ``lela.rtl.numerics``. Both work on Python ints and on NumPy
+integer arrays (int64; callers keep values below 2**62).
+"""
+
+import numpy as np
+
+__all__ = ["round_shift", "saturate", "signed_range", "acc_width"]
+
+
+def signed_range(width):
+    """``(lo, hi)`` of a signed ``width``-bit two's complement number."""
+    return -(1 << (width - 1)), (1 << (width - 1)) - 1
+
+
+def round_shift(x, shift):
+    """``x / 2**shift`` rounded half up (``shift > 0``); a left shift for ``shift <= 0``."""
+    if shift > 0:
+        return (x + (1 << (shift - 1))) >> shift
+    return x << -shift
+
+
+def saturate(x, width):
+    """Clamp ``x`` to a signed ``width``-bit number."""
+    lo, hi = signed_range(width)
+    if isinstance(x, np.ndarray):
+        return np.clip(x, lo, hi)
+    return min(max(x, lo), hi)
+
+
+def acc_width(a_width, b_width, terms):
+    """Bits of a signed accumulator that sums ``terms`` products of signed
+    ``a_width`` x ``b_width`` operands without overflow (one extra term
+    allowed for a bias)."""
+    product_max = 1 << (a_width + b_width - 2)  # |(-2**(a-1)) * (-2**(b-1))|
+    total = product_max * (terms + 1)
+    return total.bit_length() + 1
+
+
+def quantize(x, frac, width):
+    """Real values to signed fixed point (``frac`` fraction bits), rounded half
+    up and saturated: the input format shared by the models and the RTL."""
+    x = np.asarray(x, dtype=np.float64)
+    return saturate(np.floor(x * (1 << frac) + 0.5).astype(np.int64), width)

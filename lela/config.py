@@ -1,0 +1,239 @@
+"""The one configuration object of lela.
+
+A :class:`Config` builds the golden models, the RTL, the testbenches and the
+board builds.  It is frozen and validated on construction: a bad value raises
+:class:`ConfigError` whose message names the field and quotes the value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+__all__ = ["Config", "ConfigError", "FEEDBACK_MODES", "LOSSES", "DEFAULT"]
+
+FEEDBACK_MODES = ("symmetric", "sign_concordant", "independent")
+LOSSES = ("square_hinge", "cross_entropy")
+#: Losses the fixed-point datapath (and so the RTL) implements.
+HARDWARE_LOSSES = ("square_hinge",)
+
+#: Largest LFSR seed (the classifier generator is a 32-bit LFSR).
+LFSR_WIDTH = 32
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the field."""
+
+
+def _default_m_seeds():
+    return (0x1A2B3C4D, 0x5E6F7081, 0x92A3B4C5)
+
+
+def _default_k_seeds():
+    return (0x0F1E2D3C, 0x4B5A6978, 0x8796A5B4)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Network, datapath and learning-rule parameters.
+
+    Parameters
+    ----------
+    sizes : tuple of int
+        ``(N_0, N_1, ..., N_L)``: input width then the width of every hidden
+        layer. Each hidden layer has its own fixed random classifier.
+    classes : int
+        Number of classes ``C``.
+    lanes : tuple of int
+        MAC lanes ``P`` of every hidden layer (one entry per hidden layer);
+        must divide the layer's width.
+    act_width, act_frac : int
+        Activation (and input, score, error) format: signed ``act_width``-bit
+        two's complement with ``act_frac`` fraction bits.
+    weight_width, weight_frac : int
+        Weight and bias format: signed ``weight_width`` bits, ``weight_frac``
+        fraction bits.
+    m_bits : int
+        Bits of one random classifier entry: entries are the odd integers in
+        ``[-(2**m_bits - 1), 2**m_bits - 1]``.
+    m_seeds, k_seeds : tuple of int
+        Per-layer seeds of the classifier LFSR (``M_i``) and of the feedback
+        magnitude LFSR (``K_i``); non-zero 32-bit values.
+    init_seed : int
+        Seed of the initial weights (baked into the weight memories).
+    eta_shift : int
+        Learning rate ``eta = 2**-eta_shift``.
+    feedback : str
+        ``symmetric`` (K = M), ``sign_concordant`` (independent magnitudes,
+        signs of M) or ``independent``.
+    loss : str
+        ``square_hinge`` (hardware) or ``cross_entropy`` (float model only).
+    dropout : float
+        Dropout probability of hidden activations (float model only).
+    """
+
+    sizes: tuple[int, ...] = (64, 128, 128, 128)
+    classes: int = 10
+    lanes: tuple[int, ...] = (4, 4, 4)
+    act_width: int = 16
+    act_frac: int = 12
+    weight_width: int = 16
+    weight_frac: int = 14
+    m_bits: int = 4
+    m_seeds: tuple[int, ...] = field(default_factory=_default_m_seeds)
+    k_seeds: tuple[int, ...] = field(default_factory=_default_k_seeds)
+    init_seed: int = 1
+    eta_shift: int = 7
+    feedback: str = "symmetric"
+    loss: str = "square_hinge"
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        for name in ("sizes", "lanes", "m_seeds", "k_seeds"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+        self._validate()
+
+    # -- validation -------------------------------------------------------
+    def _validate(self):
+        def fail(name, value, why):
+            raise ConfigError(f"{name}: {why}, not {value!r}")
+
+        def check_int(name, value, lo, hi=None):
+            if not isinstance(value, int) or isinstance(value, bool):
+                fail(name, value, "must be an integer")
+            if value < lo or (hi is not None and value > hi):
+                rng = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
+                fail(name, value, f"must be {rng}")
+
+        def check_tuple(name, value, length=None):
+            if not isinstance(value, tuple) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value
+            ):
+                fail(name, value, "must be a sequence of integers")
+            if length is not None and len(value) != length:
+                fail(name, value, f"must have {length} entries (one per hidden layer)")
+
+        check_tuple("sizes", self.sizes)
+        if len(self.sizes) < 2:
+            fail("sizes", self.sizes, "must list the input width and at least one hidden layer")
+        for n in self.sizes:
+            if n < 1:
+                fail("sizes", self.sizes, "every width must be >= 1")
+        check_int("classes", self.classes, 2, 2**12)
+        layers = len(self.sizes) - 1
+        check_tuple("lanes", self.lanes, layers)
+        for i, (p, n) in enumerate(zip(self.lanes, self.sizes[1:])):
+            if p < 1:
+                fail("lanes", self.lanes, f"layer {i + 1} needs at least 1 lane")
+            if n % p:
+                fail("lanes", self.lanes,
+                     f"layer {i + 1}: {p} lanes do not divide its {n} neurons")
+        check_int("act_width", self.act_width, 4, 32)
+        check_int("act_frac", self.act_frac, 0, self.act_width - 2)
+        check_int("weight_width", self.weight_width, 4, 32)
+        check_int("weight_frac", self.weight_frac, 0, self.weight_width - 2)
+        check_int("m_bits", self.m_bits, 1, 8)
+        for name in ("m_seeds", "k_seeds"):
+            value = getattr(self, name)
+            check_tuple(name, value, layers)
+            for s in value:
+                if not 0 < s < 2**LFSR_WIDTH:
+                    fail(name, value, f"every seed must be in [1, 2**{LFSR_WIDTH} - 1]")
+        check_int("init_seed", self.init_seed, 0, 2**63 - 1)
+        check_int("eta_shift", self.eta_shift, 0, 24)
+        if self.feedback not in FEEDBACK_MODES:
+            fail("feedback", self.feedback, f"must be one of {', '.join(FEEDBACK_MODES)}")
+        if self.loss not in LOSSES:
+            fail("loss", self.loss, f"must be one of {', '.join(LOSSES)}")
+        if (isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float))
+                or not 0.0 <= self.dropout < 1.0):
+            fail("dropout", self.dropout, "must be a number in [0, 1)")
+
+    def check_hardware(self):
+        """Raise :class:`ConfigError` if the fixed-point datapath cannot run this config."""
+        if self.loss not in HARDWARE_LOSSES:
+            raise ConfigError(
+                f"loss: the fixed-point datapath implements {', '.join(HARDWARE_LOSSES)}, "
+                f"not {self.loss!r}")
+        if self.dropout:
+            raise ConfigError(
+                f"dropout: the fixed-point datapath has no dropout, not {self.dropout!r}")
+        return self
+
+    # -- derived quantities ----------------------------------------------
+    @property
+    def layers(self) -> int:
+        """Number of hidden layers ``L``."""
+        return len(self.sizes) - 1
+
+    def score_shift(self, layer: int) -> int:
+        """Right shift that scales the integer classifier entries of layer ``layer`` (0-based).
+
+        ``M_i = m / 2**score_shift`` with ``m`` the odd LFSR integers: the
+        entries then have a standard deviation of about ``1.15/sqrt(N_i)``,
+        the scale of the paper's uniform initialisation (and the scale that
+        learned best on digits, see docs/numerics.md).
+        """
+        n = self.sizes[layer + 1]
+        return max(self.m_bits + math.ceil(math.log2(n) / 2) - 2, 0)
+
+    @property
+    def eta(self) -> float:
+        return 2.0 ** -self.eta_shift
+
+    # -- construction -----------------------------------------------------
+    def replace(self, **changes) -> "Config":
+        """A copy with ``changes`` applied (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Config":
+        known = {f.name for f in fields(cls)}
+        for key in data:
+            if key not in known:
+                raise ConfigError(f"{key}: unknown configuration field, not {data[key]!r}")
+        return cls(**data)
+
+    @classmethod
+    def from_toml(cls, path) -> "Config":
+        path = Path(path)
+        try:
+            with path.open("rb") as f:
+                data = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {str(path)!r} does not exist") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {e}") from None
+        return cls.from_dict(data.get("lela", data))
+
+    def with_layers(self, sizes) -> "Config":
+        """A copy for new ``sizes``, stretching per-layer tuples that no longer fit.
+
+        Lanes keep their first value where it divides the new widths; seeds are
+        extended by a fixed recipe. Used by CLI flags that change the depth.
+        """
+        sizes = tuple(sizes)
+        layers = len(sizes) - 1
+        lanes = tuple(self.lanes[0] if n % self.lanes[0] == 0 else 1 for n in sizes[1:])
+        return self.replace(sizes=sizes, lanes=lanes,
+                            m_seeds=_stretch(self.m_seeds, layers),
+                            k_seeds=_stretch(self.k_seeds, layers))
+
+
+def _stretch(seeds, n):
+    seeds = list(seeds[:n])
+    while len(seeds) < n:
+        seeds.append((seeds[-1] * 0x9E3779B1 + 0x7F4A7C15) % (2**LFSR_WIDTH - 1) + 1)
+    return tuple(seeds)
+
+
+DEFAULT = Config()
