@@ -112,3 +112,24 @@ class FixedNetwork:
         for x, t in zip(x_q, labels):
             wrong += np.array(self.predict(x)) != t
         return wrong / len(labels)
+
+
+def update_order(w, lanes):
+    """The weights of one layer in the order the update unit writes them:
+    group ``g`` of ``lanes`` neurons, then input ``k``, then lane ``p``
+    (neuron ``j = g*lanes + p``); this is also the weight memory's order."""
+    n_out, n_in = w.shape
+    return w.reshape(n_out // lanes, lanes, n_in).transpose(0, 2, 1).reshape(-1)
+
+
+def weight_digest(w, b, lanes):
+    """Fletcher-style digest of one layer's weights and biases (64-bit int).
+
+    Over the words ``update_order(w, lanes)`` then ``b`` (two's complement,
+    taken modulo 2**32): ``A += word; B += A`` (mod 2**32); digest
+    ``B << 32 | A``. Position-sensitive, so a word written to the wrong address
+    changes it; the RTL computes it while it writes (``lanes`` words a cycle).
+    """
+    words = np.concatenate([update_order(w, lanes), b]).astype(np.int64) & 0xFFFFFFFF
+    a = np.cumsum(words, dtype=np.uint64) & 0xFFFFFFFF
+    return int((int(a.sum(dtype=np.uint64)) & 0xFFFFFFFF) << 32 | int(a[-1]))
