@@ -1,0 +1,296 @@
+"""``lela experiment``: the paper's comparison of learning rules, per layer.
+
+Every row trains the same network (``--sizes``, initial weights from
+``init_seed``) and reports the test error of every layer's classifier after
+the last epoch, mean +- standard deviation over seeds. Seed ``k`` (0-based)
+uses ``init_seed + k`` for the initial weights and for the data order
+(``numpy.random.default_rng([init_seed + k, 0])`` permutes every epoch;
+``[init_seed + k, 1]`` draws dropout masks); the classifier seeds stay the
+hardware's. The float rows and the fixed-point row see the same samples in
+the same order.
+
+Rows (:data:`ROWS`): backprop and feedback alignment (one trainable top
+classifier, so only the last layer has an error), the local rule with
+symmetric, sign-concordant and independent feedback, the local rule with
+trainable classifiers, and the bit-exact fixed-point model (always online,
+feedback from ``--feedback``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lela.cli import add_config_arguments, config_from_args
+from lela.config import ConfigError
+from lela.data import DataError, load_dataset
+
+from .float_model import FloatNetwork
+from .network import FixedNetwork
+from .numerics import quantize
+
+__all__ = ["ROWS", "add_arguments", "run", "run_row", "summarize"]
+
+#: row name -> (label, float method or "fixed", feedback override)
+ROWS = {
+    "backprop": ("backprop", "bp", None),
+    "fa": ("feedback alignment", "fa", None),
+    "local-symmetric": ("local, symmetric", "local", "symmetric"),
+    "local-sign-concordant": ("local, sign-concordant", "local", "sign_concordant"),
+    "local-independent": ("local, independent", "local", "independent"),
+    "local-trainable": ("local, trainable classifiers", "local_trainable", None),
+    "fixed-point": ("fixed-point (hardware)", "fixed", None),
+}
+
+SCHEDULES = ("simultaneous", "layerwise")
+
+
+def _methods(text):
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for n in names:
+        if n not in ROWS:
+            raise ValueError(f"unknown method {n!r}; choose from {', '.join(ROWS)}")
+    return names
+
+
+def add_arguments(parser):
+    parser.add_argument("--dataset", default="digits", metavar="digits|DIR",
+                        help="'digits' (embedded) or a directory of IDX files (default digits)")
+    parser.add_argument("--epochs", type=int, default=20,
+                        help="epochs (per layer with --schedule layerwise; default 20)")
+    parser.add_argument("--seeds", type=int, default=3, help="runs per row (default 3)")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="mini-batch of the float rows, mean gradient (default 1: online)")
+    parser.add_argument("--schedule", choices=SCHEDULES, default="simultaneous",
+                        help="local rows: all layers at once, or one layer after another "
+                             "for --epochs each (backprop and FA then train all layers for "
+                             "as many epochs in total)")
+    parser.add_argument("--methods", default=",".join(ROWS), metavar="M1,M2,...",
+                        help=f"rows to run, from {', '.join(ROWS)} (default all)")
+    parser.add_argument("--train-samples", type=int, metavar="N",
+                        help="use only the first N training samples")
+    parser.add_argument("--test-samples", type=int, metavar="N",
+                        help="use only the first N test samples")
+    parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    parser.add_argument("--markdown", metavar="PATH", help="write the table as Markdown")
+    parser.add_argument("--plot", metavar="PATH",
+                        help="write test error vs epoch per layer (PNG)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_config_arguments(parser)
+
+
+# -- training ---------------------------------------------------------------
+def _fixed_error(net, xq, labels):
+    return [float(e) for e in net.evaluate(xq, labels)]
+
+
+def run_row(cfg, data, row, seed, epochs, *, batch=1, schedule="simultaneous", tick=None):
+    """Train one row for one seed; returns ``(curve, diverged)``.
+
+    ``curve`` is an array (epochs_total x layers) of test errors after each
+    epoch, NaN where the row has no classifier; ``diverged`` is True if the
+    float parameters overflowed (training stopped there; later epochs repeat
+    the last evaluation, whose predictions are meaningless).
+    """
+    _, kind, feedback = ROWS[row]
+    cfg = cfg.replace(init_seed=cfg.init_seed + seed)
+    if feedback is not None:
+        cfg = cfg.replace(feedback=feedback)
+    L = cfg.layers
+    order_rng = np.random.default_rng([cfg.init_seed, 0])
+    drop_rng = np.random.default_rng([cfg.init_seed, 1])
+    layerwise = schedule == "layerwise"
+    phases = [{i} for i in range(L)] if layerwise else [None]
+    if kind in ("bp", "fa") or (kind == "fixed" and not layerwise):
+        phases = [None] * len(phases)
+    curve, diverged = [], False
+
+    if kind == "fixed":
+        net = FixedNetwork(cfg)
+        xq = net.quantize(data.x_train)
+        xtq = net.quantize(data.x_test)
+        for active in phases:
+            for _ in range(epochs):
+                for n in order_rng.permutation(len(data.y_train)):
+                    if active is None:
+                        net.train_step(xq[n], data.y_train[n])
+                    else:  # layer-wise: undo the other layers' updates (exact)
+                        w, b = list(net.w), list(net.b)
+                        net.train_step(xq[n], data.y_train[n])
+                        for i in set(range(L)) - active:
+                            net.w[i], net.b[i] = w[i], b[i]
+                curve.append(_fixed_error(net, xtq, data.y_test))
+                if tick:
+                    tick()
+        return np.array(curve), False
+
+    net = FloatNetwork(cfg, kind)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for active in phases:
+            for _ in range(epochs):
+                order = order_rng.permutation(len(data.y_train))
+                if not diverged:
+                    net.train_epoch(data.x_train, data.y_train, order, batch, drop_rng, active)
+                    diverged = not net.finite()
+                curve.append([np.nan if e is None else e
+                              for e in net.evaluate(data.x_test, data.y_test)])
+                if tick:
+                    tick()
+    return np.array(curve, dtype=np.float64), diverged
+
+
+def summarize(curves):
+    """Mean and standard deviation over seeds of the final errors, per layer
+    (sample standard deviation, ddof=1; 0 for a single seed). None where the
+    row has no classifier."""
+    final = np.array([c[-1] for c in curves])
+    out = []
+    for j in range(final.shape[1]):
+        col = final[:, j]
+        if np.isnan(col).any():
+            out.append(None)
+        else:
+            std = float(np.std(col, ddof=1)) if len(col) > 1 else 0.0
+            out.append({"mean": float(np.mean(col)), "std": std})
+    return out
+
+
+# -- reporting ----------------------------------------------------------------
+def _cell(stat):
+    return "—" if stat is None else f"{100 * stat['mean']:.2f} ± {100 * stat['std']:.2f}"
+
+
+def markdown_table(results):
+    L = results["config"]["sizes"].__len__() - 1
+    head = "| method | " + " | ".join(f"layer {i + 1}" for i in range(L)) + " |"
+    rule = "|---|" + "---:|" * L
+    lines = [head, rule]
+    for row, r in results["methods"].items():
+        mark = " (diverged in {} of {} runs)".format(sum(r["diverged"]), len(r["diverged"])) \
+            if any(r["diverged"]) else ""
+        lines.append(f"| {r['label']}{mark} | " + " | ".join(_cell(s) for s in r["layers"])
+                     + " |")
+    return "\n".join(lines)
+
+
+def markdown(results):
+    cfg = results["config"]
+    sizes = "-".join(str(n) for n in cfg["sizes"])
+    return "\n".join([
+        f"Test error (%) per layer's classifier on **{results['dataset']}** "
+        f"({results['train_samples']} training, {results['test_samples']} test samples), "
+        f"network {sizes}, {cfg['classes']} classes, loss {cfg['loss']}, "
+        f"eta = 2^-{cfg['eta_shift']}, dropout {cfg['dropout']}, "
+        f"{results['epochs']} epochs ({results['schedule']}), float batch {results['batch']} "
+        f"(fixed-point: online), mean ± std over {results['seeds']} seeds "
+        f"(init_seed {cfg['init_seed']}..{cfg['init_seed'] + results['seeds'] - 1}).",
+        "",
+        markdown_table(results),
+        "",
+    ])
+
+
+def plot(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(results["methods"].items())
+    cols = min(len(rows), 4)
+    nrows = math.ceil(len(rows) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.6 * cols, 3.0 * nrows), squeeze=False)
+    for ax, (row, r) in zip(axes.flat, rows):
+        curves = np.array(r["curves"], dtype=np.float64)  # seeds x epochs x layers
+        epochs = np.arange(1, curves.shape[1] + 1)
+        for j in range(curves.shape[2]):
+            if np.isnan(curves[:, :, j]).all():
+                continue
+            mean, std = 100 * curves[:, :, j].mean(0), 100 * curves[:, :, j].std(0)
+            ax.plot(epochs, mean, label=f"layer {j + 1}")
+            ax.fill_between(epochs, mean - std, mean + std, alpha=0.2)
+        ax.set_title(r["label"], fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test error (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(rows):]:
+        ax.axis("off")
+    fig.suptitle(f"{results['dataset']}: test error per layer "
+                 f"(mean ± std over {results['seeds']} seeds)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -- command ------------------------------------------------------------------
+def run(args) -> int:
+    cfg = config_from_args(args)
+    try:
+        rows = _methods(args.methods)
+    except ValueError as e:
+        print(f"lela experiment: {e}", file=sys.stderr)
+        return 2
+    for name, value, lo in (("epochs", args.epochs, 1), ("seeds", args.seeds, 1),
+                            ("batch", args.batch, 1)):
+        if value < lo:
+            print(f"lela experiment: --{name} must be >= {lo}, not {value!r}", file=sys.stderr)
+            return 2
+    try:
+        data = load_dataset(args.dataset).subset(args.train_samples, args.test_samples)
+    except DataError as e:
+        print(f"lela experiment: {e}", file=sys.stderr)
+        return 2
+    if data.features != cfg.sizes[0] or data.classes != cfg.classes:
+        raise ConfigError(
+            f"sizes/classes: {data.name} has {data.features} inputs and {data.classes} classes, "
+            f"the network {cfg.sizes[0]} and {cfg.classes} (use --sizes {data.features},...)")
+    if "fixed-point" in rows:
+        cfg.check_hardware()
+
+    from tqdm import tqdm
+
+    L = cfg.layers
+    total_epochs = args.epochs * (L if args.schedule == "layerwise" else 1)
+    bar = tqdm(total=len(rows) * args.seeds * total_epochs, unit="epoch",
+               disable=args.no_progress, file=sys.stderr)
+    results = {
+        "dataset": data.name, "train_samples": len(data.y_train),
+        "test_samples": len(data.y_test), "config": cfg.to_dict(), "epochs": args.epochs,
+        "epochs_total": total_epochs, "schedule": args.schedule, "batch": args.batch,
+        "seeds": args.seeds, "methods": {},
+    }
+    for row in rows:
+        bar.set_description(row)
+        start = time.perf_counter()
+        curves, diverged = [], []
+        for seed in range(args.seeds):
+            batch = 1 if ROWS[row][1] == "fixed" else args.batch
+            curve, div = run_row(cfg, data, row, seed, args.epochs, batch=batch,
+                                 schedule=args.schedule, tick=lambda: bar.update(1))
+            curves.append(curve)
+            diverged.append(bool(div))
+        results["methods"][row] = {
+            "label": ROWS[row][0],
+            "batch": 1 if ROWS[row][1] == "fixed" else args.batch,
+            "layers": summarize(curves),
+            "final": [[None if np.isnan(e) else float(e) for e in c[-1]] for c in curves],
+            "curves": [[[None if np.isnan(e) else float(e) for e in ep] for ep in c]
+                       for c in curves],
+            "diverged": diverged,
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+    bar.close()
+
+    print(markdown(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(results))
+    if args.plot:
+        plot(results, args.plot)
+    return 0
