@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-__all__ = ["Config", "ConfigError", "FEEDBACK_MODES", "LOSSES", "DEFAULT"]
+__all__ = ["DEFAULT", "FEEDBACK_MODES", "LOSSES", "Config", "ConfigError"]
 
 FEEDBACK_MODES = ("symmetric", "sign_concordant", "independent")
 LOSSES = ("square_hinge", "cross_entropy")
@@ -22,6 +22,9 @@ HARDWARE_LOSSES = ("square_hinge",)
 
 #: Largest LFSR seed (the classifier generator is a 32-bit LFSR).
 LFSR_WIDTH = 32
+#: Widest signed intermediate value the fixed-point model computes exactly (it
+#: uses NumPy int64); :meth:`Config.check_hardware` keeps every step within it.
+INT_BITS = 64
 
 
 class ConfigError(ValueError):
@@ -148,6 +151,12 @@ class Config:
         check_int("eta_shift", self.eta_shift, 0, 24)
         if self.feedback not in FEEDBACK_MODES:
             fail("feedback", self.feedback, f"must be one of {', '.join(FEEDBACK_MODES)}")
+        if self.feedback != "symmetric":
+            for i, (m_seed, k_seed) in enumerate(zip(self.m_seeds, self.k_seeds)):
+                if m_seed == k_seed:
+                    fail("k_seeds", self.k_seeds,
+                         f"layer {i + 1}: equal to its m_seeds entry, which makes K = M "
+                         f"({self.feedback} feedback would be symmetric)")
         if self.loss not in LOSSES:
             fail("loss", self.loss, f"must be one of {', '.join(LOSSES)}")
         if (isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float))
@@ -163,7 +172,38 @@ class Config:
         if self.dropout:
             raise ConfigError(
                 f"dropout: the fixed-point datapath has no dropout, not {self.dropout!r}")
+        for names, what, largest in self._intermediate_magnitudes():
+            bits = largest.bit_length() + 1
+            if bits > INT_BITS:
+                values = tuple(getattr(self, n) for n in names)
+                raise ConfigError(
+                    f"{', '.join(names)}: {what} needs {bits} bits, more than the "
+                    f"{INT_BITS} the fixed-point model computes exactly, not {values!r}")
         return self
+
+    def _intermediate_magnitudes(self):
+        """``(fields, what, largest)``: the largest magnitude each step of the
+        fixed-point datapath can reach (sum, rounding addend and bias included)."""
+        act, weight = 1 << (self.act_width - 1), 1 << (self.weight_width - 1)
+        entry = (1 << self.m_bits) - 1
+
+        def half(shift):  # rounding addend of round_shift
+            return 1 << (shift - 1) if shift > 0 else 0
+
+        def lsh(shift):  # a negative shift is a left shift
+            return max(0, -shift)
+
+        for i in range(self.layers):
+            n_in, n = self.sizes[i], self.sizes[i + 1]
+            yield (("act_width", "weight_width"), f"layer {i + 1}'s forward sum",
+                   act * weight * n_in + (weight << self.act_frac) + half(self.weight_frac))
+            yield (("act_width", "m_bits"), f"layer {i + 1}'s score and error sums",
+                   entry * act * max(n, self.classes) + half(self.score_shift(i)))
+        shifts = ("act_width", "act_frac", "weight_frac", "eta_shift")
+        ws = 2 * self.act_frac - self.weight_frac + self.eta_shift
+        bs = self.act_frac - self.weight_frac + self.eta_shift
+        yield shifts, "the weight update", ((act * act) << lsh(ws)) + half(ws) + weight
+        yield shifts, "the bias update", (act << lsh(bs)) + half(bs) + weight
 
     # -- derived quantities ----------------------------------------------
     @property
@@ -187,7 +227,7 @@ class Config:
         return 2.0 ** -self.eta_shift
 
     # -- construction -----------------------------------------------------
-    def replace(self, **changes) -> "Config":
+    def replace(self, **changes) -> Config:
         """A copy with ``changes`` applied (validated)."""
         return dataclasses.replace(self, **changes)
 
@@ -196,15 +236,15 @@ class Config:
                 for f in fields(self)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Config":
+    def from_dict(cls, data: dict) -> Config:
         known = {f.name for f in fields(cls)}
-        for key in data:
+        for key, value in data.items():
             if key not in known:
-                raise ConfigError(f"{key}: unknown configuration field, not {data[key]!r}")
+                raise ConfigError(f"{key}: unknown configuration field, not {value!r}")
         return cls(**data)
 
     @classmethod
-    def from_toml(cls, path) -> "Config":
+    def from_toml(cls, path) -> Config:
         path = Path(path)
         try:
             with path.open("rb") as f:
@@ -215,7 +255,7 @@ class Config:
             raise ConfigError(f"config file {str(path)!r} is not valid TOML: {e}") from None
         return cls.from_dict(data.get("lela", data))
 
-    def with_layers(self, sizes) -> "Config":
+    def with_layers(self, sizes) -> Config:
         """A copy for new ``sizes``, stretching per-layer tuples that no longer fit.
 
         Lanes keep their first value where it divides the new widths; seeds are

@@ -1,0 +1,296 @@
+"""The configuration object: validation, TOML files, CLI overrides."""
+
+import argparse
+import dataclasses
+import re
+from importlib import resources
+
+import pytest
+
+from lela.cli import add_config_arguments, config_from_args
+from lela.config import DEFAULT, INT_BITS, Config, ConfigError
+
+
+def raises(message):
+    return pytest.raises(ConfigError, match="^" + re.escape(message) + "$")
+
+
+# One case per validation rule: (changes, the exact message).
+RULES = {
+    "sizes_not_ints": ({"sizes": "64,128"}, "sizes: must be a sequence of integers, not '64,128'"),
+    "sizes_float": ({"sizes": (64, 1.5)}, "sizes: must be a sequence of integers, not (64, 1.5)"),
+    "sizes_bool": ({"sizes": (64, True)}, "sizes: must be a sequence of integers, not (64, True)"),
+    "sizes_short": ({"sizes": (64,)},
+                    "sizes: must list the input width and at least one hidden layer, not (64,)"),
+    "sizes_zero": ({"sizes": (64, 0, 128, 128)},
+                   "sizes: every width must be >= 1, not (64, 0, 128, 128)"),
+    "classes_float": ({"classes": 10.0}, "classes: must be an integer, not 10.0"),
+    "classes_bool": ({"classes": True}, "classes: must be an integer, not True"),
+    "classes_low": ({"classes": 1}, "classes: must be in [2, 4096], not 1"),
+    "classes_high": ({"classes": 4097}, "classes: must be in [2, 4096], not 4097"),
+    "lanes_count": ({"lanes": (4, 4)},
+                    "lanes: must have 3 entries (one per hidden layer), not (4, 4)"),
+    "lanes_type": ({"lanes": 4}, "lanes: must be a sequence of integers, not 4"),
+    "lanes_zero": ({"lanes": (4, 0, 4)}, "lanes: layer 2 needs at least 1 lane, not (4, 0, 4)"),
+    "lanes_divide": ({"lanes": (4, 4, 3)},
+                     "lanes: layer 3: 3 lanes do not divide its 128 neurons, not (4, 4, 3)"),
+    "act_width_low": ({"act_width": 3, "act_frac": 0}, "act_width: must be in [4, 32], not 3"),
+    "act_width_high": ({"act_width": 33}, "act_width: must be in [4, 32], not 33"),
+    "act_frac_high": ({"act_frac": 15}, "act_frac: must be in [0, 14], not 15"),
+    "act_frac_low": ({"act_frac": -1}, "act_frac: must be in [0, 14], not -1"),
+    "weight_width_low": ({"weight_width": 3, "weight_frac": 0},
+                         "weight_width: must be in [4, 32], not 3"),
+    "weight_width_high": ({"weight_width": 33}, "weight_width: must be in [4, 32], not 33"),
+    "weight_frac_high": ({"weight_frac": 15}, "weight_frac: must be in [0, 14], not 15"),
+    "weight_frac_low": ({"weight_frac": -1}, "weight_frac: must be in [0, 14], not -1"),
+    "m_bits_low": ({"m_bits": 0}, "m_bits: must be in [1, 8], not 0"),
+    "m_bits_high": ({"m_bits": 9}, "m_bits: must be in [1, 8], not 9"),
+    "m_seeds_count": ({"m_seeds": (1, 2)},
+                      "m_seeds: must have 3 entries (one per hidden layer), not (1, 2)"),
+    "m_seeds_zero": ({"m_seeds": (0, 2, 3)},
+                     "m_seeds: every seed must be in [1, 2**32 - 1], not (0, 2, 3)"),
+    "m_seeds_wide": ({"m_seeds": (1, 2, 2**32)},
+                     "m_seeds: every seed must be in [1, 2**32 - 1], not (1, 2, 4294967296)"),
+    "k_seeds_count": ({"k_seeds": (1, 2, 3, 4)},
+                      "k_seeds: must have 3 entries (one per hidden layer), not (1, 2, 3, 4)"),
+    "k_seeds_negative": ({"k_seeds": (1, -2, 3)},
+                         "k_seeds: every seed must be in [1, 2**32 - 1], not (1, -2, 3)"),
+    "init_seed": ({"init_seed": -1}, "init_seed: must be in [0, 9223372036854775807], not -1"),
+    "eta_shift_low": ({"eta_shift": -1}, "eta_shift: must be in [0, 24], not -1"),
+    "eta_shift_high": ({"eta_shift": 25}, "eta_shift: must be in [0, 24], not 25"),
+    "feedback": ({"feedback": "random"},
+                 ("feedback: must be one of symmetric, sign_concordant, independent, "
+                  "not 'random'")),
+    "k_equals_m_sign": ({"feedback": "sign_concordant", "m_seeds": (1, 2, 3),
+                         "k_seeds": (4, 2, 3)},
+                        ("k_seeds: layer 2: equal to its m_seeds entry, which makes K = M "
+                         "(sign_concordant feedback would be symmetric), not (4, 2, 3)")),
+    "k_equals_m_indep": ({"feedback": "independent", "m_seeds": (1, 2, 3),
+                          "k_seeds": (1, 5, 6)},
+                         ("k_seeds: layer 1: equal to its m_seeds entry, which makes K = M "
+                          "(independent feedback would be symmetric), not (1, 5, 6)")),
+    "loss": ({"loss": "mse"}, "loss: must be one of square_hinge, cross_entropy, not 'mse'"),
+    "dropout_high": ({"dropout": 1.0}, "dropout: must be a number in [0, 1), not 1.0"),
+    "dropout_low": ({"dropout": -0.1}, "dropout: must be a number in [0, 1), not -0.1"),
+    "dropout_bool": ({"dropout": True}, "dropout: must be a number in [0, 1), not True"),
+    "dropout_str": ({"dropout": "0.5"}, "dropout: must be a number in [0, 1), not '0.5'"),
+}
+
+
+@pytest.mark.parametrize("changes, message", RULES.values(), ids=RULES.keys())
+def test_validation_rule(changes, message):
+    with raises(message):
+        Config(**changes)
+    with raises(message):
+        DEFAULT.replace(**changes)
+
+
+def test_default_is_valid_and_frozen():
+    cfg = Config()
+    assert cfg == DEFAULT and cfg.layers == 3
+    assert cfg.check_hardware() is cfg
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.eta_shift = 3
+
+
+def test_lists_become_tuples():
+    cfg = Config(sizes=[64, 32], lanes=[2], m_seeds=[5], k_seeds=[6])
+    assert cfg.sizes == (64, 32) and cfg.lanes == (2,)
+    assert cfg.m_seeds == (5,) and cfg.k_seeds == (6,)
+    assert hash(cfg) == hash(Config(sizes=(64, 32), lanes=(2,), m_seeds=(5,), k_seeds=(6,)))
+
+
+def test_equal_seeds_allowed_when_symmetric():
+    # K = M anyway: the k seed is unused
+    assert Config(m_seeds=(1, 2, 3), k_seeds=(1, 2, 3)).feedback == "symmetric"
+
+
+def test_derived():
+    assert DEFAULT.eta == 2.0 ** -7
+    # M = m / 2**score_shift: 4-bit odd entries, 128 neurons: 4 + ceil(7 / 2) - 2
+    assert [DEFAULT.score_shift(i) for i in range(3)] == [6, 6, 6]
+    cfg = Config(sizes=(64, 100, 10, 1), lanes=(1, 1, 1), m_bits=1)
+    assert [cfg.score_shift(i) for i in range(3)] == [3, 1, 0]
+
+
+def test_dict_round_trip():
+    cfg = DEFAULT.replace(feedback="sign_concordant", eta_shift=5)
+    d = cfg.to_dict()
+    assert d["sizes"] == [64, 128, 128, 128] and d["feedback"] == "sign_concordant"
+    assert Config.from_dict(d) == cfg
+
+
+# -- hardware checks --------------------------------------------------------
+
+def test_check_hardware_loss():
+    with raises("loss: the fixed-point datapath implements square_hinge, "
+                "not 'cross_entropy'"):
+        Config(loss="cross_entropy").check_hardware()
+
+
+def test_check_hardware_dropout():
+    with raises("dropout: the fixed-point datapath has no dropout, not 0.5"):
+        Config(dropout=0.5).check_hardware()
+
+
+def test_check_hardware_forward_width():
+    cfg = Config(act_width=32, act_frac=8, weight_width=32, weight_frac=28)
+    with raises("act_width, weight_width: layer 1's forward sum needs 70 bits, more than "
+                "the 64 the fixed-point model computes exactly, not (32, 32)"):
+        cfg.check_hardware()
+
+
+def test_check_hardware_score_width():
+    cfg = Config(sizes=(4, 2**26), lanes=(1,), m_seeds=(1,), k_seeds=(2,), act_width=32,
+                 act_frac=16, m_bits=8)
+    with raises("act_width, m_bits: layer 1's score and error sums needs 66 bits, more than "
+                "the 64 the fixed-point model computes exactly, not (32, 8)"):
+        cfg.check_hardware()
+
+
+def test_check_hardware_update_width():
+    # eta = 1 and a weight format finer than the activations: d h is shifted left
+    cfg = Config(act_width=31, act_frac=0, weight_frac=14, eta_shift=0)
+    with raises("act_width, act_frac, weight_frac, eta_shift: the weight update needs 76 "
+                "bits, more than the 64 the fixed-point model computes exactly, "
+                "not (31, 0, 14, 0)"):
+        cfg.check_hardware()
+
+
+def test_check_hardware_widest_accepted():
+    assert INT_BITS == 64
+    Config(act_width=32, act_frac=16, weight_width=24, weight_frac=20).check_hardware()
+
+
+# -- TOML -------------------------------------------------------------------
+
+def test_toml_table(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[lela]\nsizes = [16, 8]\nlanes = [2]\nm_seeds = [0x11]\n'
+                    'k_seeds = [0x22]\nfeedback = "sign_concordant"\n')
+    cfg = Config.from_toml(path)
+    assert cfg == Config(sizes=(16, 8), lanes=(2,), m_seeds=(0x11,), k_seeds=(0x22,),
+                         feedback="sign_concordant")
+
+
+def test_toml_top_level(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("eta_shift = 5\nclasses = 4\n")
+    assert Config.from_toml(str(path)) == DEFAULT.replace(eta_shift=5, classes=4)
+
+
+def test_toml_unknown_field(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[lela]\ncolour = "red"\n')
+    with raises("colour: unknown configuration field, not 'red'"):
+        Config.from_toml(path)
+
+
+def test_toml_bad_value(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[lela]\neta_shift = 99\n")
+    with raises("eta_shift: must be in [0, 24], not 99"):
+        Config.from_toml(path)
+
+
+def test_toml_invalid(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[lela\nsizes = \n")
+    with pytest.raises(ConfigError, match="^" + re.escape(
+            f"config file {str(path)!r} is not valid TOML: ")):
+        Config.from_toml(path)
+
+
+def test_toml_missing(tmp_path):
+    path = tmp_path / "none.toml"
+    with raises(f"config file {str(path)!r} does not exist"):
+        Config.from_toml(path)
+
+
+def test_default_toml_equals_default():
+    text = resources.files("lela").joinpath("configs/default.toml")
+    with resources.as_file(text) as path:
+        cfg = Config.from_toml(path)
+        content = path.read_text()
+    assert cfg == Config()
+    # every field is written out, so the file is the reference, not a partial override
+    for f in dataclasses.fields(Config):
+        assert re.search(rf"^{f.name} = ", content, re.MULTILINE), f.name
+
+
+# -- command-line overrides -------------------------------------------------
+
+def parse(*argv):
+    parser = argparse.ArgumentParser(prog="lela-test")
+    add_config_arguments(parser)
+    return config_from_args(parser.parse_args(argv))
+
+
+def test_cli_no_flags():
+    assert parse() == DEFAULT
+
+
+def test_cli_scalars():
+    cfg = parse("--classes", "4", "--eta-shift", "5", "--feedback", "sign_concordant",
+                "--loss", "cross_entropy", "--dropout", "0.25", "--init-seed", "9",
+                "--act-width", "12", "--act-frac", "8", "--weight-width", "12",
+                "--weight-frac", "10", "--m-bits", "3")
+    assert cfg == DEFAULT.replace(classes=4, eta_shift=5, feedback="sign_concordant",
+                                  loss="cross_entropy", dropout=0.25, init_seed=9,
+                                  act_width=12, act_frac=8, weight_width=12, weight_frac=10,
+                                  m_bits=3)
+
+
+def test_cli_seeds_hex():
+    cfg = parse("--m-seeds", "0x10,0x20,0x30", "--k-seeds", "7,8,9")
+    assert cfg.m_seeds == (16, 32, 48) and cfg.k_seeds == (7, 8, 9)
+
+
+def test_cli_lanes():
+    assert parse("--lanes", "2").lanes == (2, 2, 2)
+    assert parse("--lanes", "1,2,8").lanes == (1, 2, 8)
+
+
+def test_cli_sizes_shrink():
+    cfg = parse("--sizes", "64,32,16")
+    assert cfg.sizes == (64, 32, 16) and cfg.lanes == (4, 4)
+    assert cfg.m_seeds == DEFAULT.m_seeds[:2] and cfg.k_seeds == DEFAULT.k_seeds[:2]
+
+
+def test_cli_sizes_grow():
+    cfg = parse("--sizes", "64,32,16,8,6")
+    assert cfg.lanes == (4, 4, 4, 1)  # 4 lanes do not divide 6 neurons
+
+    def next_seed(s):  # the documented recipe, written out
+        return (s * 0x9E3779B1 + 0x7F4A7C15) % (2**32 - 1) + 1
+
+    assert cfg.m_seeds == DEFAULT.m_seeds + (next_seed(DEFAULT.m_seeds[-1]),)
+    assert cfg.k_seeds == DEFAULT.k_seeds + (next_seed(DEFAULT.k_seeds[-1]),)
+
+
+def test_cli_sizes_then_lanes():
+    assert parse("--sizes", "64,30", "--lanes", "3").lanes == (3,)
+
+
+def test_cli_config_file_then_flags(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[lela]\neta_shift = 5\nclasses = 4\n")
+    cfg = parse("--config", str(path), "--eta-shift", "6")
+    assert cfg == DEFAULT.replace(eta_shift=6, classes=4)
+
+
+def test_cli_bad_list(capsys):
+    with pytest.raises(SystemExit):
+        parse("--sizes", "64,x")
+    assert "expected comma-separated integers, not '64,x'" in capsys.readouterr().err
+
+
+def test_cli_invalid_value():
+    with raises("lanes: layer 1: 3 lanes do not divide its 128 neurons, not (3, 3, 3)"):
+        parse("--lanes", "3")
+
+
+def test_cli_equal_seeds_rejected():
+    with raises("k_seeds: layer 1: equal to its m_seeds entry, which makes K = M "
+                "(sign_concordant feedback would be symmetric), not (1, 5, 6)"):
+        parse("--feedback", "sign_concordant", "--m-seeds", "1,2,3", "--k-seeds", "1,5,6")
