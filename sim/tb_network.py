@@ -1,0 +1,377 @@
+"""cocotb testbench of the network top, checked against the fixed-point model.
+
+The design runs free; Python talks to it per beat on the input stream and per
+sample on the output stream (never per idle cycle), which is what makes
+epochs of training affordable in Verilator.
+
+The job (JSON, path in ``$LELA_JOB``) says what to do:
+
+``config``          the :class:`lela.config.Config` as a dict
+``data``            npz with ``x`` (n, N_0) quantized inputs, ``label`` (n,),
+                    ``train`` (n,) 0/1
+``seed``            seed of the random idle / backpressure / reset timing
+``idle``            probability that the producer inserts idle cycles before a beat
+``backpressure``    probability that the consumer holds ``ready`` low on a result
+``check_every``     compare results with the model every N samples (the model
+                    still steps on every sample); 1 = every sample
+``early_exit``      ``[enable, threshold]`` for inference samples
+``reset_at``        sample indices at which reset is asserted mid-sample
+``readback``        true: read every weight and bias back at the end and compare
+``counters``        true: compare the per-layer counters with the analytic model
+``progress``        true: a progress bar on stderr
+``result``          where the result JSON goes
+
+Every comparison is exact. A mismatch message names the seed, the sample,
+the layer, the field and the first differing index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.simtime import get_sim_time
+from cocotb.triggers import ClockCycles, RisingEdge
+
+from lela.config import Config
+from lela.golden_model import error_unit
+from lela.golden_model.network import FixedNetwork, update_order, weight_digest
+
+CLOCK_NS = 10
+SPACE_W, SPACE_B, SPACE_COUNTERS = 0, 1, 2
+
+
+class Mismatch(AssertionError):
+    pass
+
+
+def _first_diff(got, want):
+    got, want = np.asarray(got), np.asarray(want)
+    idx = int(np.flatnonzero(got.reshape(-1) != want.reshape(-1))[0])
+    return idx, got.reshape(-1)[idx], want.reshape(-1)[idx]
+
+
+class Bench:
+    def __init__(self, dut, job):
+        self.dut = dut
+        self.job = job
+        self.cfg = Config.from_dict(job["config"])
+        self.seed = job.get("seed", 0)
+        self.rng = random.Random(self.seed)
+        d = np.load(job["data"])
+        self.x, self.label, self.train = d["x"], d["label"], d["train"]
+        self.model = FixedNetwork(self.cfg)
+        from lela.rtl.top import Network
+        sig = Network(self.cfg, trace=job.get("trace", True)).signature
+        self.in_layout = sig.members["i_sample"].signature.members["payload"].shape
+        self.out_layout = sig.members["o_result"].signature.members["payload"].shape
+        self.trace = "scores" in dict(self.out_layout)
+        self.expected = {}       # sample index -> expected result
+        self.results = {}        # sample index -> decoded result
+        self.out_times = []
+        self.history = [self.snapshot()]  # model weights before and after each fed training sample
+        self.pending = []        # sample indices fed, result not yet seen, in order
+        self.check_every = max(1, int(job.get("check_every", 1)))
+        self.n_checked = 0
+        self.drain_at = set(job.get("drain_at", []))
+        self.counters_at = {}
+
+    # -- model side ------------------------------------------------------
+    def model_step(self, n):
+        x, t, train = self.x[n], int(self.label[n]), bool(self.train[n])
+        if train:
+            traces = self.model.train_step(x, t)
+            exp = {"pred": [tr.prediction for tr in traces], "exit": self.cfg.layers - 1,
+                   "scores": [tr.s for tr in traces],
+                   "digest": [weight_digest(w, b, p) for w, b, p in
+                              zip(self.model.w, self.model.b, self.cfg.lanes)]}
+            self.history.append(self.snapshot())
+            del self.history[:-(self.cfg.layers + 5)]
+        else:
+            enable, threshold = self.job.get("early_exit", [0, 0])
+            fwd = self.model.forward(x)
+            exit_layer = self.cfg.layers - 1
+            if enable:
+                _, exit_layer = self.model.predict_early_exit(x, threshold)
+            exp = {"pred": [error_unit.prediction(s) if i <= exit_layer else 0
+                            for i, (_, _, s) in enumerate(fwd)],
+                   "exit": exit_layer,
+                   "scores": [s if i <= exit_layer else np.zeros_like(s)
+                              for i, (_, _, s) in enumerate(fwd)],
+                   "digest": [0] * self.cfg.layers}
+        exp["label"], exp["train"] = t, int(train)
+        self.expected[n] = exp
+
+    def compare(self, n, got):
+        exp = self.expected.pop(n)
+        self.n_checked += 1
+        if self.n_checked % self.check_every and not self.job.get("final_check_all"):
+            return
+        where = f"seed {self.seed}, sample {n}"
+        for key in ("label", "train", "exit"):
+            if got[key] != exp[key]:
+                raise Mismatch(f"{where}: {key} is {got[key]}, model says {exp[key]}")
+        for i in range(self.cfg.layers):
+            if got["pred"][i] != exp["pred"][i]:
+                raise Mismatch(f"{where}, layer {i}: prediction {got['pred'][i]}, "
+                               f"model says {exp['pred'][i]}")
+            if not self.trace:
+                continue
+            s_got = np.array(got["scores"][i])
+            if not np.array_equal(s_got, exp["scores"][i]):
+                idx, g, w = _first_diff(s_got, exp["scores"][i])
+                raise Mismatch(f"{where}, layer {i}: score index {idx} is {g}, model says {w}")
+            if got["digest"][i] != exp["digest"][i]:
+                raise Mismatch(f"{where}, layer {i}: weight digest {got['digest'][i]:#x}, "
+                               f"model says {exp['digest'][i]:#x} (a weight or bias differs; "
+                               f"run with readback to locate it)")
+
+    # -- design side -----------------------------------------------------
+    def decode(self, raw):
+        v = self.out_layout.from_bits(raw)
+        out = {"pred": [int(v.pred[i]) for i in range(self.cfg.layers)],
+               "exit": int(v.exit), "label": int(v.label), "train": int(v.train)}
+        if self.trace:
+            out["scores"] = [[int(v.scores[i][c]) for c in range(self.cfg.classes)]
+                             for i in range(self.cfg.layers)]
+            out["digest"] = [int(v.digest[i]) for i in range(self.cfg.layers)]
+        return out
+
+    async def reset(self, cycles=3):
+        self.dut.rst.value = 1
+        await ClockCycles(self.dut.clk, cycles)
+        self.dut.rst.value = 0
+        await RisingEdge(self.dut.clk)
+
+    async def wait_high(self, signal):
+        """Wait for the clock edge at which ``signal`` is 1, without waking every cycle."""
+        clk = self.dut.clk
+        while True:
+            await RisingEdge(clk)
+            if signal.value == 1:
+                return
+            await RisingEdge(signal)
+
+    async def drive(self, indices, stop):
+        dut, job = self.dut, self.job
+        idle, resets = job.get("idle", 0.0), set(job.get("reset_at", []))
+        n0 = self.cfg.sizes[0]
+        for n in indices:
+            if stop():
+                return
+            if n in self.drain_at and n not in self.counters_at:
+                await self.drain()
+                self.counters_at[n] = await read_counters(self)
+            self.model_step(n)
+            self.pending.append(n)
+            for k in range(n0):
+                if idle and self.rng.random() < idle:
+                    dut.i_sample__valid.value = 0
+                    await ClockCycles(dut.clk, self.rng.randint(1, 8))
+                if n in resets and k == n0 // 2:
+                    resets.discard(n)
+                    dut.i_sample__valid.value = 0
+                    first = self.pending[0]  # the samples in flight are fed again
+                    await self.after_reset(n)
+                    return await self.drive(indices[indices.index(first):], stop)
+                last = k == n0 - 1
+                dut.i_sample__payload.value = self.in_layout.const({
+                    "x": int(self.x[n, k]), "label": int(self.label[n]) if last else 0,
+                    "train": int(self.train[n]) if last else 0}).as_bits()
+                dut.i_sample__valid.value = 1
+                await self.wait_high(dut.i_sample__ready)
+            dut.i_sample__valid.value = 0
+        dut.i_sample__valid.value = 0
+
+    async def monitor(self, total):
+        dut = self.dut
+        bp = self.job.get("backpressure", 0.0)
+        bar = None
+        if self.job.get("progress"):
+            from tqdm import tqdm
+            bar = tqdm(total=total, unit="sample", file=sys.stderr, mininterval=1.0,
+                       dynamic_ncols=True)
+        try:
+            while len(self.results) < total:
+                if dut.o_result__valid.value != 1:
+                    await RisingEdge(dut.o_result__valid)
+                if bp and self.rng.random() < bp:
+                    dut.o_result__ready.value = 0
+                    await ClockCycles(dut.clk, self.rng.randint(1, 16))
+                    dut.o_result__ready.value = 1
+                await self.wait_high(dut.o_result__valid)
+                # handshake at this edge: valid and ready were both 1
+                self.out_times.append(get_sim_time(unit="ns") // CLOCK_NS)
+                got = self.decode(int(dut.o_result__payload.value))
+                n = self.pending.pop(0)
+                self.results[n] = got
+                self.compare(n, got)
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    async def drain(self):
+        """Wait until every fed sample has come out."""
+        while self.pending:
+            await RisingEdge(self.dut.o_result__valid)
+            await ClockCycles(self.dut.clk, 2)
+
+    # -- access port ------------------------------------------------------
+    async def access(self, addr, data=0, write=0):
+        dut = self.dut
+        dut.i_acc__payload.value = (addr | (data << 32) | (write << 64))
+        dut.i_acc__valid.value = 1
+        await self.wait_high(dut.i_acc__ready)
+        dut.i_acc__valid.value = 0
+        dut.o_acc__ready.value = 1
+        await self.wait_high(dut.o_acc__valid)
+        raw = int(dut.o_acc__payload.value)
+        return raw & 0xFFFFFFFF, (raw >> 32) & 1
+
+    async def read_layer(self, i):
+        n_in, n_out = self.cfg.sizes[i], self.cfg.sizes[i + 1]
+        w = np.zeros(n_in * n_out, dtype=np.int64)
+        for idx in range(n_in * n_out):
+            w[idx], err = await self.access(i << 24 | SPACE_W << 20 | idx)
+            assert not err, f"layer {i}: reading W[{idx}] returned an error"
+        b = np.zeros(n_out, dtype=np.int64)
+        for j in range(n_out):
+            b[j], err = await self.access(i << 24 | SPACE_B << 20 | j)
+            assert not err, f"layer {i}: reading b[{j}] returned an error"
+        sign = 1 << (self.cfg.weight_width - 1)
+        fix = lambda v: ((v & ((1 << self.cfg.weight_width) - 1)) ^ sign) - sign  # noqa: E731
+        return fix(w).reshape(n_out, n_in), fix(b)
+
+    async def check_weights(self, where):
+        for i in range(self.cfg.layers):
+            w, b = await self.read_layer(i)
+            for name, got, want in (("W", w, self.model.w[i]), ("b", b, self.model.b[i])):
+                if not np.array_equal(got, want):
+                    idx, g, e = _first_diff(got, want)
+                    raise Mismatch(f"seed {self.seed}, {where}, layer {i}: {name} flat index "
+                                   f"{idx} is {g}, model says {e}")
+
+    async def preload(self, path):
+        """Write the weights and biases of ``path`` (npz: w0, b0, w1, ...) through
+        the access port and into the model."""
+        d = np.load(path)
+        mask = (1 << 32) - 1
+        for i in range(self.cfg.layers):
+            w, b = d[f"w{i}"].astype(np.int64), d[f"b{i}"].astype(np.int64)
+            for idx, v in enumerate(w.reshape(-1)):
+                _, err = await self.access(i << 24 | SPACE_W << 20 | idx, int(v) & mask, 1)
+                assert not err, f"layer {i}: writing W[{idx}] returned an error"
+            for j, v in enumerate(b):
+                _, err = await self.access(i << 24 | SPACE_B << 20 | j, int(v) & mask, 1)
+                assert not err, f"layer {i}: writing b[{j}] returned an error"
+            self.model.w[i], self.model.b[i] = w.copy(), b.copy()
+        self.history = [self.snapshot()]
+
+    async def after_reset(self, n):
+        """Reset mid-sample ``n``. Every layer must then hold the weights of
+        one model state or a prefix of one update between two consecutive
+        states (in update order: the first words new, the rest old). The model
+        adopts what the design holds, and the samples in flight are fed again."""
+        await self.reset()
+        self.pending.clear()
+        self.expected.clear()
+        states = self.history
+        for i in range(self.cfg.layers):
+            w, b = await self.read_layer(i)
+            exact = any(np.array_equal(w, s[i][0]) and np.array_equal(b, s[i][1])
+                        for s in states)
+            mixed = any(_prefix_mix(w, b, old[i], new[i], self.cfg.lanes[i])
+                        for old, new in zip(states, states[1:]))
+            if not (exact or mixed):
+                raise Mismatch(f"seed {self.seed}, reset in sample {n}, layer {i}: the weights "
+                               f"are neither a model state nor a prefix of one update")
+            self.model.w[i], self.model.b[i] = w, b
+        self.history = [self.snapshot()]
+
+    def snapshot(self):
+        return [(w.copy(), b.copy()) for w, b in zip(self.model.w, self.model.b)]
+
+
+def _prefix_mix(w, b, old, new, lanes):
+    def ok(got, o, n):
+        got, o, n = (np.asarray(a).reshape(-1) for a in (got, o, n))
+        bad_new = np.flatnonzero(got != n)
+        bad_old = np.flatnonzero(got != o)
+        if len(np.flatnonzero((got != n) & (got != o))):
+            return False
+        return not len(bad_new) or not len(bad_old) or bad_old.max() < bad_new.min()
+    return (ok(update_order(w, lanes), update_order(old[0], lanes), update_order(new[0], lanes))
+            and ok(b, old[1], new[1]))
+
+
+@cocotb.test()
+async def network(dut):
+    """Stream the job's samples through the top and compare everything with the model."""
+    with open(os.environ["LELA_JOB"]) as f:
+        job = json.load(f)
+    result = {"ok": False}
+    try:
+        bench = Bench(dut, job)
+        Clock(dut.clk, CLOCK_NS, unit="ns").start()
+        dut.i_sample__valid.value = 0
+        dut.i_acc__valid.value = 0
+        dut.o_acc__ready.value = 0
+        dut.o_result__ready.value = 1
+        enable, threshold = job.get("early_exit", [0, 0])
+        dut.early_exit.value = int(enable)
+        dut.threshold.value = int(threshold)
+        await bench.reset()
+        if job.get("preload"):
+            await bench.preload(job["preload"])
+        start = get_sim_time(unit="ns") // CLOCK_NS
+        indices = list(range(len(bench.label)))
+        failed = []
+        driver = cocotb.start_soon(bench.drive(indices, stop=lambda: bool(failed)))
+        try:
+            await bench.monitor(len(indices))
+        except AssertionError:
+            failed.append(True)
+            raise
+        await driver
+        end = get_sim_time(unit="ns") // CLOCK_NS
+        if job.get("readback"):
+            await bench.check_weights("after the last sample")
+        counters = None
+        if job.get("counters"):
+            counters = await read_counters(bench)
+        t = np.diff(bench.out_times)
+        steady = t[len(t) // 2:] if len(t) > 4 else t
+        result.update({
+            "ok": True, "samples": len(indices), "cycles": int(end - start),
+            "cycles_per_sample_steady": float(np.median(steady)) if len(steady) else None,
+            "pred": [bench.results[n]["pred"] for n in indices],
+            "exit": [bench.results[n]["exit"] for n in indices],
+            "counters": counters, "out_cycles": [int(t) - start for t in bench.out_times],
+            "counters_at": {str(k): v for k, v in bench.counters_at.items()}})
+    except AssertionError as e:
+        result["error"] = str(e)
+        raise
+    finally:
+        with open(job["result"], "w") as f:
+            json.dump(result, f)
+
+
+async def read_counters(bench):
+    from lela.golden_model import counters as model_counters
+    names = model_counters.COUNTERS
+    out = []
+    for i in range(bench.cfg.layers):
+        row = {}
+        for c, name in enumerate(names):
+            lo, err = await bench.access(i << 24 | SPACE_COUNTERS << 20 | c)
+            assert not err, f"layer {i}: reading counter {name} returned an error"
+            row[name] = lo
+        out.append(row)
+    return out
