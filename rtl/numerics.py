@@ -1,0 +1,75 @@
+"""Rounding and saturation on Amaranth values: twin of ``lela.golden_model.numerics``.
+
+Both helpers build combinational logic and return a new :class:`~amaranth.hdl.Value`;
+their widths follow Amaranth's arithmetic rules, so no intermediate wraps.
+The golden model's :func:`~lela.golden_model.numerics.round_shift` (round half
+up: add half an LSB of the result, shift right arithmetically) and
+:func:`~lela.golden_model.numerics.saturate` (clamp to a signed width) are
+mirrored operation for operation.
+"""
+
+from amaranth.hdl import Const, Mux, Shape, Value, signed
+
+from lela.golden_model.numerics import signed_range
+
+__all__ = ["round_shift", "saturate", "signed_range"]
+
+
+def _check_shift(shift):
+    if not isinstance(shift, int) or isinstance(shift, bool):
+        raise TypeError(f"shift must be an integer, not {shift!r}")
+
+
+def round_shift(value, shift):
+    """``value / 2**shift`` rounded half up for ``shift > 0``; ``value << -shift`` otherwise.
+
+    Parameters
+    ----------
+    value : Value
+        Signed or unsigned operand.
+    shift : int
+        Constant shift (elaboration time).
+
+    Returns
+    -------
+    Value
+        Exact result; a right shift keeps ``value``'s signedness and is
+        arithmetic for signed values.
+    """
+    _check_shift(shift)
+    value = Value.cast(value)
+    if shift > 0:
+        half = Const(1 << (shift - 1), shift)
+        return (value + half) >> shift
+    return value << -shift
+
+
+def saturate(value, width):
+    """Clamp ``value`` to a signed ``width``-bit number (never wrap).
+
+    Parameters
+    ----------
+    value : Value
+        Signed or unsigned operand of any width.
+    width : int
+        Result width.
+
+    Returns
+    -------
+    Value
+        A value in the range of ``signed(width)`` (of that shape whenever
+        clamping is needed; narrower operands are returned unchanged).
+    """
+    if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+        raise ValueError(f"width must be a positive integer, not {width!r}")
+    value = Value.cast(value)
+    shape = Shape.cast(value.shape())
+    lo, hi = signed_range(width)
+    if shape.width < width or (shape.signed and shape.width == width):
+        return value  # already in range
+    low = value[:width].as_signed()
+    too_big = value > hi
+    result = Mux(too_big, Const(hi, signed(width)), low)
+    if shape.signed:
+        result = Mux(value < lo, Const(lo, signed(width)), result)
+    return result

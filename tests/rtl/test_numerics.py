@@ -1,0 +1,84 @@
+"""``rtl.numerics`` against ``golden_model.numerics``, exactly."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module, Signal, signed
+from amaranth.sim import Simulator
+
+from lela.golden_model import numerics as golden
+from lela.rtl.numerics import round_shift, saturate
+
+
+def _eval(width, shift, sat_width, values):
+    """Drive ``values`` into a ``signed(width)`` input; return the RTL's
+    ``round_shift`` and ``saturate(round_shift)`` for each."""
+    m = Module()
+    x = Signal(signed(width))
+    r = round_shift(x, shift)
+    rs = Signal(r.shape())
+    y = Signal(signed(max(sat_width, 1) + 64))
+    m.d.comb += [rs.eq(r), y.eq(saturate(r, sat_width))]
+    out = []
+
+    async def tb(ctx):
+        for v in values:
+            ctx.set(x, int(v))
+            out.append((ctx.get(rs), ctx.get(y)))
+
+    sim = Simulator(m)
+    sim.add_testbench(tb)
+    sim.run()
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
+@pytest.mark.parametrize("width, shift, sat_width", [
+    (32, 17, 16),  # weight update delta (default config)
+    (40, 14, 16),  # forward accumulator
+    (16, 5, 16),   # bias update
+    (16, 0, 12),   # pure saturation
+    (12, -3, 16),  # negative shift: left shift
+    (8, 1, 4),
+])
+def test_round_shift_and_saturate(width, shift, sat_width):
+    seed = 1000 + width * 31 + shift
+    rng = np.random.default_rng(seed)
+    lo, hi = golden.signed_range(width)
+    extremes = [lo, lo + 1, -1, 0, 1, hi - 1, hi]
+    if shift > 0:
+        extremes += [(1 << (shift - 1)) - 1, 1 << (shift - 1), -(1 << (shift - 1)),
+                     -(1 << (shift - 1)) - 1]
+    values = np.concatenate([np.array(extremes, dtype=np.int64),
+                             rng.integers(lo, hi, size=500, endpoint=True)])
+    values = values[(values >= lo) & (values <= hi)]
+    got = _eval(width, shift, sat_width, values)
+    exp_r = golden.round_shift(values, shift)
+    np.testing.assert_array_equal(got[:, 0], exp_r, err_msg=f"round_shift, seed {seed}")
+    np.testing.assert_array_equal(got[:, 1], golden.saturate(exp_r, sat_width),
+                                  err_msg=f"saturate, seed {seed}")
+
+
+def test_saturate_unsigned_and_narrow():
+    m = Module()
+    u = Signal(10)
+    n = Signal(signed(6))
+    yu, yn = Signal(signed(40)), Signal(signed(40))
+    m.d.comb += [yu.eq(saturate(u, 8)), yn.eq(saturate(n, 8))]
+    out = []
+
+    async def tb(ctx):
+        for v in (0, 127, 128, 1023):
+            ctx.set(u, v)
+            out.append(ctx.get(yu))
+        for v in (-32, 31):
+            ctx.set(n, v)
+            out.append(ctx.get(yn))
+
+    sim = Simulator(m)
+    sim.add_testbench(tb)
+    sim.run()
+    assert out == [0, 127, 127, 127, -32, 31]
+
+
+def test_bad_width_is_rejected():
+    with pytest.raises(ValueError, match="width must be a positive integer, not 0"):
+        saturate(Signal(4), 0)
