@@ -32,9 +32,8 @@ from lela.data import DataError, load_dataset
 
 from .float_model import FloatNetwork
 from .network import FixedNetwork
-from .numerics import quantize
 
-__all__ = ["ROWS", "add_arguments", "run", "run_row", "summarize"]
+__all__ = ["ROWS", "add_arguments", "run", "run_row", "summarize", "train_fixed_epoch"]
 
 #: row name -> (label, float method or "fixed", feedback override)
 ROWS = {
@@ -89,6 +88,23 @@ def _fixed_error(net, xq, labels):
     return [float(e) for e in net.evaluate(xq, labels)]
 
 
+def train_fixed_epoch(net, xq, labels, order, active=None):
+    """One online pass of a :class:`FixedNetwork` over ``xq`` in ``order``.
+
+    With ``active`` (a set of layer indices) the other layers' updates are
+    undone after every step. That is exact layer-wise training: a step's
+    forward pass uses the weights from before the step.
+    """
+    for n in order:
+        if active is None:
+            net.train_step(xq[n], labels[n])
+            continue
+        w, b = list(net.w), list(net.b)
+        net.train_step(xq[n], labels[n])
+        for i in set(range(net.cfg.layers)) - active:
+            net.w[i], net.b[i] = w[i], b[i]
+
+
 def run_row(cfg, data, row, seed, epochs, *, batch=1, schedule="simultaneous", tick=None):
     """Train one row for one seed; returns ``(curve, diverged)``.
 
@@ -116,14 +132,7 @@ def run_row(cfg, data, row, seed, epochs, *, batch=1, schedule="simultaneous", t
         xtq = net.quantize(data.x_test)
         for active in phases:
             for _ in range(epochs):
-                for n in order_rng.permutation(len(data.y_train)):
-                    if active is None:
-                        net.train_step(xq[n], data.y_train[n])
-                    else:  # layer-wise: undo the other layers' updates (exact)
-                        w, b = list(net.w), list(net.b)
-                        net.train_step(xq[n], data.y_train[n])
-                        for i in set(range(L)) - active:
-                            net.w[i], net.b[i] = w[i], b[i]
+                train_fixed_epoch(net, xq, data.y_train, order_rng.permutation(len(xq)), active)
                 curve.append(_fixed_error(net, xtq, data.y_test))
                 if tick:
                     tick()
@@ -166,33 +175,30 @@ def _cell(stat):
 
 
 def markdown_table(results):
-    L = results["config"]["sizes"].__len__() - 1
+    L = len(results["config"]["sizes"]) - 1
     head = "| method | " + " | ".join(f"layer {i + 1}" for i in range(L)) + " |"
     rule = "|---|" + "---:|" * L
     lines = [head, rule]
-    for row, r in results["methods"].items():
-        mark = " (diverged in {} of {} runs)".format(sum(r["diverged"]), len(r["diverged"])) \
-            if any(r["diverged"]) else ""
-        lines.append(f"| {r['label']}{mark} | " + " | ".join(_cell(s) for s in r["layers"])
-                     + " |")
+    for r in results["methods"].values():
+        runs = r["diverged"]
+        mark = f" (diverged in {sum(runs)} of {len(runs)} runs)" if any(runs) else ""
+        cells = " | ".join(_cell(s) for s in r["layers"])
+        lines.append(f"| {r['label']}{mark} | {cells} |")
     return "\n".join(lines)
 
 
 def markdown(results):
     cfg = results["config"]
     sizes = "-".join(str(n) for n in cfg["sizes"])
-    return "\n".join([
+    caption = (
         f"Test error (%) per layer's classifier on **{results['dataset']}** "
         f"({results['train_samples']} training, {results['test_samples']} test samples), "
         f"network {sizes}, {cfg['classes']} classes, loss {cfg['loss']}, "
         f"eta = 2^-{cfg['eta_shift']}, dropout {cfg['dropout']}, "
         f"{results['epochs']} epochs ({results['schedule']}), float batch {results['batch']} "
         f"(fixed-point: online), mean ± std over {results['seeds']} seeds "
-        f"(init_seed {cfg['init_seed']}..{cfg['init_seed'] + results['seeds'] - 1}).",
-        "",
-        markdown_table(results),
-        "",
-    ])
+        f"(init_seed {cfg['init_seed']}..{cfg['init_seed'] + results['seeds'] - 1}).")
+    return "\n".join([caption, "", markdown_table(results), ""])
 
 
 def plot(results, path):

@@ -48,7 +48,7 @@ import numpy as np
 from .lfsr import classifier_matrix
 from .network import classifier_matrices, initial_weights
 
-__all__ = ["METHODS", "loss", "loss_grad", "fa_matrices", "FloatNetwork"]
+__all__ = ["METHODS", "FloatNetwork", "fa_matrices", "loss", "loss_grad"]
 
 METHODS = ("local", "local_trainable", "fa", "bp")
 

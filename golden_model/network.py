@@ -12,7 +12,7 @@ import numpy as np
 
 from . import error_unit, mac_array, update_unit
 from .lfsr import classifier_matrix, feedback_matrix
-from .numerics import quantize
+from .numerics import quantize, round_shift, saturate
 
 __all__ = ["initial_weights", "classifier_matrices", "LayerTrace", "FixedNetwork"]
 
@@ -106,12 +106,45 @@ class FixedNetwork:
             if error_unit.margin(s) >= threshold or i == self.cfg.layers - 1:
                 return error_unit.prediction(s), i
 
+    def predict_batch(self, x_q, chunk=1024):
+        """Per-layer predictions of many samples without learning: an int64 array
+        (samples x layers), equal row for row to :meth:`predict`.
+
+        The same integer arithmetic as :meth:`forward` in matrix form (one row per
+        sample), ``chunk`` samples at a time to bound memory.
+        """
+        cfg = self.cfg
+        x_q = np.asarray(x_q, dtype=np.int64).reshape(-1, cfg.sizes[0])
+        out = np.empty((len(x_q), cfg.layers), dtype=np.int64)
+        for start in range(0, len(x_q), chunk):
+            h = x_q[start:start + chunk]
+            for i in range(cfg.layers):
+                m = self.mk[i][0]
+                acc = _exact_matmul(h, self.w[i].T, mac_array.forward_acc_width(cfg, i))
+                acc += self.b[i] << cfg.act_frac
+                h = np.maximum(saturate(round_shift(acc, cfg.weight_frac), cfg.act_width), 0)
+                bound = (1 << cfg.m_bits) * (1 << (cfg.act_width - 1)) * cfg.sizes[i + 1]
+                ms = _exact_matmul(h, m.T, bound.bit_length() + 1)
+                s = saturate(round_shift(ms, cfg.score_shift(i)), cfg.act_width)
+                out[start:start + chunk, i] = np.argmax(s, axis=1)  # lowest index wins a tie
+        return out
+
     def evaluate(self, x_q, labels):
         """Per-layer test error (fraction) on quantized inputs."""
-        wrong = np.zeros(self.cfg.layers)
-        for x, t in zip(x_q, labels):
-            wrong += np.array(self.predict(x)) != t
-        return wrong / len(labels)
+        labels = np.asarray(labels)
+        return (self.predict_batch(x_q) != labels[:, None]).mean(axis=0)
+
+
+def _exact_matmul(a, b, width):
+    """Integer ``a @ b`` whose every partial sum fits in ``width`` signed bits.
+
+    Within 54 bits every product and partial sum is an integer that float64
+    holds exactly, whatever the summation order, so the fast floating-point
+    product is used; wider sums stay in int64.
+    """
+    if width <= 54:
+        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    return a @ b
 
 
 def update_order(w, lanes):

@@ -1,6 +1,6 @@
 """Validation of keyword-only component parameters (shared by the rtl blocks)."""
 
-__all__ = ["check_int", "check_choice", "invalid"]
+__all__ = ["check_choice", "check_int", "invalid"]
 
 
 def invalid(owner, exc):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from amaranth.hdl import Elaboratable, Module
 from amaranth.sim import Simulator
-
-from lela.config import DEFAULT, FEEDBACK_MODES
 from lela.golden_model import lfsr as golden
 from lela.rtl.lfsr import ClassifierLfsr
+
+from lela.config import DEFAULT, FEEDBACK_MODES
 
 M_SEED, K_SEED = DEFAULT.m_seeds[0], DEFAULT.k_seeds[0]
 
@@ -115,13 +115,13 @@ def test_rewind_replays_the_sequence():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(m_bits=0), "m_bits must be an integer in [1, 8], not 0"),
-    (dict(m_bits=True), "not True"),
-    (dict(m_seed=0), "m_seed must be an integer in [1, 4294967295], not 0"),
-    (dict(k_seed=2**32), "k_seed must be an integer in [1, 4294967295], not 4294967296"),
-    (dict(feedback="random"), "not 'random'"),
+    ({"m_bits": 0}, "m_bits must be an integer in [1, 8], not 0"),
+    ({"m_bits": True}, "not True"),
+    ({"m_seed": 0}, "m_seed must be an integer in [1, 4294967295], not 0"),
+    ({"k_seed": 2**32}, "k_seed must be an integer in [1, 4294967295], not 4294967296"),
+    ({"feedback": "random"}, "not 'random'"),
 ])
 def test_parameters_are_validated(kwargs, message):
-    args = dict(m_bits=4, m_seed=1, k_seed=1, feedback="symmetric") | kwargs
+    args = {"m_bits": 4, "m_seed": 1, "k_seed": 1, "feedback": "symmetric"} | kwargs
     with pytest.raises(ValueError, match=re.escape(message)):
         ClassifierLfsr(**args)
