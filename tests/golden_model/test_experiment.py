@@ -1,0 +1,94 @@
+"""``lela experiment``: a tiny run end to end, its outputs, and its refusals."""
+
+import json
+
+import numpy as np
+import pytest
+
+from lela.cli import main
+from lela.config import Config
+from lela.data import load_digits
+from lela.golden_model.experiment import ROWS, run_row, train_fixed_epoch
+from lela.golden_model.network import FixedNetwork
+
+TINY = ["--train-samples", "80", "--test-samples", "40", "--no-progress"]
+
+
+def test_tiny_run_writes_json_markdown_and_png(tmp_path, capsys):
+    paths = {k: tmp_path / f"out.{k}" for k in ("json", "md", "png")}
+    rc = main(["experiment", "--epochs", "2", "--seeds", "2", *TINY,
+               "--json", str(paths["json"]), "--markdown", str(paths["md"]),
+               "--plot", str(paths["png"])])
+    assert rc == 0
+    res = json.loads(paths["json"].read_text())
+    assert list(res["methods"]) == list(ROWS)
+    assert (res["epochs"], res["seeds"], res["train_samples"], res["test_samples"]) == \
+        (2, 2, 80, 40)
+    assert Config.from_dict(res["config"]) == Config()
+    for row, r in res["methods"].items():
+        assert len(r["layers"]) == 3 and len(r["final"]) == 2, row
+        assert np.array(r["curves"], dtype=float).shape == (2, 2, 3), row
+        only_top = row in ("backprop", "fa")
+        for j, stat in enumerate(r["layers"]):
+            if only_top and j < 2:
+                assert stat is None, f"{row}, layer {j}"
+            else:
+                assert 0.0 <= stat["mean"] <= 1.0 and stat["std"] >= 0.0, f"{row}, layer {j}"
+                finals = [f[j] for f in r["final"]]
+                assert stat["mean"] == pytest.approx(np.mean(finals)), f"{row}, layer {j}"
+    md = paths["md"].read_text()
+    assert "| method | layer 1 | layer 2 | layer 3 |" in md
+    assert "| backprop | — | — |" in md
+    assert md.count("\n| ") == 1 + len(ROWS)  # header and one line per row
+    assert md.strip() in capsys.readouterr().out
+    assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_methods_subset_and_batch(tmp_path):
+    out = tmp_path / "r.json"
+    rc = main(["experiment", "--epochs", "1", "--seeds", "1", "--batch", "8",
+               "--methods", "backprop,local-symmetric", *TINY, "--json", str(out)])
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert list(res["methods"]) == ["backprop", "local-symmetric"]
+    assert res["batch"] == 8 and res["methods"]["local-symmetric"]["batch"] == 8
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--methods", "backprop,dfa"], "unknown method 'dfa'"),
+    (["--loss", "cross_entropy"], "not 'cross_entropy'"),
+    (["--sizes", "784,32"], "digits has 64 inputs"),
+    (["--seeds", "0"], "--seeds must be >= 1, not 0"),
+    (["--dataset", "no-such-dir"], "no-such-dir"),
+])
+def test_refusals_name_the_problem(argv, message, capsys):
+    assert main(["experiment", "--epochs", "1", "--seeds", "1", *TINY, *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_seed_changes_init_and_order_and_is_reproducible():
+    data = load_digits().subset(100, 50)
+    a, _ = run_row(Config(), data, "local-symmetric", 0, 2)
+    b, _ = run_row(Config(), data, "local-symmetric", 0, 2)
+    c, _ = run_row(Config(), data, "local-symmetric", 1, 2)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_layerwise_schedule_runs_every_layer_in_turn():
+    data = load_digits().subset(100, 50)
+    for row in ("local-symmetric", "fixed-point"):
+        layerwise, _ = run_row(Config(), data, row, 0, 1, schedule="layerwise")
+        simultaneous, _ = run_row(Config(), data, row, 0, 3)
+        assert layerwise.shape == simultaneous.shape == (3, 3), row
+        assert not np.array_equal(layerwise, simultaneous), row
+
+
+def test_layerwise_fixed_point_trains_only_the_active_layer():
+    data = load_digits().subset(50, 10)
+    net = FixedNetwork(Config())
+    before = [w.copy() for w in net.w]
+    train_fixed_epoch(net, net.quantize(data.x_train), data.y_train, range(50), active={1})
+    for i in (0, 2):
+        np.testing.assert_array_equal(net.w[i], before[i], err_msg=f"layer {i}")
+    assert not np.array_equal(net.w[1], before[1])
