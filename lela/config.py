@@ -215,8 +215,8 @@ class Config:
         """Right shift that scales the integer classifier entries of layer ``layer`` (0-based).
 
         ``M_i = m / 2**score_shift`` with ``m`` the odd LFSR integers: the
-        entries then have a standard deviation of about ``1.15/sqrt(N_i)``,
-        the scale of the paper's uniform initialisation (and the scale that
+        entries then have a standard deviation of ``2.31 / 2**ceil(log2(N_i) / 2)``,
+        between about ``1.63/sqrt(N_i)`` and ``2.31/sqrt(N_i)`` (the scale that
         learned best on digits, see docs/numerics.md).
         """
         n = self.sizes[layer + 1]
