@@ -10,9 +10,9 @@ c-minor order. The ``m_bits`` steps of an entry are unrolled combinationally
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
-from lela.golden_model.lfsr import MASK, WIDTH
 
 from lela.config import FEEDBACK_MODES
+from lela.golden_model.lfsr import MASK, WIDTH
 
 from ._params import check_choice, check_int
 

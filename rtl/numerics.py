@@ -9,6 +9,7 @@ mirrored operation for operation.
 """
 
 from amaranth.hdl import Const, Mux, Shape, Value, signed
+
 from lela.golden_model.numerics import signed_range
 
 __all__ = ["round_shift", "saturate", "signed_range"]

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from amaranth.hdl import Elaboratable, Module
 from amaranth.sim import Simulator
-from lela.golden_model import lfsr as golden
-from lela.rtl.lfsr import ClassifierLfsr
 
 from lela.config import DEFAULT, FEEDBACK_MODES
+from lela.golden_model import lfsr as golden
+from lela.rtl.lfsr import ClassifierLfsr
 
 M_SEED, K_SEED = DEFAULT.m_seeds[0], DEFAULT.k_seeds[0]
 

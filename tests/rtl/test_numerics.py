@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from amaranth.hdl import Module, Signal, signed
 from amaranth.sim import Simulator
+
 from lela.golden_model import numerics as golden
 from lela.rtl.numerics import round_shift, saturate
 

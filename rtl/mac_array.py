@@ -1,0 +1,157 @@
+"""Streaming MAC array: twin of ``lela.golden_model.mac_array``.
+
+``P`` lanes share one activation ``h_k`` per cycle; lane ``p`` multiplies it
+by its own operand: the weight ``W[j, k]`` in the forward pass, the local
+error ``d_j`` in the update pass (``j = g*P + p``). One ``act x weight``
+multiplier per lane serves both passes, with a register right after it, the
+shape of one DSP block (iCE40 SB_MAC16, ECP5 MULT18X18D).
+
+Pipeline, counted from the cycle the layer presents the memory addresses
+(the *issue* cycle ``t``)::
+
+    t     addresses of W word, bias word and input activation
+    t+1   S1: memory data in; product = h * (w or d)         -> product register
+    t+2   S2: forward: acc = (first ? b << act_frac : acc) + product
+              update:  the update unit consumes the product
+    t+3   S3: forward, after the group's last beat:
+              h = relu(sat(round_shift(acc, weight_frac)))     (h_valid)
+
+There is no bubble between groups: the accumulator restarts from the bias on
+the first beat of the next group while the finished one is post-processed.
+"""
+
+from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from lela.golden_model.mac_array import forward_acc_width
+from lela.golden_model.numerics import acc_width
+
+from ._params import check_int
+from .numerics import round_shift, saturate
+
+__all__ = ["FORWARD_LATENCY", "OP_FORWARD", "OP_UPDATE", "PRODUCT_LATENCY", "MacArray"]
+
+#: ``op`` values.
+OP_FORWARD, OP_UPDATE = 0, 1
+#: Cycles from the issue of a group's last beat to ``h_valid`` (S3).
+FORWARD_LATENCY = 3
+#: Cycles from a beat's issue to its product register being readable (S2).
+PRODUCT_LATENCY = 2
+
+
+class MacArray(wiring.Component):
+    """``lanes`` signed multiply-accumulate lanes sharing one activation.
+
+    Parameters
+    ----------
+    lanes : int
+        Number of lanes ``P``.
+    n_in : int
+        Inputs of the layer (terms of a forward sum); sets the accumulator width.
+    act_width, act_frac : int
+        Activation format (``h``, ``d``, result).
+    weight_width, weight_frac : int
+        Weight and bias format.
+
+    Attributes
+    ----------
+    valid : In(1)
+        S1: a beat is present.
+    op : In(1)
+        S1: :data:`OP_FORWARD` or :data:`OP_UPDATE`.
+    first, last : In(1)
+        S1: first / last beat of a group of ``P`` neurons (``k == 0`` /
+        ``k == n_in - 1``).
+    h : In(signed(act_width))
+        S1: the shared activation ``h_k``.
+    w : In(ArrayLayout(signed(weight_width), lanes))
+        S1: the weight word ``W[g*P + p, k]``.
+    d : In(ArrayLayout(signed(act_width), lanes))
+        S1: local errors of the group (update pass).
+    bias : In(ArrayLayout(signed(weight_width), lanes))
+        S1: the group's biases (forward pass, used on ``first``).
+    product : Out(ArrayLayout(signed(product_width), lanes))
+        S2: registered products ``h * w`` or ``h * d``.
+    h_valid : Out(1)
+        S3: ``h_out`` holds the group's activations (one cycle).
+    h_out : Out(ArrayLayout(signed(act_width), lanes))
+        S3: ``relu(sat(round_shift(acc, weight_frac)))`` of each lane.
+    """
+
+    def __init__(self, *, lanes, n_in, act_width, act_frac, weight_width, weight_frac):
+        check_int(self, "lanes", lanes, 1)
+        check_int(self, "n_in", n_in, 1)
+        check_int(self, "act_width", act_width, 2, 32)
+        check_int(self, "act_frac", act_frac, 0, act_width - 1)
+        check_int(self, "weight_width", weight_width, 2, 32)
+        check_int(self, "weight_frac", weight_frac, 0, weight_width - 1)
+        self._lanes = lanes
+        self._n_in = n_in
+        self._act_width, self._act_frac = act_width, act_frac
+        self._weight_width, self._weight_frac = weight_width, weight_frac
+        #: Accumulator bits: the whole sum plus the bias, never overflows
+        #: (``golden_model.mac_array.forward_acc_width``).
+        self.acc_width = acc_width(act_width, weight_width, n_in)
+        #: Bits of one product (second operand: a weight or an error).
+        self.product_width = act_width + max(act_width, weight_width)
+        act, wgt = signed(act_width), signed(weight_width)
+        super().__init__({
+            "valid": In(1), "op": In(1), "first": In(1), "last": In(1),
+            "h": In(act),
+            "w": In(data.ArrayLayout(wgt, lanes)),
+            "d": In(data.ArrayLayout(act, lanes)),
+            "bias": In(data.ArrayLayout(wgt, lanes)),
+            "product": Out(data.ArrayLayout(signed(self.product_width), lanes)),
+            "h_valid": Out(1),
+            "h_out": Out(data.ArrayLayout(act, lanes)),
+        })
+
+    @classmethod
+    def from_config(cls, cfg, layer):
+        """The MAC array of hidden layer ``layer`` (0-based) of ``cfg``."""
+        unit = cls(lanes=cfg.lanes[layer], n_in=cfg.sizes[layer], act_width=cfg.act_width,
+                   act_frac=cfg.act_frac, weight_width=cfg.weight_width,
+                   weight_frac=cfg.weight_frac)
+        assert unit.acc_width == forward_acc_width(cfg, layer)
+        return unit
+
+    @property
+    def lanes(self):
+        return self._lanes
+
+    def elaborate(self, platform):
+        m = Module()
+        P = self._lanes
+        af, wf, aw = self._act_frac, self._weight_frac, self._act_width
+
+        # S1 -> S2: multiply, register (the DSP's output register)
+        s2_fwd = Signal()
+        s2_first = Signal()
+        s2_last = Signal()
+        s2_bias = Signal(data.ArrayLayout(signed(self._weight_width), P))
+        m.d.sync += [
+            s2_fwd.eq(self.valid & (self.op == OP_FORWARD)),
+            s2_first.eq(self.first),
+            s2_last.eq(self.last),
+            s2_bias.eq(self.bias),
+        ]
+        for p in range(P):
+            operand = Mux(self.op == OP_FORWARD, self.w[p], self.d[p])
+            m.d.sync += self.product[p].eq(self.h * operand)
+
+        # S2 -> S3: accumulate (forward only)
+        acc = [Signal(signed(self.acc_width), name=f"acc{p}") for p in range(P)]
+        s3_done = Signal()
+        m.d.sync += s3_done.eq(s2_fwd & s2_last)
+        with m.If(s2_fwd):
+            for p in range(P):
+                start = Mux(s2_first, s2_bias[p] << af, acc[p])
+                m.d.sync += acc[p].eq(start + self.product[p])
+
+        # S3: round, saturate, relu
+        m.d.comb += self.h_valid.eq(s3_done)
+        for p in range(P):
+            a = saturate(round_shift(acc[p], wf), aw)
+            m.d.comb += self.h_out[p].eq(Mux(a < 0, Const(0, signed(aw)), a))
+        return m
