@@ -14,7 +14,14 @@ from . import error_unit, mac_array, update_unit
 from .lfsr import classifier_matrix, feedback_matrix
 from .numerics import quantize, round_shift, saturate
 
-__all__ = ["initial_weights", "classifier_matrices", "LayerTrace", "FixedNetwork"]
+__all__ = [
+    "FixedNetwork",
+    "LayerTrace",
+    "classifier_matrices",
+    "initial_weights",
+    "update_order",
+    "weight_digest",
+]
 
 
 def initial_weights(cfg):

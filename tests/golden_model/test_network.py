@@ -1,0 +1,254 @@
+"""FixedNetwork against the plain-Python reference of docs/numerics.md, exactly."""
+
+import numpy as np
+import pytest
+
+from lela.config import Config, ConfigError
+from lela.data import load_digits
+from lela.golden_model import error_unit
+from lela.golden_model.mac_array import forward_acc_width
+from lela.golden_model.network import FixedNetwork, initial_weights, update_order, weight_digest
+from lela.golden_model.numerics import signed_range
+
+from . import reference
+
+SMALL = Config(sizes=(12, 8, 6), classes=4, lanes=(2, 3), m_seeds=(0x1234, 0xBEEF),
+               k_seeds=(0x4321, 0xFEED), init_seed=5, eta_shift=3)
+# narrow formats: negative bias shift (an exact left shift), frequent saturation
+NARROW = Config(sizes=(10, 6, 5), classes=3, lanes=(3, 5), act_width=10, act_frac=6,
+                weight_width=12, weight_frac=10, m_bits=3, m_seeds=(7, 8), k_seeds=(9, 10),
+                init_seed=2, eta_shift=2)
+
+
+def samples(cfg, count, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1, size=(count, cfg.sizes[0]))
+    return x, rng.integers(0, cfg.classes, size=count)
+
+
+def assert_same(net, ref, traces, ref_traces, where):
+    for i, (t, r) in enumerate(zip(traces, ref_traces)):
+        for name in ("a", "h", "s", "g", "d"):
+            got = getattr(t, name)
+            assert got.dtype == np.int64, f"{where}, layer {i}, {name}"
+            np.testing.assert_array_equal(got, r[name], err_msg=f"{where}, layer {i}, {name}")
+        assert t.prediction == r["prediction"], f"{where}, layer {i}, prediction"
+    for i in range(net.cfg.layers):
+        np.testing.assert_array_equal(net.w[i], ref.w[i], err_msg=f"{where}, layer {i}, W")
+        np.testing.assert_array_equal(net.b[i], ref.b[i], err_msg=f"{where}, layer {i}, b")
+
+
+def test_initial_weights_equal_reference():
+    ref = reference.Reference(SMALL)
+    for i, (w, b) in enumerate(initial_weights(SMALL)):
+        assert w.shape == (SMALL.sizes[i + 1], SMALL.sizes[i]) and w.dtype == np.int64
+        np.testing.assert_array_equal(w, ref.w[i])
+        np.testing.assert_array_equal(b, 0)
+        r = 2**SMALL.weight_frac / np.sqrt(SMALL.sizes[i])
+        assert np.abs(w).max() <= np.ceil(r)
+
+
+@pytest.mark.parametrize("cfg", [SMALL, NARROW], ids=["small", "narrow"])
+@pytest.mark.parametrize("feedback", ["symmetric", "sign_concordant", "independent"])
+def test_train_step_equals_reference(cfg, feedback):
+    cfg = cfg.replace(feedback=feedback)
+    net, ref = FixedNetwork(cfg), reference.Reference(cfg)
+    x, labels = samples(cfg, 6, seed=11)
+    for n, (xi, t) in enumerate(zip(x, labels)):
+        x_q = net.quantize(xi)
+        assert x_q.tolist() == [reference.quantize(v, cfg.act_frac, cfg.act_width) for v in xi]
+        traces = net.train_step(x_q, int(t))
+        assert_same(net, ref, traces, ref.step(x_q.tolist(), int(t)),
+                    f"{feedback}, seed 11, sample {n}")
+    # the weights moved: the comparison was not of untouched memories
+    assert any(np.any(w != w0) for w, (w0, _) in zip(net.w, initial_weights(cfg)))
+    assert any(np.any(b != 0) for b in net.b)
+
+
+def test_narrow_uses_a_left_shift_for_the_bias():
+    assert NARROW.act_frac - NARROW.weight_frac + NARROW.eta_shift < 0
+
+
+def extreme(cfg, w_value, b_value):
+    """A network and its reference with every weight and bias set to one value."""
+    net, ref = FixedNetwork(cfg), reference.Reference(cfg)
+    for i in range(cfg.layers):
+        net.w[i] = np.full_like(net.w[i], w_value)
+        net.b[i] = np.full_like(net.b[i], b_value)
+        ref.w[i] = net.w[i].tolist()
+        ref.b[i] = net.b[i].tolist()
+    return net, ref
+
+
+def test_saturation_high():
+    cfg = NARROW.replace(eta_shift=0)
+    lo_a, hi_a = signed_range(cfg.act_width)
+    lo_w, hi_w = signed_range(cfg.weight_width)
+    net, ref = extreme(cfg, hi_w, hi_w)
+    x_q = np.full(cfg.sizes[0], hi_a, dtype=np.int64)  # the largest input
+    traces = net.train_step(x_q, 0)
+    assert_same(net, ref, traces, ref.step(x_q.tolist(), 0), "saturation high")
+    first = traces[0]
+    # the forward sum is far beyond the format: a saturates, it does not wrap
+    np.testing.assert_array_equal(first.a, hi_a)
+    np.testing.assert_array_equal(first.h, hi_a)
+    raw = reference.rs(int(net.mk[0][0][0] @ first.h), cfg.score_shift(0))
+    assert raw < lo_a and first.s[0] == lo_a, "the label's score saturates low"
+    assert first.g[0] == lo_a, "-(ONE - s) of the label saturates"
+    # the update drives weights to both bounds, never past them
+    for w, b in zip(net.w, net.b):
+        assert w.min() >= lo_w and w.max() <= hi_w and b.min() >= lo_w and b.max() <= hi_w
+    assert net.w[0].min() == lo_w and net.w[0].max() == hi_w
+
+
+def test_error_saturation():
+    # g at its most negative bound times the largest K entries: d saturates
+    cfg = Config(sizes=(4, 3), classes=10, lanes=(1,), m_seeds=(1,), k_seeds=(2,))
+    lo_a, hi_a = signed_range(cfg.act_width)
+    k = np.full((10, 3), 15, dtype=np.int64)
+    k[:, 1] = -15
+    g = np.full(10, lo_a, dtype=np.int64)
+    d = error_unit.local_error(cfg, 0, k, g, np.array([1, 1, 0]))
+    assert d.tolist() == [lo_a, hi_a, 0]
+    assert d.tolist() == [reference.sat(reference.rs(15 * 10 * lo_a, cfg.score_shift(0)), 16),
+                          reference.sat(reference.rs(-15 * 10 * lo_a, cfg.score_shift(0)), 16),
+                          0]
+    # the gradient of a wrong class with a large score saturates high
+    s = np.array([hi_a, 0, 0, 0, 0, 0, 0, 0, 0, lo_a])
+    g = error_unit.loss_grad(cfg, s, 9)
+    assert g[0] == hi_a and g[9] == lo_a and g[1] == 1 << cfg.act_frac
+
+
+def test_saturation_low():
+    cfg = NARROW.replace(eta_shift=0)
+    lo_a, hi_a = signed_range(cfg.act_width)
+    lo_w, _ = signed_range(cfg.weight_width)
+    net, ref = extreme(cfg, lo_w, lo_w)
+    x_q = np.full(cfg.sizes[0], hi_a, dtype=np.int64)
+    traces = net.train_step(x_q, 0)
+    assert_same(net, ref, traces, ref.step(x_q.tolist(), 0), "saturation low")
+    np.testing.assert_array_equal(traces[0].a, lo_a)  # saturates low, not wrapped to high
+    for t in traces:
+        np.testing.assert_array_equal(t.h, 0)
+        np.testing.assert_array_equal(t.s, 0)
+        np.testing.assert_array_equal(t.d, 0)  # relu' = 0: nothing learns
+    for w, b in zip(net.w, net.b):
+        np.testing.assert_array_equal(w, lo_w)
+        np.testing.assert_array_equal(b, lo_w)
+
+
+def test_saturation_negative_inputs():
+    cfg = NARROW.replace(eta_shift=0, feedback="sign_concordant")
+    lo_a, _ = signed_range(cfg.act_width)
+    net, ref = extreme(cfg, signed_range(cfg.weight_width)[0], 0)
+    x_q = np.full(cfg.sizes[0], lo_a, dtype=np.int64)  # most negative input x most negative W
+    for n in range(3):
+        traces = net.train_step(x_q, 2)
+        assert_same(net, ref, traces, ref.step(x_q.tolist(), 2), f"negative inputs, step {n}")
+
+
+def test_fixed_network_needs_hardware_config():
+    with pytest.raises(ConfigError, match="^loss: the fixed-point datapath implements"):
+        FixedNetwork(SMALL.replace(loss="cross_entropy"))
+
+
+def test_forward_and_predict_match_train_step():
+    net = FixedNetwork(SMALL)
+    x, labels = samples(SMALL, 3, seed=4)
+    x_q = net.quantize(x[0])
+    before = net.forward(x_q)
+    preds = net.predict(x_q)
+    traces = net.train_step(x_q, int(labels[0]))
+    for (a, h, s), t, p in zip(before, traces, preds):
+        np.testing.assert_array_equal(a, t.a)
+        np.testing.assert_array_equal(h, t.h)
+        np.testing.assert_array_equal(s, t.s)
+        assert p == t.prediction
+
+
+def test_early_exit():
+    net = FixedNetwork(SMALL)
+    x_q = net.quantize(samples(SMALL, 1, seed=6)[0][0])
+    preds = net.predict(x_q)
+    assert net.predict_early_exit(x_q, 0) == (preds[0], 0)
+    assert net.predict_early_exit(x_q, 2**40) == (preds[-1], SMALL.layers - 1)
+
+
+# -- batched evaluation -------------------------------------------------------
+
+WIDE = Config(sizes=(64, 16, 16), lanes=(1, 1), act_width=28, act_frac=12, weight_width=28,
+              weight_frac=14, m_seeds=(3, 4), k_seeds=(5, 6))
+
+
+@pytest.mark.parametrize("cfg", [Config(), SMALL.replace(sizes=(64, 8, 6), classes=10), WIDE],
+                         ids=["default", "small", "wide"])
+def test_evaluate_batched_equals_per_sample(cfg):
+    digits = load_digits().subset(train=200, test=359)
+    net = FixedNetwork(cfg)
+    x_train = net.quantize(digits.x_train)
+    for x, t in zip(x_train, digits.y_train):
+        net.train_step(x, int(t))
+    x_test = net.quantize(digits.x_test)
+    per_sample = np.array([net.predict(x) for x in x_test])
+    np.testing.assert_array_equal(net.predict_batch(x_test), per_sample)
+    np.testing.assert_array_equal(net.predict_batch(x_test, chunk=7), per_sample)
+    wrong = (per_sample != digits.y_test[:, None]).sum(axis=0)
+    np.testing.assert_array_equal(net.evaluate(x_test, digits.y_test), wrong / 359)
+
+
+def test_wide_config_takes_the_int64_path():
+    assert forward_acc_width(WIDE, 0) > 54  # wider than float64 holds exactly
+    assert forward_acc_width(Config(), 0) <= 54
+
+
+def test_predict_batch_ties_and_saturation():
+    cfg = NARROW
+    lo_a, hi_a = signed_range(cfg.act_width)
+    net, _ = extreme(cfg, signed_range(cfg.weight_width)[1], 0)
+    x = np.array([np.full(cfg.sizes[0], hi_a), np.zeros(cfg.sizes[0]),
+                  np.full(cfg.sizes[0], lo_a)], dtype=np.int64)
+    np.testing.assert_array_equal(net.predict_batch(x), [net.predict(v) for v in x])
+
+
+# -- weight memory order and digest -----------------------------------------
+
+def test_update_order():
+    w = np.arange(6 * 3).reshape(6, 3)  # W[j, k] = 3 j + k
+    order = update_order(w, 2).tolist()
+    expected = [w[g * 2 + p, k] for g in range(3) for k in range(3) for p in range(2)]
+    assert order == expected
+    assert order[:6] == [0, 3, 1, 4, 2, 5]
+    np.testing.assert_array_equal(update_order(w, 1), w.ravel())
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 4, 8])
+def test_weight_digest_equals_plain_loop(lanes):
+    rng = np.random.default_rng(lanes)
+    w = rng.integers(-(2**15), 2**15, size=(16, 24))
+    w[0, :3] = [-(2**15), 2**15 - 1, -1]  # extremes and the all-ones word
+    b = rng.integers(-(2**15), 2**15, size=16)
+    assert weight_digest(w, b, lanes) == reference.digest(w.tolist(), b.tolist(), lanes)
+
+
+def test_weight_digest_of_default_and_trained_network():
+    net = FixedNetwork(Config())
+    for i in range(net.cfg.layers):
+        assert (weight_digest(net.w[i], net.b[i], net.cfg.lanes[i])
+                == reference.digest(net.w[i].tolist(), net.b[i].tolist(), net.cfg.lanes[i]))
+
+
+def test_weight_digest_wide_words_and_long_memories():
+    # 32-bit words and enough of them that the sums wrap many times
+    rng = np.random.default_rng(9)
+    w = rng.integers(-(2**31), 2**31, size=(64, 300))
+    b = rng.integers(-(2**31), 2**31, size=64)
+    assert weight_digest(w, b, 4) == reference.digest(w.tolist(), b.tolist(), 4)
+
+
+def test_weight_digest_is_position_sensitive():
+    w = np.arange(32).reshape(4, 8) - 16
+    b = np.zeros(4, dtype=np.int64)
+    swapped = w.copy()
+    swapped[0, 0], swapped[1, 0] = w[1, 0], w[0, 0]
+    assert weight_digest(w, b, 2) != weight_digest(swapped, b, 2)
+    assert weight_digest(w, b, 2) != weight_digest(w, b + 1, 2)
