@@ -1,0 +1,168 @@
+"""Local weight-update unit: twin of ``lela.golden_model.update_unit``.
+
+Read-modify-write of one layer's weights and biases, in place:
+
+``W = sat_W(W - round_shift(d_j h_k, weight_shift))`` and
+``b = sat_W(b - round_shift(d_j, bias_shift))``.
+
+The products ``d_j h_k`` come from the MAC array's shared multipliers (S2);
+the old weight word arrives from the weight memory one cycle earlier (S1)
+and is registered here, so the new word is ready in S2, two cycles after the
+layer issued the read, and written back to the same address. Words are
+written in the weight memory's own order, which is
+``golden_model.network.update_order``: group ``g``, input ``k``, lane ``p``.
+The biases of group ``g`` are rewritten once, on the group's first beat.
+
+The unit also folds every written word into the layer's Fletcher digest
+(``golden_model.network.weight_digest``), ``P`` words per cycle::
+
+    A' = A + sum_p w_p          B' = B + P*A + sum_p (P - p) * w_p   (mod 2**32)
+
+The biases come after all weights in the digest, but are written group by
+group during the update, so they get their own sums ``(A_b, B_b)`` and are
+appended at the end: ``A = A_W + A_b``, ``B = B_W + N_out*A_W + B_b``.
+"""
+
+from amaranth.hdl import Cat, Module, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from lela.golden_model.update_unit import bias_shift, weight_shift
+
+from ._params import check_int
+from .numerics import round_shift, saturate
+
+__all__ = ["DIGEST_BITS", "WRITE_LATENCY", "UpdateUnit"]
+
+#: Cycles from the issue of a beat (read address) to its write-back (S2).
+WRITE_LATENCY = 2
+#: Width of the digest: ``B << 32 | A``.
+DIGEST_BITS = 64
+_MOD = 32
+
+
+class UpdateUnit(wiring.Component):
+    """Weight and bias update with the running Fletcher digest.
+
+    Parameters
+    ----------
+    lanes : int
+        ``P``: weights per memory word (one per MAC lane).
+    n_out : int
+        Neurons of the layer (number of biases, for the digest).
+    act_width, act_frac, weight_width, weight_frac, eta_shift : int
+        Number formats and learning rate (``eta = 2**-eta_shift``).
+    product_width : int
+        Width of the MAC array's products.
+    digest : bool
+        Build the digest logic (``trace`` builds only).
+
+    Attributes
+    ----------
+    clear : In(1)
+        Restart the digest (before a sample's first beat).
+    valid, first : In(1)
+        S1: an update beat is present / it is its group's first beat.
+    w, bias : In(ArrayLayout(signed(weight_width), lanes))
+        S1: old weight word and old bias word (memory read data).
+    d : In(ArrayLayout(signed(act_width), lanes))
+        S1: the group's local errors.
+    product : In(ArrayLayout(signed(product_width), lanes))
+        S2: ``d_j * h_k`` from the MAC array.
+    w_valid : Out(1)
+        S2: write ``w_new`` back to the beat's address.
+    w_new : Out(ArrayLayout(signed(weight_width), lanes))
+    b_valid : Out(1)
+        S2: write ``b_new`` back to the group's bias word.
+    b_new : Out(ArrayLayout(signed(weight_width), lanes))
+    digest : Out(unsigned(64))
+        ``B << 32 | A`` of everything written since ``clear`` (one cycle
+        after the last write).
+    """
+
+    def __init__(self, *, lanes, n_out, act_width, act_frac, weight_width, weight_frac,
+                 eta_shift, product_width, digest=True):
+        check_int(self, "lanes", lanes, 1)
+        check_int(self, "n_out", n_out, lanes)
+        check_int(self, "act_width", act_width, 2, 32)
+        check_int(self, "act_frac", act_frac, 0, act_width - 1)
+        check_int(self, "weight_width", weight_width, 2, 32)
+        check_int(self, "weight_frac", weight_frac, 0, weight_width - 1)
+        check_int(self, "eta_shift", eta_shift, 0)
+        check_int(self, "product_width", product_width, 2)
+        self._lanes, self._n_out = lanes, n_out
+        self._act_width, self._weight_width = act_width, weight_width
+        self._digest = bool(digest)
+        #: ``2*act_frac - weight_frac + eta_shift`` (negative: left shift).
+        self.weight_shift = 2 * act_frac - weight_frac + eta_shift
+        #: ``act_frac - weight_frac + eta_shift``.
+        self.bias_shift = act_frac - weight_frac + eta_shift
+        wgt = data.ArrayLayout(signed(weight_width), lanes)
+        super().__init__({
+            "clear": In(1),
+            "valid": In(1), "first": In(1),
+            "w": In(wgt), "bias": In(wgt),
+            "d": In(data.ArrayLayout(signed(act_width), lanes)),
+            "product": In(data.ArrayLayout(signed(product_width), lanes)),
+            "w_valid": Out(1), "w_new": Out(wgt),
+            "b_valid": Out(1), "b_new": Out(wgt),
+            "digest": Out(DIGEST_BITS),
+        })
+
+    @classmethod
+    def from_config(cls, cfg, layer, *, product_width, digest=True):
+        unit = cls(lanes=cfg.lanes[layer], n_out=cfg.sizes[layer + 1],
+                   act_width=cfg.act_width, act_frac=cfg.act_frac,
+                   weight_width=cfg.weight_width, weight_frac=cfg.weight_frac,
+                   eta_shift=cfg.eta_shift, product_width=product_width, digest=digest)
+        assert unit.weight_shift == weight_shift(cfg) and unit.bias_shift == bias_shift(cfg)
+        return unit
+
+    def elaborate(self, platform):
+        m = Module()
+        P, ww = self._lanes, self._weight_width
+        wgt = data.ArrayLayout(signed(ww), P)
+
+        # S1 -> S2
+        s2_valid, s2_first = Signal(), Signal()
+        s2_w, s2_b = Signal(wgt), Signal(wgt)
+        s2_db = Signal(data.ArrayLayout(signed(max(self._act_width - min(self.bias_shift, 0), 2)
+                                               + 1), P))
+        m.d.sync += [
+            s2_valid.eq(self.valid), s2_first.eq(self.valid & self.first),
+            s2_w.eq(self.w), s2_b.eq(self.bias),
+        ]
+        for p in range(P):
+            m.d.sync += s2_db[p].eq(round_shift(self.d[p], self.bias_shift))
+
+        # S2: new words
+        m.d.comb += [self.w_valid.eq(s2_valid), self.b_valid.eq(s2_first)]
+        for p in range(P):
+            m.d.comb += [
+                self.w_new[p].eq(saturate(s2_w[p] - round_shift(self.product[p],
+                                                                self.weight_shift), ww)),
+                self.b_new[p].eq(saturate(s2_b[p] - s2_db[p], ww)),
+            ]
+
+        if not self._digest:
+            return m
+
+        def words(view):  # two's complement words, modulo 2**32
+            return [view[p].as_signed() for p in range(P)]
+
+        def fold(a, b, values, enable):
+            total = sum(values)
+            weighted = sum((P - p) * v for p, v in enumerate(values))
+            with m.If(enable):
+                m.d.sync += [a.eq(a + total), b.eq(b + P * a + weighted)]
+
+        a_w, b_w, a_b, b_b = (Signal(_MOD, name=n) for n in ("a_w", "b_w", "a_b", "b_b"))
+        with m.If(self.clear):
+            m.d.sync += [a_w.eq(0), b_w.eq(0), a_b.eq(0), b_b.eq(0)]
+        with m.Else():
+            fold(a_w, b_w, words(self.w_new), s2_valid)
+            fold(a_b, b_b, words(self.b_new), s2_first)
+        a = (a_w + a_b)[:_MOD]
+        b = (b_w + self._n_out * a_w + b_b)[:_MOD]
+        m.d.comb += self.digest.eq(Cat(a, b))
+        return m
