@@ -12,8 +12,9 @@ import importlib
 import sys
 
 from .config import Config, ConfigError
+from .data import DataError
 
-__all__ = ["main", "add_config_arguments", "config_from_args"]
+__all__ = ["add_config_arguments", "config_from_args", "main"]
 
 #: subcommand -> (module, one-line help)
 COMMANDS = {
@@ -99,6 +100,9 @@ def main(argv=None) -> int:
         return module.run(args) or 0
     except ConfigError as e:
         print(f"lela {args.command}: configuration error: {e}", file=sys.stderr)
+        return 2
+    except DataError as e:
+        print(f"lela {args.command}: data error: {e}", file=sys.stderr)
         return 2
 
 

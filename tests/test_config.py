@@ -294,3 +294,33 @@ def test_cli_equal_seeds_rejected():
     with raises("k_seeds: layer 1: equal to its m_seeds entry, which makes K = M "
                 "(sign_concordant feedback would be symmetric), not (1, 5, 6)"):
         parse("--feedback", "sign_concordant", "--m-seeds", "1,2,3", "--k-seeds", "1,5,6")
+
+
+def test_cli_reports_errors_without_traceback(tmp_path, capsys, monkeypatch):
+    import sys
+    import types
+
+    from lela import cli
+    from lela.data import load_dataset
+
+    def run(args):
+        cli.config_from_args(args)
+        load_dataset(args.dataset)
+
+    command = types.ModuleType("lela_test_command")
+    command.add_arguments = lambda p: (p.add_argument("--dataset", default="digits"),
+                                       cli.add_config_arguments(p))
+    command.run = run
+    monkeypatch.setitem(sys.modules, "lela_test_command", command)
+    monkeypatch.setattr(cli, "COMMANDS", {"probe": ("lela_test_command", "test command")})
+
+    assert cli.main(["probe"]) == 0
+    assert cli.main(["probe", "--lanes", "3"]) == 2
+    assert capsys.readouterr().err == (
+        "lela probe: configuration error: lanes: layer 1: 3 lanes do not divide its "
+        "128 neurons, not (3, 3, 3)\n")
+    assert cli.main(["probe", "--dataset", str(tmp_path)]) == 2
+    stem = "train-images-idx3-ubyte"
+    assert capsys.readouterr().err == (
+        f"lela probe: data error: {tmp_path / stem}: missing (neither it nor {stem}.gz "
+        "exists)\n")
