@@ -87,6 +87,8 @@ class FixedNetwork:
     def train_step(self, x_q, label):
         """One online update of every layer; returns a :class:`LayerTrace` per layer."""
         cfg, traces = self.cfg, []
+        if not (isinstance(label, (int, np.integer)) and 0 <= label < cfg.classes):
+            raise ValueError(f"label must be an integer in [0, {cfg.classes - 1}], not {label!r}")
         h_in = np.asarray(x_q, dtype=np.int64)
         for i in range(cfg.layers):
             m, k = self.mk[i]

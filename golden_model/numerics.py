@@ -45,4 +45,7 @@ def quantize(x, frac, width):
     """Real values to signed fixed point (``frac`` fraction bits), rounded half
     up and saturated: the input format shared by the models and the RTL."""
     x = np.asarray(x, dtype=np.float64)
-    return saturate(np.floor(x * (1 << frac) + 0.5).astype(np.int64), width)
+    if not np.all(np.isfinite(x)):
+        raise ValueError("cannot quantize NaN or infinite inputs")
+    lo, hi = signed_range(width)
+    return np.clip(np.floor(x * (1 << frac) + 0.5), lo, hi).astype(np.int64)

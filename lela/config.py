@@ -253,6 +253,10 @@ class Config:
             raise ConfigError(f"config file {str(path)!r} does not exist") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"config file {str(path)!r} is not valid TOML: {e}") from None
+        if "lela" in data and len(data) > 1:
+            others = ", ".join(sorted(k for k in data if k != "lela"))
+            raise ConfigError(f"config file {str(path)!r}: fields outside the [lela] table "
+                              f"would be ignored ({others})")
         return cls.from_dict(data.get("lela", data))
 
     def with_layers(self, sizes) -> Config:

@@ -324,3 +324,10 @@ def test_cli_reports_errors_without_traceback(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().err == (
         f"lela probe: data error: {tmp_path / stem}: missing (neither it nor {stem}.gz "
         "exists)\n")
+
+
+def test_toml_with_fields_outside_the_lela_table_is_rejected(tmp_path):
+    path = tmp_path / "both.toml"
+    path.write_text("eta_shift = 5\n[lela]\nclasses = 10\n")
+    with pytest.raises(ConfigError, match=r"fields outside the \[lela\] table would be ignored \(eta_shift\)"):
+        Config.from_toml(path)

@@ -252,3 +252,14 @@ def test_weight_digest_is_position_sensitive():
     swapped[0, 0], swapped[1, 0] = w[1, 0], w[0, 0]
     assert weight_digest(w, b, 2) != weight_digest(swapped, b, 2)
     assert weight_digest(w, b, 2) != weight_digest(w, b + 1, 2)
+
+
+def test_train_step_rejects_a_label_out_of_range():
+    from lela.config import Config
+    from lela.golden_model.network import FixedNetwork
+    net = FixedNetwork(Config(sizes=(4, 4), lanes=(1,), m_seeds=(5,), k_seeds=(6,)))
+    before = [w.copy() for w in net.w]
+    for label in (10, -1):
+        with pytest.raises(ValueError, match=rf"label must be an integer in \[0, 9\], not {label}"):
+            net.train_step(np.zeros(4, dtype=np.int64), label)
+    assert all(np.array_equal(a, b) for a, b in zip(before, net.w))

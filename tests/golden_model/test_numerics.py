@@ -104,3 +104,13 @@ def test_quantize_array():
     got = quantize(x, 12, 16)
     assert got.dtype == np.int64
     np.testing.assert_array_equal(got, [reference.quantize(v, 12, 16) for v in x])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_quantize_rejects_non_finite_inputs(bad):
+    with pytest.raises(ValueError, match="cannot quantize NaN or infinite inputs"):
+        quantize(np.array([0.5, bad]), 12, 16)
+
+
+def test_quantize_saturates_huge_finite_inputs():
+    np.testing.assert_array_equal(quantize(np.array([1e30, -1e30]), 12, 16), [32767, -32768])
