@@ -12,7 +12,7 @@ from amaranth.hdl import Const, Mux, Shape, Value, signed
 
 from lela.golden_model.numerics import signed_range
 
-__all__ = ["round_shift", "saturate", "signed_range"]
+__all__ = ["divmod_const", "round_shift", "saturate", "signed_range"]
 
 
 def _check_shift(shift):
@@ -73,3 +73,24 @@ def saturate(value, width):
     if shape.signed:
         result = Mux(value < lo, Const(lo, signed(width)), result)
     return result
+
+
+def divmod_const(value, divisor, limit):
+    """``(value // divisor, value % divisor)`` of an unsigned ``value < limit``
+    by a constant, without a divider: ``q = (value * ceil(2**s / divisor)) >> s``
+    with ``s = bits(limit) + ceil(log2(divisor))``, exact for every
+    ``value < 2**bits(limit)`` (Granlund and Montgomery, 1994). Used on the
+    access port's address path, not in the numeric contract.
+    """
+    if not isinstance(divisor, int) or isinstance(divisor, bool) or divisor < 1:
+        raise ValueError(f"divisor must be a positive integer, not {divisor!r}")
+    value = Value.cast(value).as_unsigned()
+    if divisor & (divisor - 1) == 0:
+        shift = divisor.bit_length() - 1
+        return value >> shift, value & (divisor - 1)
+    n = max(int(limit - 1).bit_length(), 1)
+    s = n + (divisor - 1).bit_length()
+    coef = -(-(1 << s) // divisor)
+    q = ((value[:n] * coef) >> s)[:n]
+    r = (value - q * divisor)[:(divisor - 1).bit_length()]
+    return q, r

@@ -6,7 +6,7 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.sim import Simulator
 
 from lela.golden_model import numerics as golden
-from lela.rtl.numerics import round_shift, saturate
+from lela.rtl.numerics import divmod_const, round_shift, saturate
 
 
 def _eval(width, shift, sat_width, values):
@@ -82,3 +82,41 @@ def test_saturate_unsigned_and_narrow():
 def test_bad_width_is_rejected():
     with pytest.raises(ValueError, match="width must be a positive integer, not 0"):
         saturate(Signal(4), 0)
+
+
+@pytest.mark.parametrize("divisor, limit", [(3, 2**20), (64 * 4, 128 * 128), (7, 1000), (8, 300),
+                                            (1, 5), (10, 10)])
+def test_divmod_const(divisor, limit):
+    m = Module()
+    x = Signal(range(limit))
+    q, r = divmod_const(x, divisor, limit)
+    qs, rs = Signal(q.shape()), Signal(r.shape())
+    m.d.comb += [qs.eq(q), rs.eq(r)]
+    seed = divisor
+    rng = np.random.default_rng(seed)
+    values = np.unique(np.concatenate([[0, 1, limit - 1, limit - 2], np.arange(0, limit, divisor),
+                                       rng.integers(0, limit, 300)]))[:600]
+    values = values[(values >= 0) & (values < limit)]
+    got = []
+
+    async def tb(ctx):
+        for v in values:
+            ctx.set(x, int(v))
+            got.append((ctx.get(qs), ctx.get(rs)))
+
+    sim = Simulator(m)
+    sim.add_testbench(tb)
+    sim.run()
+    got = np.array(got)
+    np.testing.assert_array_equal(got[:, 0], values // divisor, err_msg=f"seed {seed}")
+    np.testing.assert_array_equal(got[:, 1], values % divisor, err_msg=f"seed {seed}")
+
+
+def test_divmod_const_is_exact_over_the_whole_range():
+    """The reciprocal constant, checked in integers for every value below 2**20."""
+    for divisor in (3, 5, 7, 12, 100, 192, 1000, 4095):
+        n = 20
+        s = n + (divisor - 1).bit_length()
+        coef = -(-(1 << s) // divisor)
+        v = np.arange(1 << n, dtype=np.int64)
+        np.testing.assert_array_equal((v * coef) >> s, v // divisor, err_msg=f"divisor {divisor}")

@@ -1,0 +1,120 @@
+"""Analytic model of the per-layer counters of the RTL: twin of the counters
+in ``lela.rtl.layer``.
+
+Every layer counts, per sample it processes (``COUNTERS``, in access-port
+order):
+
+``busy_cycles``
+    cycles the layer engine is not idle (from the cycle after it accepts a
+    sample to the cycle it hands the result over);
+``mac_multiplies``
+    lane multiplies of the MAC array (forward ``h_k W[j,k]``, update ``d_j h_k``);
+``classifier_multiplies``
+    multiplies of the error unit (``M[c,j] h_j`` and ``K[c,j] g_c``);
+``weight_reads`` / ``weight_writes``
+    weights (not physical words) read from / written to the weight memory by
+    the engine (the access port is not counted);
+``act_reads``
+    activations read: ``h_k`` from the input buffer (one per MAC beat) and
+    this layer's own activations read back by its error unit (scores, then
+    ``relu'`` in the error pass; ``P`` per word);
+``act_writes``
+    activations written to this layer's output buffer.
+
+A layer treats a sample in one of three ``MODES``: ``train`` (forward,
+scores, local error, update), ``infer`` (forward and scores) or ``skip`` (an
+earlier layer answered an early-exit inference: pass the token on).
+
+The counts are exact: the schedule of a layer depends only on the
+configuration, never on data or on the other layers (a layer starts a sample
+only when its input is complete, its output slot is free and its result can
+be taken). The cycle count follows the schedule in docs/architecture.md; the
+latencies below are the RTL's pipeline depths.
+"""
+
+__all__ = ["COUNTERS", "MODES", "busy_cycles", "layer_modes", "per_sample", "totals"]
+
+COUNTERS = ("busy_cycles", "mac_multiplies", "classifier_multiplies", "weight_reads",
+            "weight_writes", "act_reads", "act_writes")
+MODES = ("train", "infer", "skip")
+
+#: MAC array: issue of a group's last beat -> its activations written (S3),
+#: plus one cycle until the error unit sees the word count.
+FORWARD_TO_SCORES = 4
+#: Error unit: last entry of a pass -> results visible (stages B, C).
+EU_PIPELINE = 3
+#: Error unit: cycles to read a group's activation word before its entries.
+EU_FETCH = 1
+#: Update: last beat's issue -> result handed over (write-back, digest).
+DRAIN = 3
+
+
+def _shape(cfg, layer):
+    n_in, n = cfg.sizes[layer], cfg.sizes[layer + 1]
+    p = cfg.lanes[layer]
+    return n_in, n, p, n // p, cfg.classes
+
+
+def _scores_done(cfg, layer):
+    """Cycle (counting the first busy cycle as 1) at which the scores are final."""
+    n_in, _, p, g, c = _shape(cfg, layer)
+    per_group = EU_FETCH + p * c
+    # the error unit reads group q once it is written (cycle (q+1) n_in + 4) and
+    # once it is done with group q-1; the later of the two bounds wins at an end
+    last_entry = max(n_in + FORWARD_TO_SCORES + g * per_group - 1,
+                     g * n_in + FORWARD_TO_SCORES + p * c)
+    return last_entry + EU_PIPELINE
+
+
+def busy_cycles(cfg, layer, mode):
+    """Busy cycles of ``layer`` (0-based) for one sample in ``mode``."""
+    if mode == "skip":
+        return 1
+    scores = _scores_done(cfg, layer)
+    if mode == "infer":
+        return scores
+    if mode != "train":
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    n_in, _, p, g, c = _shape(cfg, layer)
+    d_group = EU_FETCH + p * c + EU_PIPELINE   # one group of d after its start
+    first_update = scores + d_group             # issue of the first update beat
+    last_update = first_update + (g - 1) * max(n_in, d_group) + n_in - 1
+    return last_update + DRAIN
+
+
+def per_sample(cfg, layer, mode):
+    """Every counter's increment for one sample of ``layer`` in ``mode`` (dict)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    n_in, n, _, g, c = _shape(cfg, layer)
+    passes = {"train": 2, "infer": 1, "skip": 0}[mode]
+    return {
+        "busy_cycles": busy_cycles(cfg, layer, mode),
+        "mac_multiplies": passes * n_in * n,
+        "classifier_multiplies": passes * c * n,
+        "weight_reads": passes * n_in * n,
+        "weight_writes": n_in * n if mode == "train" else 0,
+        "act_reads": passes * (g * n_in + n),
+        "act_writes": n if mode != "skip" else 0,
+    }
+
+
+def layer_modes(cfg, train, exit_layer=None):
+    """Mode of every layer for one sample: all ``train``; or, for inference,
+    ``infer`` up to the answering layer (``exit_layer``, default the last)
+    and ``skip`` after it."""
+    if train:
+        return ["train"] * cfg.layers
+    last = cfg.layers - 1 if exit_layer is None else exit_layer
+    return ["infer" if i <= last else "skip" for i in range(cfg.layers)]
+
+
+def totals(cfg, samples):
+    """Counter values after ``samples``, an iterable of per-sample layer-mode
+    lists (see :func:`layer_modes`), from reset: one dict per layer."""
+    out = [dict.fromkeys(COUNTERS, 0) for _ in range(cfg.layers)]
+    for modes in samples:
+        for i, mode in enumerate(modes):
+            for name, v in per_sample(cfg, i, mode).items():
+                out[i][name] += v
+    return out

@@ -1,0 +1,268 @@
+"""``rtl.layer.Layer`` on its own, against the golden model of one layer.
+
+An upstream slot buffer (written by the test, words of the previous layer's
+lane count) feeds the layer; the test plays the next layer (reads every
+activation word of a published slot, then releases it, after random delays)
+and takes the results. At the end every weight, bias and counter is read
+back through the access port.
+"""
+
+import numpy as np
+import pytest
+from amaranth.hdl import Elaboratable, Module, Mux, Signal, signed
+from amaranth.lib import data
+from amaranth.lib.memory import Memory
+from amaranth.sim import Simulator
+
+from lela.config import Config
+from lela.golden_model import counters as golden_counters
+from lela.golden_model import error_unit, mac_array, update_unit
+from lela.golden_model.network import classifier_matrices, initial_weights, weight_digest
+from lela.golden_model.numerics import signed_range
+from lela.rtl.layer import (
+    COUNTERS,
+    SPACE_B,
+    SPACE_COUNTERS,
+    SPACE_INFO,
+    SPACE_W,
+    Layer,
+    token_layout,
+)
+
+
+class _Harness(Elaboratable):
+    def __init__(self, cfg, index):
+        self.cfg = cfg
+        self.layer = Layer(cfg, index=index)
+        self.p_in = self.layer.lanes_in
+        self.words = self.layer.in_words
+        self.we = Signal()
+        self.waddr = Signal(range(2 * self.words))
+        self.wdata = Signal(data.ArrayLayout(signed(cfg.act_width), self.p_in))
+        self.publish = Signal()
+        self.pub_token = Signal(token_layout(cfg))
+        self.full = Signal(2)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.layer = layer = self.layer
+        m.submodules.up = mem = Memory(shape=self.wdata.shape(), depth=2 * self.words, init=[])
+        wp, rp = mem.write_port(), mem.read_port()
+        tokens = [Signal(token_layout(self.cfg)) for _ in range(2)]
+        wr_slot, rd_slot = Signal(), Signal()
+        m.d.comb += [wp.en.eq(self.we), wp.addr.eq(self.waddr), wp.data.eq(self.wdata),
+                     rp.addr.eq(rd_slot * self.words + layer.o_in_addr),
+                     layer.i_in_data.eq(rp.data),
+                     layer.i_full.eq(self.full.bit_select(rd_slot, 1)),
+                     layer.i_token.eq(Mux(rd_slot, tokens[1], tokens[0]))]
+        with m.If(self.publish):
+            m.d.sync += [self.full.bit_select(wr_slot, 1).eq(1), wr_slot.eq(~wr_slot)]
+            with m.If(wr_slot):
+                m.d.sync += tokens[1].eq(self.pub_token)
+            with m.Else():
+                m.d.sync += tokens[0].eq(self.pub_token)
+        with m.If(layer.o_release):
+            m.d.sync += [self.full.bit_select(rd_slot, 1).eq(0), rd_slot.eq(~rd_slot)]
+        return m
+
+
+def _golden(cfg, index, samples):
+    """Per sample: expected (h, result dict); the final (w, b); counter totals."""
+    w, b = initial_weights(cfg)[index]
+    m, k = classifier_matrices(cfg)[index]
+    P = cfg.lanes[index]
+    out, modes = [], []
+    for x, label, train, ee, threshold, exited in samples:
+        if exited:
+            out.append((None, {"pred": 0, "scores": np.zeros(cfg.classes), "digest": 0,
+                               "exit": cfg.layers - 1, "label": label, "train": train}))
+            modes.append("skip")
+            continue
+        _, h = mac_array.forward(cfg, w, b, x)
+        s = error_unit.scores(cfg, index, m, h)
+        res = {"pred": error_unit.prediction(s), "scores": s, "label": label, "train": train,
+               "digest": 0, "exit": cfg.layers - 1}
+        if train:
+            g = error_unit.loss_grad(cfg, s, label)
+            d = error_unit.local_error(cfg, index, k, g, h)
+            w, b = update_unit.update(cfg, w, b, d, x)
+            res["digest"] = weight_digest(w, b, P)
+        elif ee and error_unit.margin(s) >= threshold and index < cfg.layers - 1:
+            res["exit"] = index
+        out.append((h, res))
+        modes.append("train" if train else "infer")
+    counts = {name: sum(golden_counters.per_sample(cfg, index, mo)[name] for mo in modes)
+              for name in golden_counters.COUNTERS}
+    return out, (w, b), counts
+
+
+def _simulate(cfg, index, samples, seed):
+    hz = _Harness(cfg, index)
+    layer = hz.layer
+    rng = np.random.default_rng(seed)
+    G, P, n_in = layer.groups, layer.lanes, layer.n_in
+    got_h, got_res = [], []
+    readback = {}
+    done = {"producer": False}
+
+    async def producer(ctx):
+        for n, (x, label, train, ee, threshold, exited) in enumerate(samples):
+            slot = n % 2
+            while (ctx.get(hz.full) >> slot) & 1:
+                await ctx.tick()
+            for _ in range(int(rng.integers(0, 4))):
+                await ctx.tick()
+            for wd in range(hz.words):
+                ctx.set(hz.we, 1)
+                ctx.set(hz.waddr, slot * hz.words + wd)
+                ctx.set(hz.wdata, [int(v) for v in x[wd * hz.p_in:(wd + 1) * hz.p_in]])
+                await ctx.tick()
+            ctx.set(hz.we, 0)
+            ctx.set(hz.pub_token, {"label": label, "train": train, "early_exit": ee,
+                                   "threshold": threshold, "exited": exited,
+                                   "exit": cfg.layers - 1})
+            ctx.set(hz.publish, 1)
+            await ctx.tick()
+            ctx.set(hz.publish, 0)
+        done["producer"] = True
+
+    async def consumer(ctx):
+        for _ in samples:
+            while not ctx.get(layer.o_full):
+                await ctx.tick()
+            tok = ctx.get(layer.o_token)
+            words = []
+            for gw in range(G):
+                ctx.set(layer.i_out_addr, gw)
+                await ctx.tick()
+                words.extend(ctx.get(layer.o_out_data[p]) for p in range(P))
+            got_h.append((np.array(words), tok.exited, tok.exit))
+            for _ in range(int(rng.integers(0, 30))):
+                await ctx.tick()
+            ctx.set(layer.i_release, 1)
+            await ctx.tick()
+            ctx.set(layer.i_release, 0)
+
+    async def monitor(ctx):
+        ctx.set(layer.o_result.ready, 1)
+        while len(got_res) < len(samples):
+            if ctx.get(layer.o_result.valid):
+                r = ctx.get(layer.o_result.payload)
+                got_res.append({"pred": r.pred, "label": r.label, "train": r.train,
+                                "exit": r.exit, "digest": r.digest,
+                                "scores": np.array([r.scores[c] for c in range(cfg.classes)])})
+            await ctx.tick()
+        # everything done: read back through the access port
+        while ctx.get(layer.busy):
+            await ctx.tick()
+
+        async def access(space, idx, write=0, wdata=0):
+            ctx.set(layer.acc.req, 1)
+            ctx.set(layer.acc.space, space)
+            ctx.set(layer.acc.index, idx)
+            ctx.set(layer.acc.write, write)
+            ctx.set(layer.acc.wdata, wdata)
+            await ctx.tick()
+            ctx.set(layer.acc.req, 0)
+            while not ctx.get(layer.acc.done):
+                await ctx.tick()
+            result = ctx.get(layer.acc.rdata), ctx.get(layer.acc.error)
+            await ctx.tick()
+            return result
+
+        n_out = layer.n_out
+        readback["w"] = [await access(SPACE_W, i) for i in range(n_in * n_out)]
+        readback["b"] = [await access(SPACE_B, j) for j in range(n_out)]
+        readback["counters"] = [(await access(SPACE_COUNTERS, c))[0]
+                                | (await access(SPACE_COUNTERS, 16 + c))[0] << 32
+                                for c in range(len(COUNTERS))]
+        readback["info"] = [await access(SPACE_INFO, i) for i in range(9)]
+        readback["errors"] = [await access(*a) for a in (
+            (SPACE_W, n_in * n_out), (SPACE_B, n_out), (SPACE_COUNTERS, 7),
+            (SPACE_COUNTERS, 0, 1, 5), (SPACE_INFO, 0, 1, 5), (5, 0))]
+        # a write, read back, then restored
+        readback["write"] = [await access(SPACE_W, 1, 1, 0xFFFF8000),
+                             await access(SPACE_W, 1),
+                             await access(SPACE_B, n_out - 1, 1, 0x7FFF),
+                             await access(SPACE_B, n_out - 1)]
+
+    sim = Simulator(hz)
+    sim.add_clock(1e-6)
+    sim.add_testbench(producer)
+    sim.add_testbench(consumer)
+    sim.add_testbench(monitor)
+    sim.run()
+    return got_h, got_res, readback
+
+
+def _samples(cfg, index, rng, count, modes):
+    n_in = cfg.sizes[index]
+    lo, hi = signed_range(cfg.act_width)
+    out = []
+    for n in range(count):
+        if n == 1:
+            x = np.full(n_in, hi)                       # saturating input
+        elif index == 0:
+            x = rng.integers(lo, hi, size=n_in) >> int(rng.integers(0, 4))
+        else:
+            x = np.maximum(rng.integers(lo, hi, size=n_in), 0) >> int(rng.integers(0, 4))
+        mode = modes[n % len(modes)]
+        out.append((x.astype(np.int64), int(rng.integers(0, cfg.classes)), int(mode == "train"),
+                    int(mode == "infer_ee"), int(rng.integers(0, 1 << cfg.act_frac)),
+                    int(mode == "skip")))
+    return out
+
+
+def _sign(v, width):
+    v &= (1 << width) - 1
+    return v - (1 << width) if v >> (width - 1) else v
+
+
+@pytest.mark.parametrize("index, lanes", [(0, (2, 4)), (1, (2, 4)), (1, (4, 1))])
+def test_layer_against_the_model(index, lanes):
+    seed = 500 + index * 10 + lanes[index]
+    cfg = Config(sizes=(6, 8, 4), classes=3, lanes=lanes, m_seeds=(0x1234567, 0x89ABCDE),
+                 k_seeds=(0x2468ACE, 0x13579BD), eta_shift=2, feedback="sign_concordant")
+    rng = np.random.default_rng(seed)
+    samples = _samples(cfg, index, rng, 9, ["train", "train", "infer", "train", "skip",
+                                            "infer_ee"])
+    expected, (w_end, b_end), counts = _golden(cfg, index, samples)
+    got_h, got_res, rb = _simulate(cfg, index, samples, seed)
+    for n, ((h_exp, r_exp), (h_got, exited, exit_), r_got) in enumerate(
+            zip(expected, got_h, got_res)):
+        where = f"seed {seed}, sample {n}, layer {index}"
+        if h_exp is not None:
+            np.testing.assert_array_equal(h_got, h_exp, err_msg=f"{where}: activations")
+        assert exit_ == r_exp["exit"], f"{where}: exit in the token"
+        answered = r_exp["exit"] == index and index < cfg.layers - 1
+        assert exited == (samples[n][5] or answered), f"{where}: exited"
+        for key in ("pred", "label", "train", "exit", "digest"):
+            assert r_got[key] == r_exp[key], f"{where}: {key} {r_got[key]} != {r_exp[key]}"
+        np.testing.assert_array_equal(r_got["scores"], r_exp["scores"], err_msg=f"{where}: s")
+    ww = cfg.weight_width
+    w = np.array([_sign(v, 32) for v, e in rb["w"]]).reshape(w_end.shape)
+    b = np.array([_sign(v, 32) for v, e in rb["b"]])
+    assert not any(e for _, e in rb["w"] + rb["b"])
+    np.testing.assert_array_equal(w, w_end, err_msg=f"seed {seed}, layer {index}: W readback")
+    np.testing.assert_array_equal(b, b_end, err_msg=f"seed {seed}, layer {index}: b readback")
+    for name, value in zip(COUNTERS, rb["counters"]):
+        assert value == counts[name], f"seed {seed}, layer {index}: counter {name}"
+    layer_info = [cfg.sizes[index], cfg.sizes[index + 1], cfg.lanes[index], cfg.classes,
+                  cfg.m_seeds[index], cfg.k_seeds[index], cfg.act_width, ww]
+    assert [v for v, _ in rb["info"][:8]] == layer_info
+    assert [e for _, e in rb["info"]] == [0] * 8 + [1]
+    assert [e for _, e in rb["errors"]] == [1] * 6
+    assert rb["write"] == [(0, 0), (0xFFFF8000, 0), (0, 0), (0x7FFF, 0)]
+
+
+def test_busy_cycles_model_matches_the_schedule_bound():
+    """Steady-state cost of a training sample stays within 10% of 2 N_in N_out / P
+    for the default network and 1, 2, 4, 8 lanes (the model is pinned to the
+    RTL by the counter checks above)."""
+    for p in (1, 2, 4, 8):
+        cfg = Config(lanes=(p, p, p))
+        for i in range(cfg.layers):
+            bound = 2 * cfg.sizes[i] * cfg.sizes[i + 1] // p
+            busy = golden_counters.busy_cycles(cfg, i, "train") + 1  # + the accepting cycle
+            if i:  # layer 0 (64 inputs) is never the bottleneck
+                assert busy <= 1.1 * bound, (p, i, busy, bound)
