@@ -203,7 +203,7 @@ class Layer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, i = self._cfg, self._index
-        P, G, N_in, N = self.lanes, self.groups, self.n_in, self.n_out
+        P, G, N_in = self.lanes, self.groups, self.n_in
         aw, ww = cfg.act_width, cfg.weight_width
         act, wgt = signed(aw), signed(ww)
         tok_layout = token_layout(cfg)
