@@ -217,9 +217,11 @@ def plot(results, path):
             if np.isnan(curves[:, :, j]).all():
                 continue
             mean, std = 100 * curves[:, :, j].mean(0), 100 * curves[:, :, j].std(0)
-            ax.plot(epochs, mean, label=f"layer {j + 1}")
-            ax.fill_between(epochs, mean - std, mean + std, alpha=0.2)
-        ax.set_title(r["label"], fontsize=9)
+            ax.plot(epochs, mean, color=f"C{j}", label=f"layer {j + 1}")
+            ax.fill_between(epochs, mean - std, mean + std, color=f"C{j}", alpha=0.2)
+        runs = r["diverged"]
+        title = r["label"] + (f" (diverged {sum(runs)}/{len(runs)})" if any(runs) else "")
+        ax.set_title(title, fontsize=9)
         ax.set_xlabel("epoch")
         ax.set_ylabel("test error (%)")
         ax.grid(alpha=0.3)
