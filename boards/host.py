@@ -1,0 +1,641 @@
+"""Host driver of the board link, its transports, and ``lela board``.
+
+:class:`Board` speaks the framed protocol of :mod:`lela.boards.protocol`
+over a transport: :class:`SerialTransport` (pyserial, a real board's USB-UART)
+or :class:`SimTransport` (the host link and the network core running in
+Amaranth's simulator). The same driver code runs on both; a status code other
+than OK becomes a :class:`LinkError` subclass named after it.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import struct
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import protocol as P
+from .protocol import Command, Status
+
+__all__ = [
+    "AddressError",
+    "Board",
+    "BoardStatus",
+    "BusyError",
+    "ChecksumError",
+    "ConfigMismatch",
+    "FrameTimeoutError",
+    "LengthError",
+    "LinkError",
+    "ProtocolError",
+    "Result",
+    "SerialTransport",
+    "SimTransport",
+    "SyncError",
+    "TrainingError",
+    "TransportTimeout",
+    "UnknownCommandError",
+    "ValueRangeError",
+    "add_arguments",
+    "encode_request",
+    "run",
+]
+
+
+# -- errors -------------------------------------------------------------------
+class LinkError(Exception):
+    """The board answered with a status other than OK (and changed nothing)."""
+
+    status = None
+
+    def __init__(self, command, message=""):
+        self.command = command
+        name = Command(command).name if command in Command._value2member_map_ else hex(command)
+        super().__init__(f"{name}: {self.status.name}" + (f" ({message})" if message else ""))
+
+
+class ChecksumError(LinkError):
+    status = Status.CRC
+
+
+class LengthError(LinkError):
+    status = Status.LENGTH
+
+
+class UnknownCommandError(LinkError):
+    status = Status.COMMAND
+
+
+class AddressError(LinkError):
+    status = Status.ADDRESS
+
+
+class TrainingError(LinkError):
+    status = Status.TRAINING
+
+
+class BusyError(LinkError):
+    status = Status.BUSY
+
+
+class ValueRangeError(LinkError):
+    status = Status.VALUE
+
+
+class FrameTimeoutError(LinkError):
+    status = Status.TIMEOUT
+
+
+class SyncError(LinkError):
+    status = Status.SYNC
+
+
+_ERRORS = {cls.status: cls for cls in (
+    ChecksumError, LengthError, UnknownCommandError, AddressError, TrainingError, BusyError,
+    ValueRangeError, FrameTimeoutError, SyncError)}
+
+
+class ProtocolError(Exception):
+    """The host received something that is not a valid response frame."""
+
+
+class TransportTimeout(ProtocolError):
+    """The board did not answer in time."""
+
+
+class ConfigMismatch(Exception):
+    """The board was built for another configuration than the host's."""
+
+
+# -- frames -------------------------------------------------------------------
+def encode_request(command, payload=b""):
+    """The bytes of a request frame."""
+    body = struct.pack("<BH", command, len(payload)) + bytes(payload)
+    return bytes([P.SYNC_REQUEST]) + body + struct.pack(">H", P.crc16(body))
+
+
+@dataclass(frozen=True)
+class BoardStatus:
+    version: int
+    train: bool
+    early_exit: bool
+    in_flight: int
+    pending: int
+    result_depth: int
+    layers: int
+    max_payload: int
+    inputs: int
+    classes: int
+    act_width: int
+    weight_width: int
+    threshold: int
+    rejected: int
+
+    @classmethod
+    def decode(cls, data):
+        (version, flags, in_flight, pending, depth, layers, max_payload, inputs, classes,
+         aw, ww, threshold, rejected) = struct.unpack(P.STATUS_FORMAT, data)
+        return cls(version, bool(flags & P.Mode.TRAIN), bool(flags & P.Mode.EARLY_EXIT),
+                   in_flight, pending, depth, layers, max_payload, inputs, classes, aw, ww,
+                   threshold, rejected)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One sample's result: per-layer predictions, exit layer, label, train flag."""
+
+    pred: tuple
+    exit: int
+    label: int
+    train: bool
+
+
+# -- transports -----------------------------------------------------------------
+class SerialTransport:
+    """A real board's USB-UART, through pyserial."""
+
+    def __init__(self, port, *, baud=115200, timeout=5.0):
+        import serial
+        self._serial = serial.Serial(port, baud, timeout=timeout)
+        self._serial.reset_input_buffer()
+
+    def write(self, data):
+        self._serial.write(data)
+
+    def read(self, n):
+        data = self._serial.read(n)
+        if len(data) < n:
+            raise TransportTimeout(f"the board sent {len(data)} of {n} bytes before the timeout")
+        return data
+
+    def close(self):
+        self._serial.close()
+
+
+class SimTransport:
+    """The board in Amaranth's simulator: host link + network core.
+
+    Bytes go straight into the link's byte stream, one per clock cycle: the
+    UART is bypassed (its bit timing would make every byte cost ~10 x divisor
+    cycles of pure waiting; the UART has its own tests, and
+    ``tests/boards/test_system.py`` runs a frame through it). Between bytes the
+    design runs free; Python wakes only per byte and when the link answers.
+
+    Parameters
+    ----------
+    cfg : lela.config.Config
+    core : wiring.Component or None
+        The core; by default ``lela.rtl.top.Network(cfg, trace=False)``.
+    link_timeout : int
+        The link's inter-byte timeout, in cycles.
+    max_cycles : int
+        Cycles a read may wait for the board before :class:`TransportTimeout`.
+    """
+
+    PERIOD = 1e-6
+    #: cycles between looks at the host's queue when it is empty
+    POLL = 8
+    #: cycles simulated per step while the host waits for bytes
+    STEP = 256
+
+    def __init__(self, cfg, *, core=None, link_timeout=4096, max_cycles=10_000_000,
+                 result_depth=None, max_payload=None, stalls=None):
+        from amaranth.sim import Simulator
+
+        from .hostlink import RESULT_DEPTH
+        from .system import LinkedCore
+
+        self.dut = dut = LinkedCore(cfg, timeout=link_timeout, core=core,
+                                    result_depth=result_depth or RESULT_DEPTH,
+                                    max_payload=max_payload)
+        self.max_cycles = max_cycles
+        self.cycles = 0
+        if stalls is None:
+            self._idle, self._backpressure, self._rng = 0.0, 0.0, None
+        else:
+            import random
+            self._idle, self._backpressure, seed = stalls
+            self._rng = random.Random(seed)
+        self._closed = False
+        self._to_board = collections.deque()
+        self._from_board = bytearray()
+        self._sim = Simulator(dut)
+        self._sim.add_clock(self.PERIOD)
+        self._sim.add_testbench(self._feed, background=True)
+        self._sim.add_testbench(self._collect, background=True)
+
+    async def _feed(self, ctx):
+        rx, rng = self.dut.i_rx, self._rng
+        while not self._closed:
+            if self._to_board:
+                if self._idle and rng.random() < self._idle:
+                    ctx.set(rx.valid, 0)
+                    await ctx.tick().repeat(rng.randint(1, 8))
+                ctx.set(rx.payload, self._to_board[0])
+                ctx.set(rx.valid, 1)
+                await ctx.tick().until(rx.ready)
+                self._to_board.popleft()
+                if not self._to_board:
+                    ctx.set(rx.valid, 0)
+            else:
+                await ctx.tick().repeat(self.POLL)
+
+    async def _collect(self, ctx):
+        from amaranth.sim import BrokenTrigger
+
+        tx, rng = self.dut.o_tx, self._rng
+        ctx.set(tx.ready, 1)
+        while not self._closed:
+            if not ctx.get(tx.valid):
+                # sleep until the link talks (the design runs free meanwhile); wake
+                # now and then to notice close()
+                try:
+                    await ctx.posedge(tx.valid).delay(self.STEP * self.PERIOD)
+                except BrokenTrigger:
+                    pass  # both fired in one step: look again
+                continue
+            if self._backpressure and rng.random() < self._backpressure:
+                ctx.set(tx.ready, 0)
+                await ctx.tick().repeat(rng.randint(1, 8))
+                ctx.set(tx.ready, 1)
+            _, _, valid, payload = await ctx.tick().sample(tx.valid, tx.payload)
+            if valid:
+                self._from_board.append(payload)
+
+    def _step(self, cycles):
+        self.cycles += cycles
+        self._sim.run_until(self.cycles * self.PERIOD)
+
+    def write(self, data):
+        self._to_board.extend(data)
+
+    def read(self, n):
+        waited = 0
+        while len(self._from_board) < n:
+            if waited >= self.max_cycles:
+                raise TransportTimeout(f"the simulated board sent {len(self._from_board)} of "
+                                       f"{n} bytes in {waited} cycles")
+            self._step(self.STEP)
+            waited += self.STEP
+        data = bytes(self._from_board[:n])
+        del self._from_board[:n]
+        return data
+
+    def idle(self, cycles):
+        """Let the board run ``cycles`` cycles with nothing sent."""
+        self._step(cycles)
+
+    def close(self):
+        """End the testbenches (they return within a few steps)."""
+        if not self._closed:
+            self._closed = True
+            self._step(2 * self.STEP)
+
+
+# -- the driver -------------------------------------------------------------------
+class Board:
+    """The lela board behind ``transport``, built for ``cfg``.
+
+    On connection the board's status is read and compared with ``cfg``
+    (inputs, classes, layers, number formats): :class:`ConfigMismatch` if they
+    differ, since weights and samples would then be misread.
+    """
+
+    def __init__(self, transport, cfg):
+        self.transport = transport
+        self.cfg = cfg
+        st = self.status()
+        if st.version != P.PROTOCOL_VERSION:
+            raise ConfigMismatch(f"the board speaks protocol version {st.version}, "
+                                 f"this host {P.PROTOCOL_VERSION}")
+        mine = (cfg.sizes[0], cfg.classes, cfg.layers, cfg.act_width, cfg.weight_width)
+        theirs = (st.inputs, st.classes, st.layers, st.act_width, st.weight_width)
+        if mine != theirs:
+            raise ConfigMismatch(
+                f"the board was built for (inputs, classes, layers, act_width, weight_width) = "
+                f"{theirs}, the host's configuration is {mine}")
+        self.result_depth = st.result_depth
+        self.max_payload = st.max_payload
+        self._ab = P.act_bytes(cfg)
+        self._rec = struct.Struct("<" + "H" * cfg.layers + "BHB")
+
+    # -- frames --
+    def request(self, command, payload=b""):
+        """Send one request; return the response payload or raise its error."""
+        self.transport.write(encode_request(command, payload))
+        return self.read_response(command)
+
+    def read_response(self, command=None):
+        """Read one response frame; raise :class:`LinkError` for a non-OK status."""
+        skipped = 0
+        while self.transport.read(1)[0] != P.SYNC_RESPONSE:
+            skipped += 1
+            if skipped > 1 << 16:
+                raise ProtocolError("no response sync byte")
+        header = self.transport.read(P.RESPONSE_HEADER - 1)
+        got_cmd, status, length = struct.unpack("<BBH", header)
+        body = self.transport.read(length + P.CRC_BYTES)
+        if P.crc16(header + body) != 0:
+            raise ProtocolError(f"response to command {got_cmd:#04x} has a bad checksum")
+        if command is not None and got_cmd != command and status == Status.OK:
+            raise ProtocolError(f"response is for command {got_cmd:#04x}, not {command:#04x}")
+        if status != Status.OK:
+            try:
+                raise _ERRORS[Status(status)](got_cmd)
+            except ValueError:
+                raise ProtocolError(f"unknown status {status:#04x}") from None
+        return body[:length]
+
+    # -- settings --
+    def status(self):
+        return BoardStatus.decode(self.request(Command.STATUS))
+
+    def set_mode(self, *, train, early_exit=False):
+        mode = (P.Mode.TRAIN if train else 0) | (P.Mode.EARLY_EXIT if early_exit else 0)
+        self.request(Command.SET_MODE, bytes([mode]))
+
+    def set_threshold(self, threshold):
+        self.request(Command.SET_THRESHOLD, struct.pack("<I", threshold))
+
+    # -- samples --
+    def encode_sample(self, x_q, label):
+        x = np.asarray(x_q, dtype=np.int64).reshape(-1)
+        if len(x) != self.cfg.sizes[0]:
+            raise ValueError(f"a sample has {self.cfg.sizes[0]} inputs, not {len(x)}")
+        mask = (1 << (8 * self._ab)) - 1
+        values = b"".join(int(v & mask).to_bytes(self._ab, "little") for v in x)
+        return struct.pack("<H", label) + values
+
+    def send_sample(self, x_q, label):
+        """Feed one quantized sample (trains it in train mode)."""
+        self.request(Command.SAMPLE, self.encode_sample(x_q, label))
+
+    def read_results(self, n):
+        """Wait for and return the next ``n`` results."""
+        out = []
+        per_frame = self.max_payload // self._rec.size
+        while n > 0:
+            k = min(n, per_frame, 255)
+            data = self.request(Command.READ_RESULTS, bytes([k]))
+            for j in range(k):
+                *pred, exit_layer, label, flags = self._rec.unpack_from(data, j * self._rec.size)
+                out.append(Result(tuple(pred), exit_layer, label, bool(flags & 1)))
+            n -= k
+        return out
+
+    def run(self, x_q, labels, *, on_result=None):
+        """Stream samples through the board (in the current mode) with up to the
+        board's result depth in flight; return the results in order."""
+        n = len(labels)
+        results, outstanding, i = [], 0, 0
+        while len(results) < n:
+            while i < n and outstanding < self.result_depth:
+                self.send_sample(x_q[i], int(labels[i]))
+                i += 1
+                outstanding += 1
+            k = outstanding if i == n else max(1, outstanding // 2)
+            for r in self.read_results(k):
+                results.append(r)
+                if on_result is not None:
+                    on_result(len(results) - 1, r)
+            outstanding -= k
+        return results
+
+    # -- memories --
+    def read_mem(self, addr, count):
+        """``count`` 32-bit words from ``addr`` on (uint32 array)."""
+        out = []
+        per_frame = self.max_payload // P.WORD_BYTES
+        while count > 0:
+            k = min(count, per_frame)
+            data = self.request(Command.READ_MEM, struct.pack("<IH", addr, k))
+            out.append(np.frombuffer(data, dtype="<u4"))
+            addr, count = addr + k, count - k
+        return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
+
+    def write_mem(self, addr, words):
+        """Write 32-bit words (signed or unsigned ints) from ``addr`` on."""
+        words = np.asarray(words, dtype=np.int64).reshape(-1) & 0xFFFFFFFF
+        per_frame = (self.max_payload - P.ADDRESS_BYTES) // P.WORD_BYTES
+        for start in range(0, len(words), per_frame):
+            chunk = words[start:start + per_frame]
+            self.request(Command.WRITE_MEM, struct.pack("<I", addr + start)
+                         + chunk.astype("<u4").tobytes())
+
+    def _signed(self, words, width):
+        words = np.asarray(words, dtype=np.int64) & ((1 << width) - 1)
+        return np.where(words >> (width - 1), words - (1 << width), words)
+
+    def read_layer(self, layer):
+        """``(W, b)`` of hidden layer ``layer`` (0-based), as signed integers."""
+        n_in, n_out = self.cfg.sizes[layer], self.cfg.sizes[layer + 1]
+        ww = self.cfg.weight_width
+        w = self._signed(self.read_mem(P.address(layer, P.SPACE_W), n_in * n_out), ww)
+        b = self._signed(self.read_mem(P.address(layer, P.SPACE_B), n_out), ww)
+        return w.reshape(n_out, n_in), b
+
+    def write_layer(self, layer, w, b):
+        self.write_mem(P.address(layer, P.SPACE_W), np.asarray(w).reshape(-1))
+        self.write_mem(P.address(layer, P.SPACE_B), np.asarray(b).reshape(-1))
+
+    def read_weights(self):
+        return [self.read_layer(i) for i in range(self.cfg.layers)]
+
+    def write_weights(self, weights):
+        for i, (w, b) in enumerate(weights):
+            self.write_layer(i, w, b)
+
+    def read_counters(self, layer, count=None):
+        """The per-layer counters (32-bit words, space 2), in the core's order."""
+        if count is None:
+            from lela.golden_model.counters import COUNTERS
+            count = len(COUNTERS)
+        return self.read_mem(P.address(layer, P.SPACE_COUNTERS), count)
+
+    # -- checkpoints --
+    def save_checkpoint(self, path):
+        """Every weight and bias into an ``.npz`` (``w0, b0, w1, ...`` and the config)."""
+        arrays = {}
+        for i, (w, b) in enumerate(self.read_weights()):
+            arrays[f"w{i}"], arrays[f"b{i}"] = w, b
+        np.savez(path, config=json.dumps(self.cfg.to_dict()), **arrays)
+
+    def load_checkpoint(self, path):
+        """Write a checkpoint's weights and biases (checked against the config first)."""
+        with np.load(path) as d:
+            weights = [(d[f"w{i}"], d[f"b{i}"]) for i in range(self.cfg.layers)
+                       if f"w{i}" in d]
+            extra = [k for k in d.files if k.startswith("w") and k[1:].isdigit()
+                     and int(k[1:]) >= self.cfg.layers]
+        if len(weights) != self.cfg.layers or extra:
+            raise ConfigMismatch(f"{path}: the checkpoint does not have {self.cfg.layers} layers")
+        for i, (w, b) in enumerate(weights):
+            want = (self.cfg.sizes[i + 1], self.cfg.sizes[i])
+            if w.shape != want or b.shape != (want[0],):
+                raise ConfigMismatch(f"{path}: layer {i} is {w.shape} + {b.shape}, "
+                                     f"the configuration needs {want} + ({want[0]},)")
+        self.write_weights(weights)
+
+
+# -- lela board ----------------------------------------------------------------------
+#: Configuration each board is built with (lela/configs/<board>.toml).
+BOARDS = ("icebreaker", "ulx3s")
+#: Small configuration of the simulated board, so that pysim trains in seconds.
+SIM_CONFIG = "sim"
+
+
+def config_path(name):
+    return Path(__file__).resolve().parent.parent / "lela" / "configs" / f"{name}.toml"
+
+
+def add_arguments(parser):
+    from lela.cli import add_config_arguments
+
+    sub = parser.add_subparsers(dest="board_command", metavar="ACTION", required=True)
+    for name, help_text in (
+            ("train", "train on a dataset through the host link, checked against the model"),
+            ("status", "print the board's status"),
+            ("save", "save every weight and bias to a checkpoint (.npz)"),
+            ("load", "load a checkpoint's weights and biases into the board")):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        where = p.add_mutually_exclusive_group(required=True)
+        where.add_argument("--port", help="serial port of the board (e.g. /dev/ttyUSB0)")
+        where.add_argument("--sim", action="store_true",
+                           help="a simulated board (host link + core in Amaranth's simulator)")
+        p.add_argument("--board", choices=BOARDS, default="icebreaker",
+                       help="board whose configuration a real port uses (default icebreaker)")
+        p.add_argument("--baud", type=int, default=115200, help="UART baud rate (default 115200)")
+        if name in ("save", "load"):
+            p.add_argument("checkpoint", help="checkpoint file (.npz)")
+        if name == "train":
+            p.add_argument("--dataset", default="digits",
+                           help="'digits' (embedded, default) or a folder of MNIST-style IDX files")
+            p.add_argument("--epochs", type=int, default=1)
+            p.add_argument("--train-samples", type=int,
+                           help="use only the first N training samples (--sim default: 200)")
+            p.add_argument("--test-samples", type=int,
+                           help="use only the first N test samples (--sim default: 100)")
+            p.add_argument("--order-seed", type=int, default=0)
+            p.add_argument("--no-check", action="store_true",
+                           help="do not compare with the fixed-point model")
+            p.add_argument("--save", metavar="NPZ", help="save a checkpoint after training")
+            p.add_argument("--json", metavar="PATH", help="write the report as JSON")
+        add_config_arguments(p)
+
+
+def _config(args):
+    from lela.cli import config_from_args
+
+    if args.config is None:
+        args.config = str(config_path(SIM_CONFIG if args.sim else args.board))
+    return config_from_args(args)
+
+
+def connect(args, cfg, log=print):
+    if args.sim:
+        log("lela board: simulated board (host link + core in Amaranth's simulator)")
+        transport = SimTransport(cfg)
+    else:
+        transport = SerialTransport(args.port, baud=args.baud)
+    return Board(transport, cfg)
+
+
+def train_board(board, dataset, *, epochs=1, order_seed=0, check=True, log=print):
+    """Train through ``board``, then evaluate; compare with the fixed-point
+    model sample by sample and, at the end, weight by weight."""
+    from lela.golden_model.network import FixedNetwork
+    from lela.sim.train import epoch_order
+
+    cfg = board.cfg
+    model = FixedNetwork(cfg)
+    x_train, x_test = model.quantize(dataset.x_train), model.quantize(dataset.x_test)
+    order = np.concatenate([epoch_order(len(x_train), e, order_seed) for e in range(epochs)])
+    mismatches = []
+
+    def check_train(n, r):
+        if not check:
+            return
+        traces = model.train_step(x_train[order[n]], int(dataset.y_train[order[n]]))
+        want = tuple(t.prediction for t in traces)
+        if r.pred != want and not mismatches:
+            mismatches.append(f"training sample {n}: board predicted {r.pred}, model {want}")
+
+    if check:
+        log("lela board: loading the model's initial weights ...")
+        board.write_weights(list(zip(model.w, model.b)))
+    board.set_mode(train=True)
+    t0 = time.perf_counter()
+    board.run(x_train[order], dataset.y_train[order], on_result=check_train)
+    train_s = time.perf_counter() - t0
+    board.set_mode(train=False)
+    test = board.run(x_test, dataset.y_test)
+    pred = np.array([r.pred for r in test])
+    acc = (pred == np.asarray(dataset.y_test)[:, None]).mean(axis=0)
+    report = {"config": cfg.to_dict(), "dataset": dataset.name, "epochs": epochs,
+              "train_samples": len(order), "test_samples": len(x_test),
+              "train_seconds": train_s, "test_accuracy_board": [float(a) for a in acc]}
+    if check:
+        model_pred = model.predict_batch(x_test)
+        report["test_accuracy_model"] = [float(a) for a in
+                                         (model_pred == np.asarray(dataset.y_test)[:, None])
+                                         .mean(axis=0)]
+        if not np.array_equal(pred, model_pred) and not mismatches:
+            mismatches.append("test predictions differ from the model's")
+        for i, (w, b) in enumerate(board.read_weights()):
+            if not (np.array_equal(w, model.w[i]) and np.array_equal(b, model.b[i])):
+                mismatches.append(f"layer {i}: weights read back differ from the model's")
+        report["equal_to_model"] = not mismatches
+        report["mismatches"] = mismatches
+    return report
+
+
+def run(args):
+    from lela.data import load_dataset
+
+    cfg = _config(args)
+    cfg.check_hardware()
+    board = connect(args, cfg)
+    try:
+        if args.board_command == "status":
+            for key, value in vars(board.status()).items():
+                print(f"{key:13s}: {value}")
+            return 0
+        if args.board_command == "save":
+            board.save_checkpoint(args.checkpoint)
+            print(f"lela board: saved {cfg.layers} layers to {args.checkpoint}")
+            return 0
+        if args.board_command == "load":
+            board.load_checkpoint(args.checkpoint)
+            print(f"lela board: loaded {args.checkpoint}")
+            return 0
+        n_train = args.train_samples or (200 if args.sim else None)
+        n_test = args.test_samples or (100 if args.sim else None)
+        dataset = load_dataset(args.dataset).subset(n_train, n_test)
+        report = train_board(board, dataset, epochs=args.epochs, order_seed=args.order_seed,
+                             check=not args.no_check)
+        if args.save:
+            board.save_checkpoint(args.save)
+    finally:
+        board.transport.close()
+    print("per-layer test accuracy (board): "
+          + "  ".join(f"L{i + 1} {a:.2%}" for i, a in enumerate(report["test_accuracy_board"])))
+    if "test_accuracy_model" in report:
+        print("per-layer test accuracy (model): "
+              + "  ".join(f"L{i + 1} {a:.2%}" for i, a in
+                          enumerate(report["test_accuracy_model"])))
+        print(f"bit-exact against the model    : "
+              f"{'yes' if report['equal_to_model'] else 'NO: ' + report['mismatches'][0]}")
+    print(f"training: {report['train_samples']} samples in {report['train_seconds']:.1f} s "
+          f"({report['train_samples'] / report['train_seconds']:.1f} samples/s)")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    if report.get("equal_to_model") is False:
+        print("lela board: the board differs from the model", file=sys.stderr)
+        return 1
+    return 0
