@@ -182,6 +182,18 @@ class Layer(wiring.Component):
             "busy": Out(1),
             "acc": In(AccessSignature),
         })
+        # the memories, public for simulation backdoors (tests, testbenches)
+        w0, b0 = initial_weights(cfg)[index]
+        P, G = self.lanes, self.groups
+        #: Weight memory: word ``g*N_in + k`` holds ``W[g*P + p, k]`` in lane ``p``.
+        self.weights = Memory(shape=data.ArrayLayout(signed(cfg.weight_width), P),
+                              depth=G * self.n_in,
+                              init=update_order(w0, P).reshape(G * self.n_in, P).tolist())
+        #: Bias memory: word ``g`` holds ``b[g*P + p]`` in lane ``p``.
+        self.biases = Memory(shape=data.ArrayLayout(signed(cfg.weight_width), P), depth=G,
+                             init=b0.reshape(G, P).tolist())
+        #: Activation buffer: two slots of ``G`` words.
+        self.activations = Memory(shape=data.ArrayLayout(act, P), depth=2 * G, init=[])
 
     @property
     def index(self):
@@ -205,18 +217,12 @@ class Layer(wiring.Component):
         cfg, i = self._cfg, self._index
         P, G, N_in = self.lanes, self.groups, self.n_in
         aw, ww = cfg.act_width, cfg.weight_width
-        act, wgt = signed(aw), signed(ww)
+        act = signed(aw)
         tok_layout = token_layout(cfg)
 
-        # -- memories --------------------------------------------------------
-        w0, b0 = initial_weights(cfg)[i]
-        w_init = update_order(w0, P).reshape(G * N_in, P).tolist()
-        m.submodules.weights = wmem = Memory(shape=data.ArrayLayout(wgt, P), depth=G * N_in,
-                                             init=w_init)
-        m.submodules.biases = bmem = Memory(shape=data.ArrayLayout(wgt, P), depth=G,
-                                            init=b0.reshape(G, P).tolist())
-        m.submodules.activations = amem = Memory(shape=data.ArrayLayout(act, P),
-                                                 depth=2 * G, init=[])
+        m.submodules.weights = wmem = self.weights
+        m.submodules.biases = bmem = self.biases
+        m.submodules.activations = amem = self.activations
         w_rd, w_wr = wmem.read_port(), wmem.write_port(granularity=1)
         b_rd, b_wr = bmem.read_port(), bmem.write_port(granularity=1)
         a_wr = amem.write_port()

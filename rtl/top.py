@@ -1,0 +1,323 @@
+"""The network top: the input buffer, ``L`` layer engines, the result
+collector and the access port.
+
+Samples stream in (one beat per input value) into a two-slot input buffer;
+each layer starts a sample as soon as its input slot is full and its own
+output slot free, so layer ``i`` trains on sample ``n+1`` while layer ``i+1``
+trains on sample ``n``. A token (label, train flag, early-exit state) travels
+with each sample from slot to slot. Every layer reports each sample into its
+own small result FIFO; the collector emits one result beat per sample, in
+input order, when every layer has reported it.
+"""
+
+import itertools
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from lela.config import Config, ConfigError
+
+from ._params import invalid
+from .error_unit import label_bits
+from .layer import ACCESS_INDEX_BITS, Layer, exit_bits, result_layout, token_layout
+
+__all__ = [
+    "ACCESS_LAYOUT", "LAYER_SHIFT", "MAX_CLASSES", "MAX_LAYERS", "MAX_OPERAND_BITS",
+    "RESPONSE_LAYOUT", "SPACE_SHIFT", "InputBuffer", "Network", "check_buildable",
+    "network_result_layout", "result_fifo_depth", "sample_layout",
+]
+
+#: Widest activation or weight: one signed 18x18 multiplier per lane (ECP5
+#: MULT18X18D; iCE40's SB_MAC16 takes 16 bits).
+MAX_OPERAND_BITS = 18
+#: Classes: the classifier keeps three rings of ``C`` registers and the result
+#: beat carries ``C`` scores per layer.
+MAX_CLASSES = 256
+#: Layers addressable through the access port (8-bit layer field).
+MAX_LAYERS = 256
+#: Access-port address fields: ``layer << 24 | space << 20 | index``.
+LAYER_SHIFT, SPACE_SHIFT = 24, 20
+ACCESS_LAYOUT = data.StructLayout({"addr": 32, "data": 32, "write": 1})
+RESPONSE_LAYOUT = data.StructLayout({"data": 32, "error": 1})
+
+
+def _bits(n):
+    return max(1, ceil_log2(n))
+
+
+def sample_layout(cfg):
+    """Payload of one input beat."""
+    return data.StructLayout({"x": signed(cfg.act_width), "label": label_bits(cfg.classes),
+                              "train": 1})
+
+
+class InputBuffer(wiring.Component):
+    """Two slots of ``N_0`` inputs filled from the sample stream (the network's
+    layer-0 activation buffer).
+
+    ``label`` and ``train`` are taken from a sample's last beat, ``threshold``
+    and ``early_exit`` in the same cycle; they form the sample's token.
+
+    Parameters
+    ----------
+    cfg : Config
+
+    Attributes
+    ----------
+    i_sample : In(stream.Signature(sample_layout))
+        One beat per input value.
+    enable : In(1)
+        Accept beats (the top holds it low while an access is served).
+    threshold : In(unsigned(act_width))
+    early_exit : In(1)
+    o_full, o_token, i_release, i_addr, o_data
+        Slot interface of the first layer (see :class:`~lela.rtl.layer.Layer`).
+    busy : Out(1)
+        A sample is partly received or waiting in a slot.
+    """
+
+    def __init__(self, cfg):
+        if not isinstance(cfg, Config):
+            invalid(self, TypeError(f"cfg must be a lela.config.Config, not {cfg!r}"))
+        self._cfg = cfg
+        n0 = cfg.sizes[0]
+        super().__init__({
+            "i_sample": In(stream.Signature(sample_layout(cfg))),
+            "enable": In(1),
+            "threshold": In(cfg.act_width), "early_exit": In(1),
+            "o_full": Out(1), "o_token": Out(token_layout(cfg)), "i_release": In(1),
+            "i_addr": In(_bits(n0)),
+            "o_data": Out(data.ArrayLayout(signed(cfg.act_width), 1)),
+            "busy": Out(1),
+        })
+
+    def memory_bits(self):
+        return {"inputs": 2 * self._cfg.sizes[0] * self._cfg.act_width}
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cfg
+        n0 = cfg.sizes[0]
+        tok = token_layout(cfg)
+        m.submodules.inputs = mem = Memory(shape=data.ArrayLayout(signed(cfg.act_width), 1),
+                                           depth=2 * n0, init=[])
+        wr, rd = mem.write_port(), mem.read_port()
+
+        full = Signal(2)
+        tokens = [Signal(tok, name=f"token{s}") for s in range(2)]
+        wr_slot, rd_slot = Signal(), Signal()
+        k = Signal(_bits(n0))
+        beat = self.i_sample
+        m.d.comb += [
+            beat.ready.eq(self.enable & ~full.bit_select(wr_slot, 1)),
+            wr.addr.eq(wr_slot * n0 + k), wr.data[0].eq(beat.payload.x),
+            wr.en.eq(beat.valid & beat.ready),
+            rd.addr.eq(rd_slot * n0 + self.i_addr), self.o_data.eq(rd.data),
+            self.o_full.eq(full.bit_select(rd_slot, 1)),
+            self.busy.eq((k != 0) | full.any()),
+        ]
+        m.d.comb += self.o_token.eq(Mux(rd_slot, tokens[1], tokens[0]))
+        with m.If(beat.valid & beat.ready):
+            with m.If(k == n0 - 1):
+                token = Signal(tok)
+                m.d.comb += [token.label.eq(beat.payload.label), token.train.eq(beat.payload.train),
+                             token.early_exit.eq(self.early_exit),
+                             token.threshold.eq(self.threshold), token.exited.eq(0),
+                             token.exit.eq(cfg.layers - 1)]
+                m.d.sync += [k.eq(0), full.bit_select(wr_slot, 1).eq(1), wr_slot.eq(~wr_slot)]
+                with m.If(wr_slot):
+                    m.d.sync += tokens[1].eq(token)
+                with m.Else():
+                    m.d.sync += tokens[0].eq(token)
+            with m.Else():
+                m.d.sync += k.eq(k + 1)
+        with m.If(self.i_release & self.o_full):
+            m.d.sync += [full.bit_select(rd_slot, 1).eq(0), rd_slot.eq(~rd_slot)]
+        return m
+
+
+def check_buildable(cfg):
+    """Raise :class:`~lela.config.ConfigError` (naming the field) if the RTL
+    cannot be built for ``cfg``; return ``cfg``."""
+    if not isinstance(cfg, Config):
+        raise TypeError(f"cfg must be a lela.config.Config, not {cfg!r}")
+    cfg.check_hardware()
+    for name in ("act_width", "weight_width"):
+        value = getattr(cfg, name)
+        if value > MAX_OPERAND_BITS:
+            raise ConfigError(f"{name}: the MAC lanes multiply signed operands of at most "
+                              f"{MAX_OPERAND_BITS} bits (one DSP block), not {value!r}")
+    if cfg.classes > MAX_CLASSES:
+        raise ConfigError(f"classes: the error unit supports at most {MAX_CLASSES} classes, "
+                          f"not {cfg.classes!r}")
+    if cfg.layers > MAX_LAYERS:
+        raise ConfigError(f"sizes: the access port addresses at most {MAX_LAYERS} layers, "
+                          f"not {cfg.sizes!r}")
+    for i in range(cfg.layers):
+        n_in, n = cfg.sizes[i], cfg.sizes[i + 1]
+        if n_in * n > 1 << ACCESS_INDEX_BITS:
+            raise ConfigError(
+                f"sizes: layer {i + 1} has {n_in * n} weights, more than the "
+                f"{1 << ACCESS_INDEX_BITS} the access port's index field addresses "
+                f"(weight memory too large), not {cfg.sizes!r}")
+        if cfg.lanes[i] > n or n % cfg.lanes[i]:
+            raise ConfigError(f"lanes: layer {i + 1}: {cfg.lanes[i]} lanes do not divide its "
+                              f"{n} neurons, not {cfg.lanes!r}")
+    return cfg
+
+
+def network_result_layout(cfg, trace=True):
+    """Payload of one ``o_result`` beat."""
+    lb, L = label_bits(cfg.classes), cfg.layers
+    fields = {"pred": data.ArrayLayout(lb, L), "exit": exit_bits(cfg), "label": lb, "train": 1}
+    if trace:
+        fields["scores"] = data.ArrayLayout(data.ArrayLayout(signed(cfg.act_width),
+                                                             cfg.classes), L)
+        fields["digest"] = data.ArrayLayout(64, L)
+    return data.StructLayout(fields)
+
+
+def result_fifo_depth(cfg, layer):
+    """Entries of layer ``layer``'s result FIFO: the samples that can be between
+    it and the last layer (two per slot buffer), so it never holds a layer up."""
+    return 2 * (cfg.layers - layer) + 1
+
+
+class Network(wiring.Component):
+    """The training engine: every layer trains at once, pipelined across samples.
+
+    Parameters
+    ----------
+    cfg : Config
+        Must pass :func:`check_buildable` (checked here, before elaboration).
+    trace : bool
+        Add every layer's scores and weight digest to each result.
+
+    Attributes
+    ----------
+    i_sample : In(stream.Signature(sample_layout))
+        ``{x, label, train}``, one beat per input value, ``N_0`` beats per
+        sample; ``label`` and ``train`` are taken from the last beat.
+    o_result : Out(stream.Signature(network_result_layout))
+        One beat per sample, in input order: ``pred`` per layer, ``exit``,
+        ``label``, ``train`` (and ``scores``, ``digest`` per layer with
+        ``trace``).
+    threshold : In(unsigned(act_width))
+        Early-exit margin threshold (sampled with a sample's last beat).
+    early_exit : In(1)
+        Early exit for inference samples (sampled with a sample's last beat).
+    i_acc : In(stream.Signature(ACCESS_LAYOUT))
+        ``{addr, data, write}``; address ``layer << 24 | space << 20 | index``.
+        Served only while no sample is in flight.
+    o_acc : Out(stream.Signature(RESPONSE_LAYOUT))
+        ``{data, error}``: exactly one response per request.
+    """
+
+    def __init__(self, cfg, *, trace=True):
+        try:
+            check_buildable(cfg)
+        except (ConfigError, TypeError) as e:
+            invalid(self, e)
+        self._cfg = cfg
+        self._trace = bool(trace)
+        super().__init__({
+            "i_sample": In(stream.Signature(sample_layout(cfg))),
+            "o_result": Out(stream.Signature(network_result_layout(cfg, trace))),
+            "threshold": In(cfg.act_width),
+            "early_exit": In(1),
+            "i_acc": In(stream.Signature(ACCESS_LAYOUT)),
+            "o_acc": Out(stream.Signature(RESPONSE_LAYOUT)),
+        })
+        #: The input buffer and the layer engines (public for simulation backdoors).
+        self.inputs = InputBuffer(cfg)
+        self.layers = [Layer(cfg, index=i, trace=self._trace) for i in range(cfg.layers)]
+
+    @property
+    def cfg(self):
+        return self._cfg
+
+    @property
+    def trace(self):
+        return self._trace
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, L = self._cfg, self._cfg.layers
+        m.submodules.inputs = inbuf = self.inputs
+        layers = self.layers
+        for i, layer in enumerate(layers):
+            m.submodules[f"layer{i}"] = layer
+        m.d.comb += [inbuf.threshold.eq(self.threshold), inbuf.early_exit.eq(self.early_exit)]
+        wiring.connect(m, wiring.flipped(self.i_sample), inbuf.i_sample)
+
+        # slot interfaces: buffer i feeds layer i
+        m.d.comb += [layers[0].i_full.eq(inbuf.o_full), layers[0].i_token.eq(inbuf.o_token),
+                     inbuf.i_release.eq(layers[0].o_release),
+                     inbuf.i_addr.eq(layers[0].o_in_addr),
+                     layers[0].i_in_data.eq(inbuf.o_data)]
+        for up, down in itertools.pairwise(layers):
+            m.d.comb += [down.i_full.eq(up.o_full), down.i_token.eq(up.o_token),
+                         up.i_release.eq(down.o_release), up.i_out_addr.eq(down.o_in_addr),
+                         down.i_in_data.eq(up.o_out_data)]
+        # nobody reads the last layer's activations: its slots free at once
+        m.d.comb += layers[-1].i_release.eq(layers[-1].o_full)
+
+        # per-layer result FIFOs and the collector
+        views = []
+        for i, layer in enumerate(layers):
+            layout = result_layout(cfg, self._trace)
+            q = fifo.SyncFIFOBuffered(width=layout.size, depth=result_fifo_depth(cfg, i))
+            m.submodules[f"results{i}"] = q
+            m.d.comb += [q.w_en.eq(layer.o_result.valid), q.w_data.eq(layer.o_result.payload),
+                         layer.o_result.ready.eq(q.w_rdy)]
+            views.append((q, data.View(layout, q.r_data)))
+        out = self.o_result
+        m.d.comb += out.valid.eq(Cat(*(q.r_rdy for q, _ in views)).all())
+        for i, (q, v) in enumerate(views):
+            m.d.comb += [q.r_en.eq(out.valid & out.ready), out.payload.pred[i].eq(v.pred)]
+            if self._trace:
+                m.d.comb += [out.payload.scores[i].eq(v.scores),
+                             out.payload.digest[i].eq(v.digest)]
+        last = views[-1][1]
+        m.d.comb += [out.payload.exit.eq(last.exit), out.payload.label.eq(last.label),
+                     out.payload.train.eq(last.train)]
+
+        # access port: served only while no sample is in flight
+        in_flight = Signal()
+        m.d.comb += in_flight.eq(inbuf.busy | Cat(*(l.busy | l.o_full for l in layers)).any())
+        req = Signal(ACCESS_LAYOUT)
+        rsp = Signal(RESPONSE_LAYOUT)
+        sel = req.addr[LAYER_SHIFT:]
+        for i, layer in enumerate(layers):
+            m.d.comb += [layer.acc.write.eq(req.write),
+                         layer.acc.space.eq(req.addr[SPACE_SHIFT:LAYER_SHIFT]),
+                         layer.acc.index.eq(req.addr[:ACCESS_INDEX_BITS]),
+                         layer.acc.wdata.eq(req.data)]
+        accept = self.i_acc.valid & ~in_flight
+        with m.FSM(name="access"):
+            with m.State("IDLE"):
+                m.d.comb += [self.i_acc.ready.eq(~in_flight), inbuf.enable.eq(~accept)]
+                with m.If(accept):
+                    m.d.sync += req.eq(self.i_acc.payload)
+                    m.next = "REQUEST"
+            with m.State("REQUEST"):
+                with m.If(sel >= L):
+                    m.d.sync += [rsp.data.eq(0), rsp.error.eq(1)]
+                    m.next = "RESPOND"
+                with m.Else():
+                    for i, layer in enumerate(layers):
+                        m.d.comb += layer.acc.req.eq(sel == i)
+                    m.next = "WAIT"
+            with m.State("WAIT"):
+                for i, layer in enumerate(layers):
+                    with m.If((sel == i) & layer.acc.done):
+                        m.d.sync += [rsp.data.eq(layer.acc.rdata), rsp.error.eq(layer.acc.error)]
+                        m.next = "RESPOND"
+            with m.State("RESPOND"):
+                m.d.comb += [self.o_acc.valid.eq(1), self.o_acc.payload.eq(rsp)]
+                with m.If(self.o_acc.ready):
+                    m.next = "IDLE"
+        return m
