@@ -485,8 +485,10 @@ class Board:
 # -- lela board ----------------------------------------------------------------------
 #: Configuration each board is built with (lela/configs/<board>.toml).
 BOARDS = ("icebreaker", "ulx3s")
-#: Small configuration of the simulated board, so that pysim trains in seconds.
+#: Small configuration of the simulated board in pysim, which trains it in seconds.
 SIM_CONFIG = "sim"
+#: Engines of the simulated board.
+SIM_ENGINES = ("verilator", "pysim")
 
 
 def config_path(name):
@@ -505,10 +507,12 @@ def add_arguments(parser):
         p = sub.add_parser(name, help=help_text, description=help_text)
         where = p.add_mutually_exclusive_group(required=True)
         where.add_argument("--port", help="serial port of the board (e.g. /dev/ttyUSB0)")
-        where.add_argument("--sim", action="store_true",
-                           help="a simulated board (host link + core in Amaranth's simulator)")
+        where.add_argument("--sim", nargs="?", const="verilator", choices=SIM_ENGINES,
+                           help="a simulated board (host link + core): compiled with Verilator "
+                                "(default) or in Amaranth's simulator (pysim: small networks)")
         p.add_argument("--board", choices=BOARDS, default="icebreaker",
-                       help="board whose configuration a real port uses (default icebreaker)")
+                       help="board whose configuration is used (default icebreaker; "
+                            "--sim pysim uses lela/configs/sim.toml)")
         p.add_argument("--baud", type=int, default=115200, help="UART baud rate (default 115200)")
         if name in ("save", "load"):
             p.add_argument("checkpoint", help="checkpoint file (.npz)")
@@ -517,9 +521,9 @@ def add_arguments(parser):
                            help="'digits' (embedded, default) or a folder of MNIST-style IDX files")
             p.add_argument("--epochs", type=int, default=1)
             p.add_argument("--train-samples", type=int,
-                           help="use only the first N training samples (--sim default: 200)")
+                           help="use only the first N training samples (--sim pysim: 200)")
             p.add_argument("--test-samples", type=int,
-                           help="use only the first N test samples (--sim default: 100)")
+                           help="use only the first N test samples (--sim pysim: 100)")
             p.add_argument("--order-seed", type=int, default=0)
             p.add_argument("--no-check", action="store_true",
                            help="do not compare with the fixed-point model")
@@ -532,14 +536,18 @@ def _config(args):
     from lela.cli import config_from_args
 
     if args.config is None:
-        args.config = str(config_path(SIM_CONFIG if args.sim else args.board))
+        args.config = str(config_path(SIM_CONFIG if args.sim == "pysim" else args.board))
     return config_from_args(args)
 
 
 def connect(args, cfg, log=print):
-    if args.sim:
+    if args.sim == "pysim":
         log("lela board: simulated board (host link + core in Amaranth's simulator)")
         transport = SimTransport(cfg)
+    elif args.sim:
+        from .verilated import VerilatorTransport
+        log("lela board: simulated board (host link + core compiled with Verilator)")
+        transport = VerilatorTransport(cfg, log=log)
     else:
         transport = SerialTransport(args.port, baud=args.baud)
     return Board(transport, cfg)
@@ -613,8 +621,9 @@ def run(args):
             board.load_checkpoint(args.checkpoint)
             print(f"lela board: loaded {args.checkpoint}")
             return 0
-        n_train = args.train_samples or (200 if args.sim else None)
-        n_test = args.test_samples or (100 if args.sim else None)
+        small = args.sim == "pysim"
+        n_train = args.train_samples or (200 if small else None)
+        n_test = args.test_samples or (100 if small else None)
         dataset = load_dataset(args.dataset).subset(n_train, n_test)
         report = train_board(board, dataset, epochs=args.epochs, order_seed=args.order_seed,
                              check=not args.no_check)

@@ -23,6 +23,10 @@ COMMANDS = {
     "generate": ("lela.rtl.generate", "write the Verilog of the network top and its manifest"),
     "train": ("lela.sim.train",
               "train in cycle-accurate simulation of the RTL, checked against the model"),
+    "build": ("lela.boards.build",
+              "synthesize, place and route a board (YoWASP); report resources and Fmax"),
+    "board": ("lela.boards.host",
+              "talk to a board (or a simulated one) over the host link"),
 }
 
 

