@@ -206,14 +206,21 @@ def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
         critical_path=_critical_paths(pnr_log), bitstream=str(bitstream), seconds=seconds)
     if not fmax:
         raise BuildError(f"{board}: nextpnr reported no clock (see {build_dir / (name + '.tim')})")
-    if not result.timing_met:
-        slow = ", ".join(f"'{clk}' reaches {f:g} MHz" for clk, f in fmax.items()
-                         if f < clock_mhz)
-        raise BuildError(f"{board}: timing not met at {clock_mhz:g} MHz: clock {slow}",
-                         result)
+    message = timing_error(result)
+    if message:
+        raise BuildError(message, result)
     if program:
         _program(board, bitstream)
     return result
+
+
+def timing_error(report):
+    """The message naming every clock below its constraint, or None."""
+    slow = [f"clock '{clk}' reaches {f:g} MHz" for clk, f in report.fmax_mhz.items()
+            if f < report.clock_mhz]
+    if not slow:
+        return None
+    return f"{report.board}: timing not met at {report.clock_mhz:g} MHz: {', '.join(slow)}"
 
 
 def _explain_failure(board, build_dir, name, pnr_log):

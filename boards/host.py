@@ -514,6 +514,8 @@ def add_arguments(parser):
                        help="board whose configuration is used (default icebreaker; "
                             "--sim pysim uses lela/configs/sim.toml)")
         p.add_argument("--baud", type=int, default=115200, help="UART baud rate (default 115200)")
+        p.add_argument("--build-dir", default="build/board-sim",
+                       help="folder of the Verilator builds of --sim (default build/board-sim)")
         if name in ("save", "load"):
             p.add_argument("checkpoint", help="checkpoint file (.npz)")
         if name == "train":
@@ -547,7 +549,7 @@ def connect(args, cfg, log=print):
     elif args.sim:
         from .verilated import VerilatorTransport
         log("lela board: simulated board (host link + core compiled with Verilator)")
-        transport = VerilatorTransport(cfg, log=log)
+        transport = VerilatorTransport(cfg, root=args.build_dir, log=log)
     else:
         transport = SerialTransport(args.port, baud=args.baud)
     return Board(transport, cfg)

@@ -2,7 +2,9 @@
 network core): training bit-exact with the fixed-point model, checkpoints,
 early exit, and the driver's own frame handling."""
 
+import json
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +16,9 @@ from lela.data import load_dataset
 from lela.golden_model.network import FixedNetwork
 
 SIM_CFG = Config.from_toml(H.config_path(H.SIM_CONFIG))
-TRAIN_SAMPLES = 100
+TRAIN_SAMPLES = 200
 ORDER_SEED = 3
+BUILD_ROOT = Path(__file__).resolve().parents[2] / "build" / "board-sim"
 
 
 def first_diff(got, want):
@@ -32,16 +35,22 @@ def assert_weights(board_weights, model, where):
                                      f"model says {e}")
 
 
-@pytest.fixture(scope="module")
-def trained():
-    """A simulated board (real core) after TRAIN_SAMPLES training samples, and
-    the model after the same samples."""
-    cfg = SIM_CFG
-    board = H.Board(H.SimTransport(cfg), cfg)
+def digits(cfg, n, seed):
     model = FixedNetwork(cfg)
     ds = load_dataset("digits")
-    order = np.random.default_rng(ORDER_SEED).permutation(len(ds.x_train))[:TRAIN_SAMPLES]
-    x, y = model.quantize(ds.x_train[order]), ds.y_train[order]
+    order = np.random.default_rng(seed).permutation(len(ds.x_train))[:n]
+    return model, model.quantize(ds.x_train[order]), ds.y_train[order]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """The simulated board (real core, Verilator) after TRAIN_SAMPLES training
+    samples, and the model after the same samples."""
+    from lela.boards.verilated import VerilatorTransport
+
+    cfg = SIM_CFG
+    board = H.Board(VerilatorTransport(cfg, root=BUILD_ROOT), cfg)
+    model, x, y = digits(cfg, TRAIN_SAMPLES, ORDER_SEED)
     board.set_mode(train=True)
     results = board.run(x, y)
     traces = [model.train_step(x[n], int(y[n])) for n in range(len(y))]
@@ -112,6 +121,36 @@ def test_counters_and_layer_info(trained):
         assert all(c > 0 for c in counters), f"layer {i}: {dict(zip(COUNTERS, counters))}"
         info = board.read_mem(P.address(i, P.SPACE_INFO), 2)
         assert list(info) == [SIM_CFG.sizes[i], SIM_CFG.sizes[i + 1]]
+
+
+@pytest.mark.slow
+def test_pysim_board_trains_bit_exact():
+    """The same driver on the board in Amaranth's simulator (a smaller network)."""
+    cfg = SIM_CFG.with_layers((64, 8, 8, 8)).replace(lanes=(4, 4, 4))
+    board = H.Board(H.SimTransport(cfg), cfg)
+    try:
+        model, x, y = digits(cfg, 12, seed=5)
+        board.set_mode(train=True)
+        for n, r in enumerate(board.run(x, y)):
+            want = tuple(t.prediction for t in model.train_step(x[n], int(y[n])))
+            assert r.pred == want, f"seed 5, sample {n}: predictions {r.pred}, model {want}"
+        assert_weights(board.read_weights(), model, "seed 5, after 12 samples (pysim)")
+    finally:
+        board.transport.close()
+
+
+def test_lela_board_train_cli(tmp_path, capsys):
+    """`lela board train --sim` end to end: bit-exact, report written."""
+    from lela.cli import main
+
+    out = tmp_path / "report.json"
+    rc = main(["board", "train", "--sim", "--build-dir", str(BUILD_ROOT),
+               "--config", str(H.config_path(H.SIM_CONFIG)),
+               "--train-samples", "100", "--test-samples", "40", "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert rc == 0, capsys.readouterr()
+    assert report["equal_to_model"] and report["train_samples"] == 100
+    assert report["test_accuracy_board"] == report["test_accuracy_model"]
 
 
 # -- the driver's frame handling, without a board -------------------------------
