@@ -43,7 +43,7 @@ ROWS = {
     "local-sign-concordant": ("local, sign-concordant", "local", "sign_concordant"),
     "local-independent": ("local, independent", "local", "independent"),
     "local-trainable": ("local, trainable classifiers", "local_trainable", None),
-    "fixed-point": ("fixed-point (hardware)", "fixed", None),
+    "fixed-point": ("fixed-point", "fixed", None),  # labelled with its feedback
 }
 
 SCHEDULES = ("simultaneous", "layerwise")
@@ -282,8 +282,11 @@ def run(args) -> int:
                                  schedule=args.schedule, tick=lambda: bar.update(1))
             curves.append(curve)
             diverged.append(bool(div))
+        label = ROWS[row][0]
+        if ROWS[row][1] == "fixed":
+            label = f"fixed-point, {cfg.feedback.replace('_', '-')} (hardware)"
         results["methods"][row] = {
-            "label": ROWS[row][0],
+            "label": label,
             "batch": 1 if ROWS[row][1] == "fixed" else args.batch,
             "layers": summarize(curves),
             "final": [[None if np.isnan(e) else float(e) for e in c[-1]] for c in curves],
