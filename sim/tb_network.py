@@ -31,6 +31,7 @@ import json
 import os
 import random
 import sys
+import time
 
 import cocotb
 import numpy as np
@@ -78,6 +79,8 @@ class Bench:
         self.pending = []        # sample indices fed, result not yet seen, in order
         self.check_every = max(1, int(job.get("check_every", 1)))
         self.n_checked = 0
+        self.python_s = 0.0  # time spent in the model and the comparisons
+        self.reset_states = []  # what each layer held after each mid-sample reset
         self.drain_at = set(job.get("drain_at", []))
         self.counters_at = {}
 
@@ -161,14 +164,17 @@ class Bench:
         dut, job = self.dut, self.job
         idle, resets = job.get("idle", 0.0), set(job.get("reset_at", []))
         n0 = self.cfg.sizes[0]
-        for n in indices:
-            if stop():
-                return
+        pos = 0
+        while pos < len(indices) and not stop():
+            n = indices[pos]
             if n in self.drain_at and n not in self.counters_at:
                 await self.drain()
                 self.counters_at[n] = await read_counters(self)
+            t0 = time.perf_counter()
             self.model_step(n)
+            self.python_s += time.perf_counter() - t0
             self.pending.append(n)
+            interrupted = False
             for k in range(n0):
                 if idle and self.rng.random() < idle:
                     dut.i_sample__valid.value = 0
@@ -178,7 +184,9 @@ class Bench:
                     dut.i_sample__valid.value = 0
                     first = self.pending[0]  # the samples in flight are fed again
                     await self.after_reset(n)
-                    return await self.drive(indices[indices.index(first):], stop)
+                    pos = indices.index(first)
+                    interrupted = True
+                    break
                 last = k == n0 - 1
                 dut.i_sample__payload.value = self.in_layout.const({
                     "x": int(self.x[n, k]), "label": int(self.label[n]) if last else 0,
@@ -186,7 +194,8 @@ class Bench:
                 dut.i_sample__valid.value = 1
                 await self.wait_high(dut.i_sample__ready)
             dut.i_sample__valid.value = 0
-        dut.i_sample__valid.value = 0
+            if not interrupted:
+                pos += 1
 
     async def monitor(self, total):
         dut = self.dut
@@ -207,10 +216,12 @@ class Bench:
                 await self.wait_high(dut.o_result__valid)
                 # handshake at this edge: valid and ready were both 1
                 self.out_times.append(get_sim_time(unit="ns") // CLOCK_NS)
+                t0 = time.perf_counter()
                 got = self.decode(int(dut.o_result__payload.value))
                 n = self.pending.pop(0)
                 self.results[n] = got
                 self.compare(n, got)
+                self.python_s += time.perf_counter() - t0
                 if bar is not None:
                     bar.update(1)
         finally:
@@ -292,6 +303,7 @@ class Bench:
             if not (exact or mixed):
                 raise Mismatch(f"seed {self.seed}, reset in sample {n}, layer {i}: the weights "
                                f"are neither a model state nor a prefix of one update")
+            self.reset_states.append("state" if exact else "partial update")
             self.model.w[i], self.model.b[i] = w, b
         self.history = [self.snapshot()]
 
@@ -346,6 +358,8 @@ async def network(dut):
         counters = None
         if job.get("counters"):
             counters = await read_counters(bench)
+            if not job.get("reset_at"):
+                check_counters(bench, counters, indices)
         t = np.diff(bench.out_times)
         steady = t[len(t) // 2:] if len(t) > 4 else t
         result.update({
@@ -353,6 +367,7 @@ async def network(dut):
             "cycles_per_sample_steady": float(np.median(steady)) if len(steady) else None,
             "pred": [bench.results[n]["pred"] for n in indices],
             "exit": [bench.results[n]["exit"] for n in indices],
+            "python_seconds": bench.python_s, "reset_states": bench.reset_states,
             "counters": counters, "out_cycles": [int(t) - start for t in bench.out_times],
             "counters_at": {str(k): v for k, v in bench.counters_at.items()}})
     except AssertionError as e:
@@ -364,14 +379,31 @@ async def network(dut):
 
 
 async def read_counters(bench):
-    from lela.golden_model import counters as model_counters
-    names = model_counters.COUNTERS
+    """Every layer's counters through the access port (bits 31..0 of counter
+    ``c`` at index ``c``, bits 47..32 at ``c + 16``)."""
+    from lela.golden_model.counters import COUNTERS
     out = []
     for i in range(bench.cfg.layers):
         row = {}
-        for c, name in enumerate(names):
-            lo, err = await bench.access(i << 24 | SPACE_COUNTERS << 20 | c)
-            assert not err, f"layer {i}: reading counter {name} returned an error"
-            row[name] = lo
+        for c, name in enumerate(COUNTERS):
+            base = i << 24 | SPACE_COUNTERS << 20
+            lo, err_lo = await bench.access(base | c)
+            hi, err_hi = await bench.access(base | (c + 16))
+            assert not (err_lo or err_hi), f"layer {i}: reading counter {name} returned an error"
+            row[name] = hi << 32 | lo
         out.append(row)
     return out
+
+
+def check_counters(bench, counters, indices):
+    """The counters equal the analytic model for the samples seen (from reset)."""
+    from lela.golden_model.counters import layer_modes, totals
+    modes = [layer_modes(bench.cfg, bool(bench.train[n]),
+                         bench.results[n]["exit"] if not bench.train[n] else None)
+             for n in indices]
+    want = totals(bench.cfg, modes)
+    for i, (got_row, want_row) in enumerate(zip(counters, want)):
+        for name, value in want_row.items():
+            if got_row[name] != value:
+                raise Mismatch(f"seed {bench.seed}, after {len(indices)} samples, layer {i}: "
+                               f"counter {name} is {got_row[name]}, the model says {value}")

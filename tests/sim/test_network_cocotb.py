@@ -66,7 +66,10 @@ def test_reset_mid_sample(sim, builds, tmp_path):
     job = digits_job(tmp_path, SMALL_DIGITS, 40, 5, reset_at=[7, 23], readback=True,
                      idle=0.2, backpressure=0.2)
     runner, bdir = builds(SMALL_DIGITS, sim)
-    run_job(runner, bdir, job, name="reset")
+    result = run_job(runner, bdir, job, name="reset")
+    assert len(result["reset_states"]) == 2 * SMALL_DIGITS.layers
+    # the resets really interrupted an update in progress
+    assert "partial update" in result["reset_states"], result["reset_states"]
 
 
 SMALL_DIGITS = Config(sizes=(64, 16, 16), lanes=(4, 2), m_seeds=(0x1234567, 0x89ABCDE),
@@ -120,7 +123,7 @@ def test_early_exit_inference(sim, builds, tmp_path):
     exits = set()
     for threshold in (0, 1 << (cfg.act_frac - 1), 1 << (cfg.act_frac + 1)):
         job = {"config": cfg.to_dict(), "data": str(tmp_path / "data.npz"), "seed": 4,
-               "early_exit": [1, threshold]}
+               "early_exit": [1, threshold], "counters": True}
         result = run_job(runner, bdir, job, name=f"exit-{threshold}")
         exits.update(result["exit"][n_train:])
     assert len(exits) > 1, "the thresholds chosen never made different layers answer"
