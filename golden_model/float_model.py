@@ -143,8 +143,9 @@ class FloatNetwork:
         self.method = method
         self.eta = cfg.eta
         scale = 2.0 ** -cfg.weight_frac
-        self.w = [w * scale for w, _ in initial_weights(cfg)]
-        self.b = [b * scale for _, b in initial_weights(cfg)]
+        init = initial_weights(cfg)
+        self.w = [w * scale for w, _ in init]
+        self.b = [b * scale for _, b in init]
         mk = classifier_matrices(cfg)
         shifts = [2.0 ** -cfg.score_shift(i) for i in range(cfg.layers)]
         m = [mi * s for (mi, _), s in zip(mk, shifts)]
