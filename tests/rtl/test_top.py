@@ -219,10 +219,10 @@ def _digits(cfg, count, seed, offset=0):
 
 @pytest.mark.parametrize("idle, backpressure", [(0.0, 0.0), (0.3, 0.5)])
 def test_train_on_digits(idle, backpressure):
-    """24 digits (12 with random idle cycles and backpressure), every result and
+    """20 digits (12 with random idle cycles and backpressure), every result and
     at the end every weight and bias equal the model."""
     seed = 21 + int(idle * 10)
-    count = 24 if idle == 0.0 else 12
+    count = 20 if idle == 0.0 else 12
     xs, labels = _digits(SMALL, count, seed)
     bench = _Bench(SMALL, seed, idle=idle, backpressure=backpressure)
     _, state = _run(bench, xs, labels, np.ones(len(xs), dtype=int), counters=idle == 0.0)
@@ -252,10 +252,12 @@ def test_early_exit_after_training():
     assert len(set(exits)) > 1, f"seed {seed}: threshold {threshold} never varied the exit {exits}"
 
 
-def test_extreme_values_without_trace():
-    """Saturating inputs (all max, all min, alternating) on a trace-free build:
-    predictions, exits and every weight equal the model."""
-    seed = 44
+@pytest.mark.parametrize("idle, backpressure", [(0.0, 0.0), (0.4, 0.0), (0.0, 0.6), (0.4, 0.6)])
+def test_extreme_values_without_trace(idle, backpressure):
+    """Saturating inputs (all max, all min, alternating) on a trace-free build,
+    under the four stream conditions: predictions, exits and every weight
+    equal the model."""
+    seed = 44 + int(10 * idle + 100 * backpressure)
     cfg = Config(sizes=(8, 4, 4), classes=3, lanes=(2, 4), m_seeds=(5, 6), k_seeds=(7, 8),
                  eta_shift=0, feedback="sign_concordant")
     lo, hi = signed_range(cfg.act_width)
@@ -263,7 +265,7 @@ def test_extreme_values_without_trace():
     xs = np.array([[hi] * 8, [lo] * 8, [hi, lo] * 4] * 2 + [rng.choice([lo, hi, 0], 8)
                                                             for _ in range(4)])
     labels = rng.integers(0, cfg.classes, len(xs))
-    bench = _Bench(cfg, seed, trace=False)
+    bench = _Bench(cfg, seed, trace=False, idle=idle, backpressure=backpressure)
     _run(bench, xs, labels, np.ones(len(xs), dtype=int))
 
 
