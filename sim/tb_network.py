@@ -37,7 +37,7 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles, RisingEdge, Timer
 
 from lela.config import Config
 from lela.golden_model import error_unit
@@ -135,6 +135,20 @@ class Bench:
                                f"run with readback to locate it)")
 
     # -- design side -----------------------------------------------------
+    def resolved(self, value, n):
+        """``value`` as an int; an X or Z bit is a mismatch naming its field."""
+        text = str(value)
+        if set(text) <= {"0", "1"}:
+            return int(text, 2)
+        width = len(text)
+        bad = [width - 1 - i for i, ch in enumerate(text) if ch not in "01"]
+        fields = sorted({name for name, f in dict(self.out_layout).items()
+                         for b in bad if f.offset <= b < f.offset + f.width})
+        if os.environ.get("LELA_DEBUG"):
+            print("X payload", text, file=sys.stderr)
+        raise Mismatch(f"seed {self.seed}, sample {n}: result bits {min(bad)}..{max(bad)} "
+                       f"({', '.join(fields)}) are X/Z")
+
     def decode(self, raw):
         v = self.out_layout.from_bits(raw)
         out = {"pred": [int(v.pred[i]) for i in range(self.cfg.layers)],
@@ -217,8 +231,8 @@ class Bench:
                 # handshake at this edge: valid and ready were both 1
                 self.out_times.append(get_sim_time(unit="ns") // CLOCK_NS)
                 t0 = time.perf_counter()
-                got = self.decode(int(dut.o_result__payload.value))
                 n = self.pending.pop(0)
+                got = self.decode(self.resolved(dut.o_result__payload.value, n))
                 self.results[n] = got
                 self.compare(n, got)
                 self.python_s += time.perf_counter() - t0
@@ -331,14 +345,17 @@ async def network(dut):
     result = {"ok": False}
     try:
         bench = Bench(dut, job)
-        Clock(dut.clk, CLOCK_NS, unit="ns").start()
-        dut.i_sample__valid.value = 0
-        dut.i_acc__valid.value = 0
-        dut.o_acc__ready.value = 0
+        # every input driven (no X) and reset asserted before the first clock edge
+        dut.rst.value = 1
+        for port in ("i_sample__valid", "i_sample__payload", "i_acc__valid", "i_acc__payload",
+                     "o_acc__ready"):
+            getattr(dut, port).value = 0
         dut.o_result__ready.value = 1
         enable, threshold = job.get("early_exit", [0, 0])
         dut.early_exit.value = int(enable)
         dut.threshold.value = int(threshold)
+        await Timer(1, unit="ns")
+        Clock(dut.clk, CLOCK_NS, unit="ns").start(start_high=False)
         await bench.reset()
         if job.get("preload"):
             await bench.preload(job["preload"])
