@@ -273,11 +273,10 @@ def format_report(r):
     for label, v in r.resources.items():
         lines.append(f"  {label:22s} {v['used']:8d} {v['available']:10d}  "
                      f"{100 * v['used'] / max(1, v['available']):5.1f}%")
-    if r.lut4 is not None:
-        lines.append(f"  {'LUT4 (yosys)' if r.board == 'icebreaker' else 'LUT4':22s} "
-                     f"{r.lut4:8d}")
-    if r.flip_flops is not None:
-        lines.append(f"  {'flip-flops':22s} {r.flip_flops:8d}")
+    if "LUT4" not in r.resources and r.lut4 is not None:
+        lines.append(f"  {'LUT4 (yosys)':22s} {r.lut4:8d}")
+    if "flip-flops" not in r.resources and r.flip_flops is not None:
+        lines.append(f"  {'flip-flops (yosys)':22s} {r.flip_flops:8d}")
     for clk, f in r.fmax_mhz.items():
         lines.append(f"  Fmax '{clk}': {f:g} MHz (clock {r.clock_mhz:g} MHz: "
                      f"{'met' if f >= r.clock_mhz else 'NOT met'})")

@@ -172,7 +172,7 @@ class HostLink(wiring.Component):
         timer = Signal(range(self._timeout))
         word = Signal(32)       # bytes gathered from the buffer, little-endian
         gathered = Signal(32)   # ``word`` with the byte arriving this cycle
-        gcnt = Signal(3)
+        gcnt = Signal(range(P.WORD_BYTES + 2))
         scnt = Signal(range(max(P.STATUS_BYTES, rec_bytes, P.WORD_BYTES) + 1))
         hcnt = Signal(3)
         addr = Signal(32)
@@ -210,15 +210,19 @@ class HostLink(wiring.Component):
 
         def gather(name, nbytes, then):
             """State ``name``: ``word`` <- ``nbytes`` little-endian bytes from
-            ``buf[ptr:]`` (``ptr`` advances past them), then ``then()``, which
-            sees the complete value as ``gathered`` in its cycle."""
+            ``buf[ptr:]`` (``ptr`` advances past them), then, one cycle later,
+            ``then()`` (which reads ``word``: the checks start from a register,
+            not from the block RAM's output, which limited Fmax)."""
             with m.State(name):
-                m.d.sync += word.eq(Mux(gcnt == 0, 0, gathered))
-                with m.If(gcnt == nbytes):
+                with m.If(gcnt <= nbytes):
+                    m.d.sync += word.eq(Mux(gcnt == 0, 0, gathered))
+                with m.If(gcnt == nbytes + 1):
                     m.d.sync += gcnt.eq(0)
                     then()
                 with m.Else():
-                    m.d.sync += [ptr.eq(ptr + 1), gcnt.eq(gcnt + 1)]
+                    m.d.sync += gcnt.eq(gcnt + 1)
+                    with m.If(gcnt < nbytes):
+                        m.d.sync += ptr.eq(ptr + 1)
 
         def scatter(name, value, nbytes, then):
             """State ``name``: ``buf[wptr:]`` <- the ``nbytes`` bytes of ``value``."""
@@ -369,29 +373,29 @@ class HostLink(wiring.Component):
 
             # ------------------------------------------------- mode, threshold
             def mode_then():
-                with m.If(gathered[2:8] != 0):
+                with m.If(word[2:8] != 0):
                     respond(P.Status.VALUE)
                 with m.Elif(in_flight != 0):
                     respond(P.Status.BUSY)
                 with m.Else():
-                    m.d.sync += [train.eq(gathered[0]), early_exit.eq(gathered[1])]
+                    m.d.sync += [train.eq(word[0]), early_exit.eq(word[1])]
                     respond(P.Status.OK)
             gather("MODE", 1, mode_then)
 
             def threshold_then():
-                with m.If(gathered[aw:] != 0 if aw < 32 else Const(0)):
+                with m.If(word[aw:] != 0 if aw < 32 else Const(0)):
                     respond(P.Status.VALUE)
                 with m.Elif(in_flight != 0):
                     respond(P.Status.BUSY)
                 with m.Else():
-                    m.d.sync += threshold.eq(gathered[:aw])
+                    m.d.sync += threshold.eq(word[:aw])
                     respond(P.Status.OK)
             gather("THRESHOLD", P.THRESHOLD_BYTES, threshold_then)
 
             # ----------------------------------------------------------- sample
             def label_then():
-                m.d.sync += [label.eq(gathered[:16]), idx.eq(0)]
-                with m.If(gathered[:16] >= cfg.classes):
+                m.d.sync += [label.eq(word[:16]), idx.eq(0)]
+                with m.If(word[:16] >= cfg.classes):
                     respond(P.Status.VALUE)
                 with m.Else():
                     m.next = "S_VALIDATE" if ab * 8 > aw else "S_VALUE"
@@ -400,7 +404,7 @@ class HostLink(wiring.Component):
             if ab * 8 > aw:
                 # every input must be a sign-extended act_width-bit value
                 def validate_then():
-                    top = gathered[aw - 1:ab * 8]
+                    top = word[aw - 1:ab * 8]
                     with m.If((top != 0) & (top != (1 << len(top)) - 1)):
                         respond(P.Status.VALUE)
                     with m.Elif(idx == n0 - 1):
@@ -433,7 +437,7 @@ class HostLink(wiring.Component):
             max_records = max_payload // rec_bytes
 
             def count_then():
-                n = gathered[:8]
+                n = word[:8]
                 with m.If((n == 0) | (n > snap_in_flight + snap_pending) | (n > max_records)):
                     respond(P.Status.VALUE)
                 with m.Else():
@@ -456,12 +460,12 @@ class HostLink(wiring.Component):
 
             # ------------------------------------------------------ memory read
             def m_addr_then():
-                m.d.sync += addr.eq(gathered)
+                m.d.sync += addr.eq(word)
                 m.next = "M_COUNT"
             gather("M_ADDR", P.ADDRESS_BYTES, m_addr_then)
 
             def m_count_then():
-                n = gathered[:16]
+                n = word[:16]
                 with m.If((n == 0) | (n > max_payload // P.WORD_BYTES)):
                     respond(P.Status.VALUE)
                 with m.Else():
@@ -494,9 +498,9 @@ class HostLink(wiring.Component):
 
             # ----------------------------------------------------- memory write
             def w_addr_then():
-                m.d.sync += addr.eq(gathered)
-                layer, space, index = gathered[P.LAYER_SHIFT:], gathered[P.SPACE_SHIFT:P.LAYER_SHIFT], \
-                    gathered[:P.INDEX_BITS]
+                m.d.sync += addr.eq(word)
+                layer, space, index = word[P.LAYER_SHIFT:], word[P.SPACE_SHIFT:P.LAYER_SHIFT], \
+                    word[:P.INDEX_BITS]
                 sel = layer[:max(1, (layers - 1).bit_length())]
                 limit = Mux(space == P.SPACE_W, w_sizes[sel], b_sizes[sel])
                 with m.If((layer >= layers) | (space > P.SPACE_B) | (index + count > limit)):
@@ -509,7 +513,7 @@ class HostLink(wiring.Component):
             if ww < 32:
                 # every word must be a sign-extended weight_width-bit value
                 def w_validate_then():
-                    top = gathered[ww - 1:]
+                    top = word[ww - 1:]
                     with m.If((top != 0) & (top != (1 << len(top)) - 1)):
                         respond(P.Status.VALUE)
                     with m.Elif(idx == count - 1):
