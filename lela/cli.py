@@ -81,25 +81,11 @@ def main(argv=None) -> int:
         prog="lela", description="Local Error Learning Accelerator: on-chip local learning.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, help_text) in COMMANDS.items():
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-            # A subcommand whose module is not written yet must not break the others.
-            help_text = f"{help_text} (not available: {module} is missing)"
-            mod = None
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module)
-        if mod is not None:
-            mod.add_arguments(p)
+        importlib.import_module(module).add_arguments(p)
     args = parser.parse_args(argv)
-    try:
-        module = importlib.import_module(args._module)
-    except ModuleNotFoundError:
-        print(f"lela {args.command}: not available yet ({args._module} is missing)",
-              file=sys.stderr)
-        return 2
+    module = importlib.import_module(args._module)
     try:
         return module.run(args) or 0
     except ConfigError as e:
