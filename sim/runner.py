@@ -60,6 +60,59 @@ def _FastVerilator():
     return _fast_verilator_class()()
 
 
+def _verilog2005_icarus_class():
+    from cocotb_tools.runner import Icarus
+
+    class Verilog2005Icarus(Icarus):
+        """cocotb's Icarus runner, compiling the design as Verilog-2005.
+
+        The generated ``lela_top.v`` is Yosys ``write_verilog`` output (no
+        ``-sv``), plain Verilog-2005. Its combinational processes are
+        ``always @*`` blocks, and Yosys makes them run at time 0 with a dummy
+        ``reg \\$auto$verilog_backend...$1 = 0;`` that each of them reads: in
+        Verilog-2005 a declaration initializer is an assignment at time 0, an
+        event that wakes every block. cocotb compiles with ``-g2012``, and under
+        SystemVerilog semantics (IEEE 1800, 6.8) the initializer is applied
+        before any process starts, without an event. Icarus 11 follows that, so
+        an ``always @*`` block whose inputs do not change after time 0 never
+        runs and its outputs stay X: e.g. a layer's ``acc_active`` and
+        ``acc_word`` (decoded from the idle access FSM, which reset does not
+        move) stay X until the first access, the weight-read address
+        ``Mux(acc_active, acc_word, waddr)`` is X, and X reaches the scores and
+        the weight digest of the first result. A simulation artefact, not a
+        design fault: the logic is combinational and defined in hardware
+        (Verilator, which evaluates every block at time 0, agrees bit for bit
+        with the model even with random initial values). So the source is
+        compiled in the language it is written in, and the wave-dump module,
+        which cocotb writes in SystemVerilog, is rewritten in Verilog-2005.
+        """
+
+        def _build_command(self):
+            cmds = super()._build_command()
+            for cmd in cmds:
+                if cmd and Path(cmd[0]).name == "iverilog":
+                    assert "-g2012" in cmd, cmd
+                    cmd[cmd.index("-g2012")] = "-g2005"
+            return cmds
+
+        def _create_iverilog_dump_file(self):
+            path = str(self.build_dir / f"{self.hdl_toplevel}.fst")
+            default = '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            self.iverilog_dump_file.write_text(
+                "module cocotb_iverilog_dump();\n"
+                "reg [8*4096-1:0] dumpfile_path;\n"
+                "initial begin\n"
+                '    if ($value$plusargs("dumpfile_path=%s", dumpfile_path))\n'
+                "        $dumpfile(dumpfile_path);\n"
+                "    else\n"
+                f"        $dumpfile({default});\n"
+                f"    $dumpvars(0, {self.hdl_toplevel});\n"
+                "end\n"
+                "endmodule\n")
+
+    return Verilog2005Icarus
+
+
 def simulator_available(sim):
     if sim == "verilator":
         return _verilator_bin() is not None or shutil.which("verilator") is not None
@@ -104,7 +157,8 @@ def build(cfg, sim="verilator", *, trace=True, root="build/sim", waves=False, ve
     bdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     manifest = generate(cfg, bdir / "rtl", trace=trace)
-    runner = _FastVerilator() if sim == "verilator" else get_runner(sim)
+    runner = (_FastVerilator() if sim == "verilator"
+              else _verilog2005_icarus_class()())
     build_args = []
     if sim == "verilator":
         build_args = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3",
@@ -144,7 +198,11 @@ def run_job(runner, bdir, job, *, waves=False, name="job"):
     result_path = Path(job["result"])
     if result_path.exists():
         result_path.unlink()
-    env = {"LELA_JOB": str(jobdir / "job.json"), "PYTHONPATH": os.environ["PYTHONPATH"]}
+    env = {"LELA_JOB": str(jobdir / "job.json"), "PYTHONPATH": os.environ["PYTHONPATH"],
+           # cocotb's per-test banners drown the progress bar; failures come
+           # back through the result file with the testbench's own message
+           "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "WARNING"),
+           "GPI_LOG_LEVEL": os.environ.get("GPI_LOG_LEVEL", "WARNING")}
     xml = runner.test(test_module=TB_MODULE, hdl_toplevel=TOPLEVEL, build_dir=bdir / "obj",
                       test_dir=jobdir, extra_env=env, waves=waves,
                       results_xml=str(jobdir / "results.xml"),
