@@ -580,8 +580,10 @@ def train_board(board, dataset, *, epochs=1, order_seed=0, check=True, log=print
         board.write_weights(list(zip(model.w, model.b)))
     board.set_mode(train=True)
     t0 = time.perf_counter()
+    c0 = getattr(board.transport, "cycles", None)
     board.run(x_train[order], dataset.y_train[order], on_result=check_train)
     train_s = time.perf_counter() - t0
+    cycles = None if c0 is None else board.transport.cycles - c0
     board.set_mode(train=False)
     test = board.run(x_test, dataset.y_test)
     pred = np.array([r.pred for r in test])
@@ -589,6 +591,10 @@ def train_board(board, dataset, *, epochs=1, order_seed=0, check=True, log=print
     report = {"config": cfg.to_dict(), "dataset": dataset.name, "epochs": epochs,
               "train_samples": len(order), "test_samples": len(x_test),
               "train_seconds": train_s, "test_accuracy_board": [float(a) for a in acc]}
+    if cycles is not None:
+        # a simulated board: clock cycles per training sample, host link included
+        # (bytes at one per cycle: the simulated board has no UART)
+        report["cycles_per_train_sample"] = cycles / len(order)
     if check:
         model_pred = model.predict_batch(x_test)
         report["test_accuracy_model"] = [float(a) for a in
@@ -643,6 +649,9 @@ def run(args):
               f"{'yes' if report['equal_to_model'] else 'NO: ' + report['mismatches'][0]}")
     print(f"training: {report['train_samples']} samples in {report['train_seconds']:.1f} s "
           f"({report['train_samples'] / report['train_seconds']:.1f} samples/s)")
+    if "cycles_per_train_sample" in report:
+        print(f"simulated board: {report['cycles_per_train_sample']:.0f} clock cycles per "
+              f"training sample (host link at one byte per cycle, no UART)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2))

@@ -177,6 +177,10 @@ class HostLink(wiring.Component):
         hcnt = Signal(3)
         addr = Signal(32)
         count = Signal(16)
+        # ``length - 1`` and ``count - 1``, registered: the loops end on an
+        # equality with a register instead of a subtraction's carry chain
+        last_byte = Signal(16)
+        last_item = Signal(16)
         label = Signal(16)
         record = Signal(rec_bytes * 8)
         snap_in_flight = Signal(8)
@@ -283,7 +287,8 @@ class HostLink(wiring.Component):
 
             with m.State("LEN1"):
                 def body(byte):
-                    m.d.sync += [length[8:].eq(byte), idx.eq(0)]
+                    m.d.sync += [length[8:].eq(byte), idx.eq(0),
+                                 last_byte.eq(Cat(length[:8], byte) - 1)]
                     with m.If(Cat(length[:8], byte) == 0):
                         m.next = "CRC0"
                     with m.Else():
@@ -295,7 +300,7 @@ class HostLink(wiring.Component):
                     with m.If(idx < max_payload):
                         m.d.comb += [wr.addr.eq(idx), wr.data.eq(byte), wr.en.eq(1)]
                     m.d.sync += idx.eq(idx + 1)
-                    with m.If(idx == length - 1):
+                    with m.If(idx == last_byte):
                         m.next = "CRC0"
                 receive(body)
 
@@ -355,7 +360,8 @@ class HostLink(wiring.Component):
                         with m.Elif(train | (in_flight != 0)):
                             respond(P.Status.TRAINING)
                         with m.Else():
-                            m.d.sync += count.eq((length >> 2) - 1)
+                            m.d.sync += [count.eq((length >> 2) - 1),
+                                         last_item.eq((length >> 2) - 2)]
                             m.next = "W_ADDR"
                     with m.Default():
                         respond(P.Status.COMMAND)
@@ -441,7 +447,7 @@ class HostLink(wiring.Component):
                 with m.If((n == 0) | (n > snap_in_flight + snap_pending) | (n > max_records)):
                     respond(P.Status.VALUE)
                 with m.Else():
-                    m.d.sync += [count.eq(n), idx.eq(0)]
+                    m.d.sync += [count.eq(n), last_item.eq(n - 1), idx.eq(0)]
                     m.next = "R_WAIT"
             gather("R_COUNT", 1, count_then)
 
@@ -452,7 +458,7 @@ class HostLink(wiring.Component):
 
             def record_then():
                 m.d.sync += idx.eq(idx + 1)
-                with m.If(idx == count - 1):
+                with m.If(idx == last_item):
                     respond(P.Status.OK, wptr + 1)
                 with m.Else():
                     m.next = "R_WAIT"
@@ -469,7 +475,7 @@ class HostLink(wiring.Component):
                 with m.If((n == 0) | (n > max_payload // P.WORD_BYTES)):
                     respond(P.Status.VALUE)
                 with m.Else():
-                    m.d.sync += [count.eq(n), idx.eq(0)]
+                    m.d.sync += [count.eq(n), last_item.eq(n - 1), idx.eq(0)]
                     m.next = "M_REQ"
             gather("M_COUNT", P.COUNT_BYTES, m_count_then)
 
@@ -490,7 +496,7 @@ class HostLink(wiring.Component):
 
             def m_word_then():
                 m.d.sync += [addr.eq(addr + 1), idx.eq(idx + 1)]
-                with m.If(idx == count - 1):
+                with m.If(idx == last_item):
                     respond(P.Status.OK, wptr + 1)
                 with m.Else():
                     m.next = "M_REQ"
@@ -516,7 +522,7 @@ class HostLink(wiring.Component):
                     top = word[ww - 1:]
                     with m.If((top != 0) & (top != (1 << len(top)) - 1)):
                         respond(P.Status.VALUE)
-                    with m.Elif(idx == count - 1):
+                    with m.Elif(idx == last_item):
                         m.d.sync += [idx.eq(0), ptr.eq(P.ADDRESS_BYTES)]
                         m.next = "W_VALUE"
                     with m.Else():
@@ -538,7 +544,7 @@ class HostLink(wiring.Component):
                     with m.If(self.i_acc.payload.error):
                         # unreachable after the range check above; reported, not hidden
                         respond(P.Status.ADDRESS)
-                    with m.Elif(idx == count - 1):
+                    with m.Elif(idx == last_item):
                         respond(P.Status.OK)
                     with m.Else():
                         m.next = "W_VALUE"
