@@ -37,7 +37,7 @@ def add_arguments(parser):
 
     parser.add_argument("--dataset", default="digits",
                         help="'digits' (embedded, default) or a folder of MNIST-style IDX files")
-    parser.add_argument("--epochs", type=int, default=4, help="training epochs (default 4)")
+    parser.add_argument("--epochs", type=int, default=7, help="training epochs (default 7)")
     parser.add_argument("--train-samples", type=int, help="use only the first N training samples")
     parser.add_argument("--test-samples", type=int, help="use only the first N test samples")
     parser.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
@@ -54,7 +54,7 @@ def add_arguments(parser):
     add_config_arguments(parser)
 
 
-def train_rtl(cfg, dataset, *, epochs=4, sim="verilator", check_every=1, order_seed=0,
+def train_rtl(cfg, dataset, *, epochs=7, sim="verilator", check_every=1, order_seed=0,
               build_root="build/sim", waves=False, progress=True, log=print):
     """Train ``cfg`` on ``dataset`` in simulation; returns the report dict."""
     from lela.golden_model.counters import COUNTERS
