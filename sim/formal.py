@@ -34,8 +34,8 @@ from pathlib import Path
 from amaranth.back import rtlil
 from amaranth.hdl import Fragment
 
-__all__ = ["BUILD_ROOT", "ENGINES", "MODES", "FormalResult", "formal_env", "run_check",
-           "write_sby"]
+__all__ = ["BUILD_ROOT", "ENGINES", "MODES", "FormalResult", "formal_env", "read_trace",
+           "run_check", "write_sby"]
 
 MODES = ("prove", "bmc", "cover")
 #: SMT solvers that smtbmc can drive, by the executable each needs (PyPI
@@ -190,7 +190,7 @@ def run_check(name, top, ports=None, *, mode, depth, engine="yices", root=BUILD_
     try:
         proc = subprocess.run(["yowasp-sby", "-f", "-d", workdir.name, sby.name],
                               cwd=folder, env=formal_env(), capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, check=False)
         returncode, output = proc.returncode, proc.stdout + proc.stderr
     except subprocess.TimeoutExpired as exc:
         returncode = -1
@@ -209,7 +209,7 @@ def run_check(name, top, ports=None, *, mode, depth, engine="yices", root=BUILD_
         + re.findall(r"Assert failed in \S+ (\S+)", text)
         + re.findall(r"summary:\s+\S+ at (\S+)$", text.split("unreached cover statements:",
                                                              1)[-1] if "unreached cover" in
-                     text else "", flags=re.M)))
+                     text else "", flags=re.MULTILINE)))
     trace = None
     if traces:
         # an induction failure writes trace_induct.vcd; a base-case failure trace.vcd
@@ -217,3 +217,47 @@ def run_check(name, top, ports=None, *, mode, depth, engine="yices", root=BUILD_
         trace = plain[0] if plain else traces[0]
     return FormalResult(name=name, status=status, returncode=returncode, trace=trace,
                         log=log, seconds=seconds, traces=traces, failed=failed)
+
+
+def read_trace(path):
+    """Signal values of a trace written by smtbmc, one entry per step.
+
+    smtbmc writes step ``n`` at VCD time ``10 * n`` (the clock's rising edge
+    halfway between). Returns ``{name: [value, ...]}`` with names relative to
+    the top (``"dut.m_state"``) and ``None`` for a value with x/z bits.
+    """
+    ids, scope, values, steps = {}, [], {}, []
+    time = None
+
+    def close(upto):
+        while len(steps) <= upto:
+            steps.append(dict(values))
+
+    with open(path) as f:
+        for line in f:
+            tok = line.split()
+            if not tok:
+                continue
+            if tok[0] == "$scope":
+                scope.append(tok[2])
+            elif tok[0] == "$upscope":
+                scope.pop()
+            elif tok[0] == "$var":
+                ids.setdefault(tok[3], []).append(".".join(scope[1:] + [tok[4]]))
+            elif tok[0].startswith("#"):
+                if time is not None and time % 10 == 0:
+                    close(time // 10)
+                time = int(tok[0][1:])
+            elif tok[0][0] in "bB":
+                bits = tok[0][1:]
+                value = None if any(c in "xXzZ" for c in bits) else int(bits, 2)
+                for name in ids.get(tok[1], ()):
+                    values[name] = value
+            elif tok[0][0] in "01xXzZ":
+                value = int(tok[0][0]) if tok[0][0] in "01" else None
+                for name in ids.get(tok[0][1:], ()):
+                    values[name] = value
+    if time is not None and time % 10 == 0:
+        close(time // 10)
+    names = {name for step in steps for name in step}
+    return {name: [step.get(name) for step in steps] for name in sorted(names)}

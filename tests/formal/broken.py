@@ -1,0 +1,59 @@
+"""Deliberately broken variants of lela blocks (test fixtures).
+
+Each has one classic bug; the formal suite must catch every one with a
+counterexample (``test_formal.py::test_broken_variant_fails``). They are
+never used outside the tests.
+"""
+
+from amaranth.hdl import Module, Mux, Signal
+
+from lela.golden_model.lfsr import WIDTH
+from lela.rtl.lfsr import ClassifierLfsr, unroll
+from lela.rtl.numerics import round_shift
+from lela.rtl.top import InputBuffer
+
+from .harness import SatStage
+
+__all__ = ["GreedyInputBuffer", "WrappingStage", "ZeroResetLfsr"]
+
+
+class WrappingStage(SatStage):
+    """Narrows by truncation (two's-complement wrap-around) instead of
+    saturating: ``8 - 2**-12`` plus one LSB becomes ``-8``."""
+
+    def elaborate(self, platform):
+        m = Module()
+        r = round_shift(self.x, self.shift)
+        exact = self.base - r if self.subtract else r
+        m.d.comb += self.y.eq(exact[:self.width].as_signed())
+        return m
+
+
+class ZeroResetLfsr(ClassifierLfsr):
+    """The state register forgets its seed as reset value (``Signal(32)``,
+    reset to 0): the LFSR is stuck at zero until its first rewind.
+    Symmetric feedback only."""
+
+    def elaborate(self, platform):
+        m = Module()
+        bits = self.m_bits
+        m_state = Signal(WIDTH)                    # bug: init=self._m_seed forgotten
+        m_draw, m_next = unroll(m_state, bits)
+        odd = ((m_draw << 1) - ((1 << bits) - 1))[:bits + 1].as_signed()
+        m.d.comb += [self.m.eq(odd), self.k.eq(self.m)]
+        with m.If(self.rewind):
+            m.d.sync += m_state.eq(self._m_seed)
+        with m.Elif(self.en):
+            m.d.sync += m_state.eq(m_next)
+        return m
+
+
+class GreedyInputBuffer(InputBuffer):
+    """Accepts beats whenever enabled, even with both slots full: a beat
+    overwrites a sample the first layer has not read yet (a lost sample)."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        # the last comb assignment wins: ready no longer looks at the slots
+        m.d.comb += self.i_sample.ready.eq(Mux(self.enable, 1, 0))
+        return m

@@ -1,0 +1,124 @@
+"""The formal checks of lela, by name: harness, mode and depth.
+
+``docs/verification.md`` describes each one; ``test_formal.py`` runs them.
+Configurations are small (a few bits, a few neurons) so that the whole
+suite takes minutes; the arithmetic checks also run at the default widths.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lela.config import DEFAULT, Config
+
+from . import broken
+from .harness import (
+    EDGE_STAGES,
+    ErrorStagesHarness,
+    InputBufferHarness,
+    LayerHarness,
+    LfsrHarness,
+    LfsrReplayHarness,
+    MacArrayHarness,
+    NetworkHarness,
+    StageHarness,
+    UpdateUnitHarness,
+    contract_stages,
+)
+
+__all__ = ["BROKEN", "CHECKS", "LAYER_CFG", "NEG_CFG", "NET1_CFG", "NET2_CFG", "Check"]
+
+#: One layer: 3 inputs, so the weight memory has 3 words (not a power of two:
+#: an out-of-range address exists), 2 neurons on 2 lanes, 2 classes.
+LAYER_CFG = Config(sizes=(3, 2), classes=2, lanes=(2,), act_width=4, act_frac=2,
+                   weight_width=5, weight_frac=3, m_bits=2, m_seeds=(0x1234567,),
+                   k_seeds=(0x89ABCDE,), eta_shift=1)
+#: Negative update shifts (exact left shifts): weight_shift -1, bias_shift -2.
+NEG_CFG = LAYER_CFG.replace(act_frac=1, eta_shift=0)
+#: Network tops: one input per sample keeps a sample short enough for a
+#: bounded check to see it trained and reported.
+NET1_CFG = Config(sizes=(1, 2), classes=2, lanes=(2,), act_width=4, act_frac=2,
+                  weight_width=4, weight_frac=2, m_bits=1, m_seeds=(0x1234567,),
+                  k_seeds=(0x89ABCDE,), eta_shift=1)
+NET2_CFG = NET1_CFG.with_layers((1, 2, 2)).replace(lanes=(2, 2))
+
+_LFSR = {"m_bits": DEFAULT.m_bits, "m_seed": DEFAULT.m_seeds[0], "k_seed": DEFAULT.k_seeds[0]}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One SymbiYosys run: ``build()`` makes the harness."""
+
+    name: str
+    group: str
+    mode: str
+    depth: int
+    build: Callable
+    #: For the broken fixtures: the status the check must end with.
+    expect: str = "PASS"
+
+
+def _stages_small():
+    return contract_stages(LAYER_CFG) + [(f"neg_{n}", *rest)
+                                         for n, *rest in contract_stages(NEG_CFG)]
+
+
+def _stages_all():
+    return ([(f"default_{n}", *rest) for n, *rest in contract_stages(DEFAULT)]
+            + _stages_small() + EDGE_STAGES)
+
+
+CHECKS = [
+    # arithmetic: every saturating stage, in isolation, free inputs
+    Check("saturation_default", "saturation", "prove", 1,
+          lambda: StageHarness(contract_stages(DEFAULT))),
+    Check("saturation_small", "saturation", "prove", 1, lambda: StageHarness(_stages_small())),
+    Check("saturation_edges", "saturation", "prove", 1, lambda: StageHarness(EDGE_STAGES)),
+    Check("saturation_cover", "saturation", "cover", 3, lambda: StageHarness(_stages_all())),
+    # arithmetic in place
+    Check("mac_array", "mac_array", "prove", 2, lambda: MacArrayHarness(LAYER_CFG)),
+    Check("mac_array_cover", "mac_array", "cover", 10, lambda: MacArrayHarness(LAYER_CFG)),
+    Check("update_unit", "update_unit", "prove", 1, lambda: UpdateUnitHarness(LAYER_CFG)),
+    Check("update_unit_negative_shifts", "update_unit", "prove", 1,
+          lambda: UpdateUnitHarness(NEG_CFG)),
+    Check("update_unit_default", "update_unit", "prove", 1, lambda: UpdateUnitHarness(DEFAULT)),
+    Check("update_unit_cover", "update_unit", "cover", 4, lambda: UpdateUnitHarness(LAYER_CFG)),
+    Check("error_stages", "error_unit", "prove", 1, lambda: ErrorStagesHarness(LAYER_CFG)),
+    Check("error_stages_cover", "error_unit", "cover", 24, lambda: ErrorStagesHarness(LAYER_CFG)),
+    # LFSR
+    Check("lfsr_state", "lfsr", "prove", 1, lambda: LfsrHarness(**_LFSR)),
+    Check("lfsr_state_cover", "lfsr", "cover", 30, lambda: LfsrHarness(**_LFSR)),
+    Check("lfsr_replay", "lfsr", "bmc", 14, lambda: LfsrReplayHarness(**_LFSR)),
+    Check("lfsr_replay_cover", "lfsr", "cover", 14, lambda: LfsrReplayHarness(**_LFSR)),
+    # layer: memory-write discipline, counters, results, slots
+    Check("layer_memory_writes", "layer", "prove", 4,
+          lambda: LayerHarness(LAYER_CFG, groups=("memory",))),
+    Check("layer_counters", "layer", "prove", 1,
+          lambda: LayerHarness(LAYER_CFG, groups=("counters",))),
+    Check("layer_results", "layer", "prove", 4,
+          lambda: LayerHarness(LAYER_CFG, groups=("results",))),
+    Check("layer_slots", "layer", "bmc", 30, lambda: LayerHarness(LAYER_CFG, groups=("slots",))),
+    Check("layer_cover", "layer", "cover", 40, lambda: LayerHarness(LAYER_CFG)),
+    # network top and its input buffer
+    Check("input_buffer", "network", "prove", 3, lambda: InputBufferHarness(LAYER_CFG)),
+    Check("input_buffer_cover", "network", "cover", 12, lambda: InputBufferHarness(LAYER_CFG)),
+    Check("network", "network", "bmc", 28, lambda: NetworkHarness(NET1_CFG, trace=False)),
+    Check("network_cover", "network", "cover", 28,
+          lambda: NetworkHarness(NET1_CFG, trace=False)),
+    Check("network_two_layers", "network", "bmc", 20,
+          lambda: NetworkHarness(NET2_CFG, trace=False, cover_training=False)),
+    Check("network_two_layers_cover", "network", "cover", 20,
+          lambda: NetworkHarness(NET2_CFG, trace=False, cover_training=False)),
+]
+
+#: Deliberately broken blocks: each check must FAIL with a counterexample.
+BROKEN = [
+    Check("broken_wrapping_saturation", "saturation", "prove", 1,
+          lambda: StageHarness(contract_stages(LAYER_CFG), stage_cls=broken.WrappingStage),
+          expect="FAIL"),
+    Check("broken_zero_reset_lfsr", "lfsr", "prove", 1,
+          lambda: LfsrHarness(**_LFSR, modes=("symmetric",), lfsr_cls=broken.ZeroResetLfsr),
+          expect="FAIL"),
+    Check("broken_greedy_input_buffer", "network", "prove", 10,
+          lambda: InputBufferHarness(LAYER_CFG, buffer_cls=broken.GreedyInputBuffer),
+          expect="FAIL"),
+]

