@@ -8,6 +8,7 @@ a rejected request or a UART error.
 """
 
 from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
+from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 
@@ -63,7 +64,7 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         if self.pll is not None:
-            m.domains.sync = ClockDomain("sync")
+            m.domains.sync = cd_sync = ClockDomain("sync")
             pll = self.pll
             clk_pin = platform.request("clk12", dir="-")
             lock = Signal()
@@ -72,32 +73,34 @@ class BoardTop(Elaboratable):
                 p_FEEDBACK_PATH="SIMPLE",
                 p_DIVR=pll.divr, p_DIVF=pll.divf, p_DIVQ=pll.divq,
                 p_FILTER_RANGE=pll.filter_range,
-                io_PACKAGEPIN=clk_pin,
+                io_PACKAGEPIN=clk_pin.io,
                 i_RESETB=1, i_BYPASS=0,
-                o_PLLOUTGLOBAL=ClockSignal("sync"),
+                o_PLLOUTGLOBAL=cd_sync.clk,
                 o_LOCK=lock,
             )
-            platform.add_clock_constraint(ClockSignal("sync"), self.clock_hz)
+            platform.add_clock_constraint(cd_sync.clk, self.clock_hz)
             por = Signal(range(POR_CYCLES), init=POR_CYCLES - 1)
             m.domains.por = ClockDomain("por", reset_less=True)
-            m.d.comb += ClockSignal("por").eq(ClockSignal("sync"))
+            m.d.comb += ClockSignal("por").eq(cd_sync.clk)
             with m.If(~lock):
                 m.d.por += por.eq(POR_CYCLES - 1)
             with m.Elif(por != 0):
                 m.d.por += por.eq(por - 1)
             m.submodules.reset = ResetSynchronizer(por != 0, domain="sync")
 
-        uart = platform.request("uart", 0)
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx = uart_rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = uart_tx = io.Buffer("o", uart.tx)
         m.submodules.core = core = SerialCore(self.cfg, divisor=self.divisor,
                                               timeout=int(self.clock_hz // 10))
-        m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]
+        m.d.comb += [core.rx.eq(uart_rx.i), uart_tx.o.eq(core.tx)]
 
         flash = Signal(FLASH_BITS)
         with m.If(core.o_error | core.o_rx_error):
             m.d.sync += flash.eq(~0)
         with m.Elif(flash != 0):
             m.d.sync += flash.eq(flash - 1)
-        led_g = platform.request("led_g", 0)
-        led_r = platform.request("led_r", 0)
+        m.submodules.led_g = led_g = io.Buffer("o", platform.request("led_g", 0, dir="-"))
+        m.submodules.led_r = led_r = io.Buffer("o", platform.request("led_r", 0, dir="-"))
         m.d.comb += [led_g.o.eq(core.o_train), led_r.o.eq(core.o_busy | (flash != 0))]
         return m

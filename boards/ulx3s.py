@@ -8,6 +8,7 @@ UART framing error or overrun, 7 = heartbeat.
 """
 
 from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
+from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
@@ -62,10 +63,10 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         if self.pll is not None:
-            m.domains.sync = ClockDomain("sync")
+            m.domains.sync = cd_sync = ClockDomain("sync")
             pll = self.pll
-            clk25 = platform.request("clk25", 0)
-            clk = Signal()
+            m.submodules.clk25 = clk25 = io.Buffer("i", platform.request("clk25", 0, dir="-"))
+            clk = cd_sync.clk
             lock = Signal()
             m.submodules.pll = Instance(
                 "EHXPLLL",
@@ -83,7 +84,6 @@ class BoardTop(Elaboratable):
                 i_PLLWAKESYNC=0, i_ENCLKOP=0,
                 o_CLKOP=clk, o_LOCK=lock,
             )
-            m.d.comb += ClockSignal("sync").eq(clk)
             platform.add_clock_constraint(clk, self.clock_hz)
             por = Signal(range(POR_CYCLES), init=POR_CYCLES - 1)
             m.domains.por = ClockDomain("por", reset_less=True)
@@ -94,10 +94,12 @@ class BoardTop(Elaboratable):
                 m.d.por += por.eq(por - 1)
             m.submodules.reset = ResetSynchronizer(por != 0, domain="sync")
 
-        uart = platform.request("uart", 0)
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx = uart_rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = uart_tx = io.Buffer("o", uart.tx)
         m.submodules.core = core = SerialCore(self.cfg, divisor=self.divisor,
                                               timeout=int(self.clock_hz // 10))
-        m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]
+        m.d.comb += [core.rx.eq(uart_rx.i), uart_tx.o.eq(core.tx)]
 
         flash_err = Signal(FLASH_BITS)
         flash_rx = Signal(FLASH_BITS)
@@ -108,7 +110,10 @@ class BoardTop(Elaboratable):
                 m.d.sync += flash.eq(flash - 1)
         beat = Signal(25)
         m.d.sync += beat.eq(beat + 1)
-        leds = [platform.request("led", i) for i in (0, 1, 2, 3, 7)]
+        leds = []
+        for i in (0, 1, 2, 3, 7):
+            m.submodules[f"led{i}"] = led = io.Buffer("o", platform.request("led", i, dir="-"))
+            leds.append(led)
         m.d.comb += [leds[0].o.eq(core.o_train), leds[1].o.eq(core.o_busy),
                      leds[2].o.eq(flash_err != 0), leds[3].o.eq(flash_rx != 0),
                      leds[4].o.eq(beat[-1])]

@@ -93,3 +93,24 @@ def test_build_icebreaker_end_to_end(tmp_path, capsys):
     assert report["resources"]["logic cells"]["used"] <= 5280
     assert (tmp_path / "build" / "lela_icebreaker.bin").stat().st_size > 0
     assert "Fmax" in text.out
+
+
+@pytest.mark.parametrize("board, clock_hz", [("icebreaker", 12e6), ("icebreaker", 24e6),
+                                             ("ulx3s", 25e6), ("ulx3s", 40e6)])
+def test_board_tops_elaborate(board, clock_hz):
+    """Pins, clock (PLL or not) and core come together without a toolchain."""
+    from amaranth.hdl import Fragment
+
+    from lela.config import Config
+
+    mod = B.board_module(board)
+    cfg = Config.from_toml(B.board_config(board))
+    top = mod.BoardTop(cfg, clock_hz=clock_hz)
+    platform = mod.platform()
+    Fragment.get(top, platform)
+    constraints = list(platform._clocks.values())  # signal constraints (the PLL output)
+    if clock_hz in (12e6, 25e6):
+        assert top.pll is None and constraints == []
+    else:
+        assert top.pll.f_out == clock_hz and constraints == [clock_hz]
+    assert top.divisor == round(clock_hz / 115200)
