@@ -187,6 +187,13 @@ def markdown_table(results):
     return "\n".join(lines)
 
 
+def _over_seeds(results):
+    n, first = results["seeds"], results["config"]["init_seed"]
+    if n == 1:
+        return f"1 seed (init_seed {first}; std shown as 0)"
+    return f"mean ± std over {n} seeds (init_seed {first}..{first + n - 1})"
+
+
 def markdown(results):
     cfg = results["config"]
     sizes = "-".join(str(n) for n in cfg["sizes"])
@@ -196,8 +203,7 @@ def markdown(results):
         f"network {sizes}, {cfg['classes']} classes, loss {cfg['loss']}, "
         f"eta = 2^-{cfg['eta_shift']}, dropout {cfg['dropout']}, "
         f"{results['epochs']} epochs ({results['schedule']}), float batch {results['batch']} "
-        f"(fixed-point: online), mean ± std over {results['seeds']} seeds "
-        f"(init_seed {cfg['init_seed']}..{cfg['init_seed'] + results['seeds'] - 1}).")
+        f"(fixed-point: online), {_over_seeds(results)}.")
     return "\n".join([caption, "", markdown_table(results), ""])
 
 
@@ -229,7 +235,7 @@ def plot(results, path):
     for ax in list(axes.flat)[len(rows):]:
         ax.axis("off")
     fig.suptitle(f"{results['dataset']}: test error per layer "
-                 f"(mean ± std over {results['seeds']} seeds)", fontsize=10)
+                 f"({_over_seeds(results)})", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
