@@ -148,8 +148,6 @@ def build(cfg, sim="verilator", *, trace=True, root="build/sim", waves=False, ve
     Returns ``(runner, build_dir, manifest, seconds)``; an existing build of
     the same parameters is reused (the simulator decides what to rebuild).
     """
-    from cocotb_tools.runner import get_runner
-
     from lela.rtl.generate import generate
 
     _prepare_env(sim)
