@@ -13,6 +13,7 @@ from lela.config import DEFAULT, Config
 from . import broken
 from .harness import (
     EDGE_STAGES,
+    ErrorHandshakeHarness,
     ErrorStagesHarness,
     InputBufferHarness,
     LayerHarness,
@@ -25,13 +26,15 @@ from .harness import (
     contract_stages,
 )
 
-__all__ = ["BROKEN", "CHECKS", "LAYER_CFG", "NEG_CFG", "NET1_CFG", "NET2_CFG", "Check"]
+__all__ = ["BROKEN", "CHECKS", "EU_CFG", "LAYER_CFG", "NEG_CFG", "NET1_CFG", "NET2_CFG", "Check"]
 
 #: One layer: 3 inputs, so the weight memory has 3 words (not a power of two:
 #: an out-of-range address exists), 2 neurons on 2 lanes, 2 classes.
 LAYER_CFG = Config(sizes=(3, 2), classes=2, lanes=(2,), act_width=4, act_frac=2,
                    weight_width=5, weight_frac=3, m_bits=2, m_seeds=(0x1234567,),
                    k_seeds=(0x89ABCDE,), eta_shift=1)
+#: Two groups of neurons, so the error unit delivers d more than once per pass.
+EU_CFG = LAYER_CFG.replace(sizes=(3, 4))
 #: Negative update shifts (exact left shifts): weight_shift -1, bias_shift -2.
 NEG_CFG = LAYER_CFG.replace(act_frac=1, eta_shift=0)
 #: Network tops: one input per sample keeps a sample short enough for a
@@ -84,19 +87,23 @@ CHECKS = [
     Check("update_unit_cover", "update_unit", "cover", 4, lambda: UpdateUnitHarness(LAYER_CFG)),
     Check("error_stages", "error_unit", "prove", 1, lambda: ErrorStagesHarness(LAYER_CFG)),
     Check("error_stages_cover", "error_unit", "cover", 24, lambda: ErrorStagesHarness(LAYER_CFG)),
+    Check("error_handshake", "error_unit", "bmc", 40, lambda: ErrorHandshakeHarness(EU_CFG)),
+    Check("error_handshake_cover", "error_unit", "cover", 40,
+          lambda: ErrorHandshakeHarness(EU_CFG)),
     # LFSR
     Check("lfsr_state", "lfsr", "prove", 1, lambda: LfsrHarness(**_LFSR)),
     Check("lfsr_state_cover", "lfsr", "cover", 30, lambda: LfsrHarness(**_LFSR)),
     Check("lfsr_replay", "lfsr", "bmc", 14, lambda: LfsrReplayHarness(**_LFSR)),
     Check("lfsr_replay_cover", "lfsr", "cover", 14, lambda: LfsrReplayHarness(**_LFSR)),
-    # layer: memory-write discipline, counters, results, slots
+    # layer: memory-write discipline, counters, results, handshakes
     Check("layer_memory_writes", "layer", "prove", 4,
           lambda: LayerHarness(LAYER_CFG, groups=("memory",))),
     Check("layer_counters", "layer", "prove", 1,
           lambda: LayerHarness(LAYER_CFG, groups=("counters",))),
     Check("layer_results", "layer", "prove", 4,
           lambda: LayerHarness(LAYER_CFG, groups=("results",))),
-    Check("layer_slots", "layer", "bmc", 30, lambda: LayerHarness(LAYER_CFG, groups=("slots",))),
+    Check("layer_handshakes", "layer", "bmc", 30,
+          lambda: LayerHarness(LAYER_CFG, groups=("handshakes",))),
     Check("layer_cover", "layer", "cover", 40, lambda: LayerHarness(LAYER_CFG)),
     # network top and its input buffer
     Check("input_buffer", "network", "prove", 3, lambda: InputBufferHarness(LAYER_CFG)),

@@ -581,6 +581,55 @@ class ErrorStagesHarness(Harness):
                      Cover(ok & dfin_valid & mask & (dut.d[P - 1] == lo))]
 
 
+class ErrorHandshakeHarness(Harness):
+    """The error unit's ``d`` port on its own, with a free consumer: the
+    stream rules (``d_valid`` held and ``d`` stable until ``d_take``, which
+    the consumer gives only when valid), and ``N/P`` groups per error pass,
+    never more.
+
+    Environment (how the layer drives it): ``start`` when no pass is in
+    flight (first, or after the scores of an inference sample, or after all
+    groups of ``d`` were taken); ``start_d`` once per sample, after
+    ``scores_done``. A restart in the middle of a pass is outside the
+    contract: the products still in the pipeline would land in the new pass.
+    """
+
+    def __init__(self, cfg, layer=0):
+        super().__init__()
+        self.dut = ErrorUnit.from_config(cfg, layer)
+        self.free_inputs(self.dut)
+
+    def check(self, m):
+        dut = self.dut
+        m.submodules.dut = dut
+        G = dut.groups
+        # the environment's phase: 0 no sample, 1 scores pass, 2 error pass
+        phase = Signal(2, name="phase")
+        taken = Signal(range(G + 2), name="taken")    # groups taken this error pass
+        with m.If(dut.start):
+            m.d.sync += [phase.eq(1), taken.eq(0)]
+        with m.Elif(dut.start_d):
+            m.d.sync += [phase.eq(2), taken.eq(0)]
+        with m.Elif(dut.d_take & (taken <= G)):
+            m.d.sync += taken.eq(taken + 1)
+            with m.If(taken == G - 1):
+                m.d.sync += phase.eq(0)
+        m.d.comb += [
+            Assume(~(dut.start & dut.start_d)),
+            Assume(implies(dut.start, (phase == 0) | ((phase == 1) & dut.scores_done))),
+            Assume(implies(dut.start_d, (phase == 1) & dut.scores_done)),
+            Assume(implies(dut.d_take, dut.d_valid)),
+            Assert(phase != 3),
+        ]
+        held = self.ok_past & self.past(dut.d_valid & ~dut.d_take & ~dut.start_d & ~dut.start,
+                                        name="held")
+        m.d.comb += [Assert(implies(held, dut.d_valid)),
+                     Assert(implies(held, Value.cast(dut.d) == self.past(dut.d, name="d"))),
+                     Assert(implies(dut.d_valid, phase == 2)),
+                     Assert(taken <= G),
+                     Cover(held & dut.d_take), Cover((taken == G) & (phase == 0))]
+
+
 # -- layer: memory-write discipline, counters, result and slot protocol ---------
 
 class LayerHarness(Harness):
@@ -600,10 +649,13 @@ class LayerHarness(Harness):
     ``results``
         One result beat per sample (``SKIP`` included), never offered while
         ``ready`` is low, together with the release of the input slot.
-    ``slots``
+    ``handshakes``
         The output slot handshake follows the stream rules (``o_full`` held
         and ``o_token`` stable until ``i_release``); a sample never writes
-        its activations into, or publishes into, a slot that is still full.
+        its activations into, or publishes into, a slot that is still full;
+        the error unit's ``d`` handshake inside the layer follows the stream
+        rules too (``d_valid`` held and ``d`` stable until ``d_take``), and
+        ``d`` is taken only when valid.
 
     Environment (assumed here; the top guarantees it and its check asserts
     it): the input slot follows the same rules; access requests come only
@@ -612,7 +664,7 @@ class LayerHarness(Harness):
     sample is in flight.
     """
 
-    GROUPS = ("memory", "counters", "results", "slots")
+    GROUPS = ("memory", "counters", "results", "handshakes")
 
     def __init__(self, cfg, layer=0, *, groups=GROUPS, trace=True):
         super().__init__()
@@ -705,7 +757,7 @@ class LayerHarness(Harness):
         m.d.comb += Assert((samples + starting - results)[:4] == dut.busy)
         m.d.comb += [Cover(res.valid & self.train), Cover(res.valid & ~self.train)]
 
-    def _check_slots(self, m, frag):
+    def _check_handshakes(self, m, frag):
         dut, in_state = self.dut, self.in_state
         self.stream_rules(dut.o_full, dut.i_release, dut.o_token, check=Assert, name="o_slot")
         full, slot = probe(frag, "full"), probe(frag, "slot")
@@ -718,6 +770,16 @@ class LayerHarness(Harness):
                      Cover(dut.o_full & ~dut.i_release & self.past(dut.o_full, name="o_full")),
                      # the case that matters: one slot written while the other is read
                      Cover(a_wr.en & full.bit_select(~a_slot, 1))]
+        # the error unit's d (one group of local errors) to the update beats
+        # (the error unit's inputs are driven by the layer, its outputs inside it)
+        d_valid, d_take = probe(frag, "eu.d_valid"), probe(frag, "d_take")
+        restart = probe(frag, "start_d") | probe(frag, "start")
+        held = self.ok_past & self.past(d_valid & ~d_take & ~restart, name="d_held")
+        m.d.comb += [Assert(implies(held, d_valid)),
+                     Assert(implies(held, Value.cast(probe(frag, "eu.d")) == self.past(
+                         probe(frag, "eu.d"), name="d"))),
+                     Assert(implies(d_take, d_valid)),
+                     Cover(d_take)]
 
 
 # -- network top and its input buffer -------------------------------------------
