@@ -26,7 +26,8 @@ from .harness import (
     contract_stages,
 )
 
-__all__ = ["BROKEN", "CHECKS", "EU_CFG", "LAYER_CFG", "NEG_CFG", "NET1_CFG", "NET2_CFG", "Check"]
+__all__ = ["BROKEN", "CHECKS", "EU_CFG", "LAYER_CFG", "NEG_CFG", "NET1_CFG", "NET2_CFG",
+           "OUTSIDE_CONTRACT", "Check"]
 
 #: One layer: 3 inputs, so the weight memory has 3 words (not a power of two:
 #: an out-of-range address exists), 2 neurons on 2 lanes, 2 classes.
@@ -128,4 +129,11 @@ BROKEN = [
     Check("broken_greedy_input_buffer", "network", "prove", 10,
           lambda: InputBufferHarness(LAYER_CFG, buffer_cls=broken.GreedyInputBuffer),
           expect="FAIL"),
+]
+
+#: A block driven outside its documented contract: must FAIL too (the docs
+#: say why the contract is needed).
+OUTSIDE_CONTRACT = [
+    Check("error_unit_restart_mid_pass", "error_unit", "bmc", 40,
+          lambda: ErrorHandshakeHarness(EU_CFG, restarts=True), expect="FAIL"),
 ]

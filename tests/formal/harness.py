@@ -594,9 +594,11 @@ class ErrorHandshakeHarness(Harness):
     contract: the products still in the pipeline would land in the new pass.
     """
 
-    def __init__(self, cfg, layer=0):
+    def __init__(self, cfg, layer=0, *, restarts=False):
         super().__init__()
         self.dut = ErrorUnit.from_config(cfg, layer)
+        #: Let the environment restart a pass at any time (outside the contract).
+        self.restarts = restarts
         self.free_inputs(self.dut)
 
     def check(self, m):
@@ -614,13 +616,13 @@ class ErrorHandshakeHarness(Harness):
             m.d.sync += taken.eq(taken + 1)
             with m.If(taken == G - 1):
                 m.d.sync += phase.eq(0)
-        m.d.comb += [
-            Assume(~(dut.start & dut.start_d)),
-            Assume(implies(dut.start, (phase == 0) | ((phase == 1) & dut.scores_done))),
-            Assume(implies(dut.start_d, (phase == 1) & dut.scores_done)),
-            Assume(implies(dut.d_take, dut.d_valid)),
-            Assert(phase != 3),
-        ]
+        m.d.comb += [Assume(implies(dut.d_take, dut.d_valid)), Assert(phase != 3)]
+        if not self.restarts:
+            m.d.comb += [
+                Assume(~(dut.start & dut.start_d)),
+                Assume(implies(dut.start, (phase == 0) | ((phase == 1) & dut.scores_done))),
+                Assume(implies(dut.start_d, (phase == 1) & dut.scores_done)),
+            ]
         held = self.ok_past & self.past(dut.d_valid & ~dut.d_take & ~dut.start_d & ~dut.start,
                                         name="held")
         m.d.comb += [Assert(implies(held, dut.d_valid)),
