@@ -122,7 +122,7 @@ def run_row(cfg, data, row, seed, epochs, *, batch=1, schedule="simultaneous", t
     drop_rng = np.random.default_rng([cfg.init_seed, 1])
     layerwise = schedule == "layerwise"
     phases = [{i} for i in range(L)] if layerwise else [None]
-    if kind in ("bp", "fa") or (kind == "fixed" and not layerwise):
+    if kind in ("bp", "fa"):  # no per-layer loss: all layers learn, as many epochs in total
         phases = [None] * len(phases)
     curve, diverged = [], False
 
