@@ -26,7 +26,7 @@ from .harness import (
     contract_stages,
 )
 
-__all__ = ["BROKEN", "CHECKS", "EU_CFG", "LAYER_CFG", "NEG_CFG", "NET1_CFG", "NET2_CFG",
+__all__ = ["BROKEN", "CHECKS", "EU_CFG", "LAYER1_CFG", "LAYER_CFG", "NEG_CFG", "NET1_CFG", "NET2_CFG",
            "OUTSIDE_CONTRACT", "Check"]
 
 #: One layer: 3 inputs, so the weight memory has 3 words (not a power of two:
@@ -44,6 +44,9 @@ NET1_CFG = Config(sizes=(1, 2), classes=2, lanes=(2,), act_width=4, act_frac=2,
                   weight_width=4, weight_frac=2, m_bits=1, m_seeds=(0x1234567,),
                   k_seeds=(0x89ABCDE,), eta_shift=1)
 NET2_CFG = NET1_CFG.with_layers((1, 2, 2)).replace(lanes=(2, 2))
+#: A second layer: its input slot has 2 values a word (the first layer's
+#: lanes), its memories 12 weight words and 3 bias words.
+LAYER1_CFG = NET2_CFG.replace(sizes=(1, 4, 6))
 
 _LFSR = {"m_bits": DEFAULT.m_bits, "m_seed": DEFAULT.m_seeds[0], "k_seed": DEFAULT.k_seeds[0]}
 
@@ -99,6 +102,10 @@ CHECKS = [
     # layer: memory-write discipline, counters, results, handshakes
     Check("layer_memory_writes", "layer", "prove", 4,
           lambda: LayerHarness(LAYER_CFG, groups=("memory",))),
+    Check("layer1_memory_writes", "layer", "prove", 4,
+          lambda: LayerHarness(LAYER1_CFG, layer=1, groups=("memory",))),
+    Check("layer1_memory_writes_cover", "layer", "cover", 40,
+          lambda: LayerHarness(LAYER1_CFG, layer=1, groups=("memory",))),
     Check("layer_counters", "layer", "prove", 1,
           lambda: LayerHarness(LAYER_CFG, groups=("counters",))),
     Check("layer_results", "layer", "prove", 4,

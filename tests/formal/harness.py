@@ -642,7 +642,8 @@ class LayerHarness(Harness):
         write port, by the update unit during the update phase of a training
         sample (all lanes of a word), or by the access port (one lane) while
         the layer is idle; always at an in-range word. No update phase in
-        inference.
+        inference. Every beat reads input ``k`` at an in-range word and lane
+        of the input slot.
     ``counters``
         Every counter never decreases and grows by at most its per-cycle
         maximum, so it stays below ``max_increment * cycles``: it cannot wrap
@@ -726,6 +727,11 @@ class LayerHarness(Harness):
         beats = in_state["FWD"] | in_state["UPD"]
         m.d.comb += [Assert(implies(beats, (g < dut.groups) & (k < dut.n_in))),
                      Assert(implies(beats, waddr == g * dut.n_in + k))]
+        # reads of the input slot: word kw, lane kl of input k, in range
+        kw, kl = probe(frag, "kw"), probe(frag, "kl")
+        m.d.comb += [Assert(implies(beats, (kw < dut.in_words) & (kl < dut.lanes_in))),
+                     Assert(implies(beats, kw * dut.lanes_in + kl == k)),
+                     Assert(implies(beats, dut.o_in_addr == kw))]
 
     def _check_counters(self, m, frag):
         P = self.dut.lanes
