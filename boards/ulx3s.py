@@ -7,8 +7,9 @@ on the FT231X USB-UART (the board's "US1" port). LEDs: 0 = train mode,
 UART framing error or overrun, 7 = heartbeat.
 """
 
+import warnings
+
 from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
-from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
@@ -63,10 +64,12 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         if self.pll is not None:
-            m.domains.sync = cd_sync = ClockDomain("sync")
+            m.domains.sync = ClockDomain("sync")
             pll = self.pll
-            m.submodules.clk25 = clk25 = io.Buffer("i", platform.request("clk25", 0, dir="-"))
-            clk = cd_sync.clk
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                clk25 = platform.request("clk25", 0)
+            clk = Signal()
             lock = Signal()
             m.submodules.pll = Instance(
                 "EHXPLLL",
@@ -84,6 +87,8 @@ class BoardTop(Elaboratable):
                 i_PLLWAKESYNC=0, i_ENCLKOP=0,
                 o_CLKOP=clk, o_LOCK=lock,
             )
+            m.d.comb += ClockSignal("sync").eq(clk)
+            # nextpnr also derives this constraint from the PLL's input clock
             platform.add_clock_constraint(clk, self.clock_hz)
             por = Signal(range(POR_CYCLES), init=POR_CYCLES - 1)
             m.domains.por = ClockDomain("por", reset_less=True)
@@ -94,12 +99,17 @@ class BoardTop(Elaboratable):
                 m.d.por += por.eq(por - 1)
             m.submodules.reset = ResetSynchronizer(por != 0, domain="sync")
 
-        uart = platform.request("uart", 0, dir="-")
-        m.submodules.uart_rx = uart_rx = io.Buffer("i", uart.rx)
-        m.submodules.uart_tx = uart_tx = io.Buffer("o", uart.tx)
+        # Pins through platform.request() without dir="-" (deprecated in Amaranth
+        # 0.5, still supported): with io.Buffer on these pins the YoWASP Yosys
+        # 0.70 used here aborts in abc9 (ABC_OPS_REINTEGRATE, "GetSize(conn.first)
+        # == GetSize(conn.second)") on this design; this form builds.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            uart = platform.request("uart", 0)
+            leds = [platform.request("led", i) for i in (0, 1, 2, 3, 7)]
         m.submodules.core = core = SerialCore(self.cfg, divisor=self.divisor,
                                               timeout=int(self.clock_hz // 10))
-        m.d.comb += [core.rx.eq(uart_rx.i), uart_tx.o.eq(core.tx)]
+        m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]
 
         flash_err = Signal(FLASH_BITS)
         flash_rx = Signal(FLASH_BITS)
@@ -110,10 +120,6 @@ class BoardTop(Elaboratable):
                 m.d.sync += flash.eq(flash - 1)
         beat = Signal(25)
         m.d.sync += beat.eq(beat + 1)
-        leds = []
-        for i in (0, 1, 2, 3, 7):
-            m.submodules[f"led{i}"] = led = io.Buffer("o", platform.request("led", i, dir="-"))
-            leds.append(led)
         m.d.comb += [leds[0].o.eq(core.o_train), leds[1].o.eq(core.o_busy),
                      leds[2].o.eq(flash_err != 0), leds[3].o.eq(flash_rx != 0),
                      leds[4].o.eq(beat[-1])]
