@@ -99,7 +99,7 @@ CHECKS = [
     Check("lfsr_state_cover", "lfsr", "cover", 30, lambda: LfsrHarness(**_LFSR)),
     Check("lfsr_replay", "lfsr", "bmc", 14, lambda: LfsrReplayHarness(**_LFSR)),
     Check("lfsr_replay_cover", "lfsr", "cover", 14, lambda: LfsrReplayHarness(**_LFSR)),
-    # layer: memory-write discipline, counters, results, handshakes
+    # layer: memory-write discipline, counters, results, slots, pipeline
     Check("layer_memory_writes", "layer", "prove", 4,
           lambda: LayerHarness(LAYER_CFG, groups=("memory",))),
     Check("layer1_memory_writes", "layer", "prove", 4,
@@ -110,8 +110,9 @@ CHECKS = [
           lambda: LayerHarness(LAYER_CFG, groups=("counters",))),
     Check("layer_results", "layer", "prove", 4,
           lambda: LayerHarness(LAYER_CFG, groups=("results",))),
-    Check("layer_handshakes", "layer", "bmc", 30,
-          lambda: LayerHarness(LAYER_CFG, groups=("handshakes",))),
+    Check("layer_slots", "layer", "prove", 4, lambda: LayerHarness(LAYER_CFG, groups=("slots",))),
+    Check("layer_pipeline", "layer", "bmc", 30,
+          lambda: LayerHarness(LAYER_CFG, groups=("pipeline",))),
     Check("layer_cover", "layer", "cover", 40, lambda: LayerHarness(LAYER_CFG)),
     # network top and its input buffer
     Check("input_buffer", "network", "prove", 3, lambda: InputBufferHarness(LAYER_CFG)),
