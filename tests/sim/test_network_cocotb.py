@@ -14,23 +14,25 @@ from lela.golden_model.network import FixedNetwork
 from lela.sim.runner import build, run_job
 
 DEFAULT = Config()
-#: a small network for the stress tests that need many reads through the access port
-SMALL = Config(sizes=(16, 8, 8), lanes=(2, 4), m_seeds=(0x1234567, 0x89ABCDE),
-               k_seeds=(0x2468ACE, 0x13579BD), eta_shift=4)
+#: a small network for the tests that read every weight through the access port
+SMALL_DIGITS = Config(sizes=(64, 16, 16), lanes=(4, 2), m_seeds=(0x1234567, 0x89ABCDE),
+                      k_seeds=(0x2468ACE, 0x13579BD), eta_shift=5)
 
 CONDITIONS = {"plain": (0.0, 0.0), "idle": (0.3, 0.0),
               "backpressure": (0.0, 0.5), "idle+backpressure": (0.3, 0.5)}
 
 
 @pytest.fixture(scope="module")
-def builds():
+def builds(waves):
+    """``builds(cfg, sim) -> run(job, name)``: one build per parameter set."""
     cache = {}
 
     def get(cfg, sim):
         key = (cfg, sim)
         if key not in cache:
-            cache[key] = build(cfg, sim)[:2]
-        return cache[key]
+            cache[key] = build(cfg, sim, waves=waves)[:2]
+        runner, bdir = cache[key]
+        return lambda job, name: run_job(runner, bdir, job, name=name, waves=waves)
     return get
 
 
@@ -55,8 +57,7 @@ def test_train_epoch(sim, condition, builds, tmp_path):
     seed = 11 + list(CONDITIONS).index(condition)
     job = digits_job(tmp_path, DEFAULT, count, seed, idle=idle, backpressure=bp,
                      readback=sim != "verilator" or condition == "plain")
-    runner, bdir = builds(DEFAULT, sim)
-    result = run_job(runner, bdir, job, name=f"epoch-{condition}")
+    result = builds(DEFAULT, sim)(job, f"epoch-{condition}")
     assert result["samples"] == count
 
 
@@ -65,15 +66,11 @@ def test_reset_mid_sample(sim, builds, tmp_path):
     update, and training then continues bit-exact."""
     job = digits_job(tmp_path, SMALL_DIGITS, 40, 5, reset_at=[7, 23], readback=True,
                      idle=0.2, backpressure=0.2)
-    runner, bdir = builds(SMALL_DIGITS, sim)
-    result = run_job(runner, bdir, job, name="reset")
+    result = builds(SMALL_DIGITS, sim)(job, "reset")
     assert len(result["reset_states"]) == 2 * SMALL_DIGITS.layers
     # the resets really interrupted an update in progress
     assert "partial update" in result["reset_states"], result["reset_states"]
 
-
-SMALL_DIGITS = Config(sizes=(64, 16, 16), lanes=(4, 2), m_seeds=(0x1234567, 0x89ABCDE),
-                      k_seeds=(0x2468ACE, 0x13579BD), eta_shift=5)
 
 
 def test_extreme_values(sim, builds, tmp_path):
@@ -97,8 +94,7 @@ def test_extreme_values(sim, builds, tmp_path):
              train=np.ones(n, np.int64))
     job = {"config": cfg.to_dict(), "data": str(tmp_path / "data.npz"), "seed": 3,
            "preload": str(tmp_path / "preload.npz"), "readback": True, "counters": True}
-    runner, bdir = builds(cfg, sim)
-    result = run_job(runner, bdir, job, name="extreme")
+    result = builds(cfg, sim)(job, "extreme")
     # the datapath really saturated: the model's scores hit the format's ends
     model = FixedNetwork(cfg)
     for i in range(cfg.layers):
@@ -119,11 +115,11 @@ def test_early_exit_inference(sim, builds, tmp_path):
     label = np.concatenate([ds.y_train[:n_train], ds.y_test[:n_test]])
     train = np.concatenate([np.ones(n_train, np.int64), np.zeros(n_test, np.int64)])
     np.savez(tmp_path / "data.npz", x=x, label=label, train=train)
-    runner, bdir = builds(cfg, sim)
+    run = builds(cfg, sim)
     exits = set()
     for threshold in (0, 1 << (cfg.act_frac - 1), 1 << (cfg.act_frac + 1)):
         job = {"config": cfg.to_dict(), "data": str(tmp_path / "data.npz"), "seed": 4,
                "early_exit": [1, threshold], "counters": True}
-        result = run_job(runner, bdir, job, name=f"exit-{threshold}")
+        result = run(job, f"exit-{threshold}")
         exits.update(result["exit"][n_train:])
     assert len(exits) > 1, "the thresholds chosen never made different layers answer"
