@@ -117,9 +117,8 @@ CHECKS = [
     # network top and its input buffer
     Check("input_buffer", "network", "prove", 3, lambda: InputBufferHarness(LAYER_CFG)),
     Check("input_buffer_cover", "network", "cover", 12, lambda: InputBufferHarness(LAYER_CFG)),
-    Check("network", "network", "bmc", 28, lambda: NetworkHarness(NET1_CFG, trace=False)),
-    Check("network_cover", "network", "cover", 28,
-          lambda: NetworkHarness(NET1_CFG, trace=False)),
+    Check("network", "network", "bmc", 28, lambda: NetworkHarness(NET1_CFG, trace=True)),
+    Check("network_cover", "network", "cover", 28, lambda: NetworkHarness(NET1_CFG, trace=True)),
     Check("network_two_layers", "network", "bmc", 20,
           lambda: NetworkHarness(NET2_CFG, trace=False, cover_training=False)),
     Check("network_two_layers_cover", "network", "cover", 20,
