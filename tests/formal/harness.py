@@ -50,6 +50,8 @@ from lela.rtl.numerics import round_shift, saturate
 from lela.rtl.update_unit import UpdateUnit
 
 __all__ = [
+    "EDGE_STAGES",
+    "ErrorHandshakeHarness",
     "ErrorStagesHarness",
     "Harness",
     "InputBufferHarness",
@@ -64,6 +66,7 @@ __all__ = [
     "clamp",
     "contract_stages",
     "free_inputs",
+    "implies",
     "probe",
     "state_value",
 ]
