@@ -27,6 +27,8 @@ COMMANDS = {
               "synthesize, place and route a board (YoWASP); report resources and Fmax"),
     "board": ("lela.boards.host",
               "talk to a board (or a simulated one) over the host link"),
+    "bench": ("lela.bench", "measure utilisation, Fmax, throughput, memory traffic, "
+              "simulator speed, early exit and accuracy (docs/benchmarks.md)"),
 }
 
 
