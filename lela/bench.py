@@ -277,8 +277,8 @@ def utilisation_run(ctx, cfg, label):
     model, slowest, per_layer = _model_cycles(cfg)
     bound = cycle_bound(cfg)
     run = {
-        "label": label, "sizes": list(cfg.sizes), "lanes": list(cfg.lanes),
-        "classes": cfg.classes, "samples": n,
+        "label": label, "config": cfg.to_dict(), "sizes": list(cfg.sizes),
+        "lanes": list(cfg.lanes), "classes": cfg.classes, "samples": n,
         "cycles_per_sample": measured, "bound": bound, "ratio": measured / bound,
         "model_cycles": model, "model_equal": measured == model,
         "slowest_layer": slowest + 1, "layer_cycles_model": per_layer,
@@ -917,8 +917,11 @@ def headline(report):
 
 
 def run_bench(plan, *, sections=SECTIONS, build_root="build/bench", mnist=MNIST_DIR,
-              log=print):
-    """Run ``sections`` of ``plan``; returns the report dict (see the module docstring)."""
+              resume=False, log=print):
+    """Run ``sections`` of ``plan``; returns the report dict (see the module docstring).
+
+    With ``resume``, the sections that a previous run of the same plan saved in
+    ``build_root`` are kept as they are (and their times with them)."""
     for s in sections:
         if s not in SECTIONS:
             raise ValueError(f"section must be one of {', '.join(SECTIONS)}, not {s!r}")
@@ -927,16 +930,33 @@ def run_bench(plan, *, sections=SECTIONS, build_root="build/bench", mnist=MNIST_
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     t0 = time.perf_counter()
     timings = {}
+    partial = ctx.root / f"partial-{plan.name}.json"
+    saved = json.loads(partial.read_text()) if resume and partial.exists() else {}
     for name in SECTIONS:
         if name not in sections:
             ctx.skip(name, "not requested (--sections)")
+            continue
+        if name in saved.get("report", {}):
+            ctx.report[name] = saved["report"][name]
+            timings[name] = saved["timings"][name]
+            ctx.skipped += [s for s in saved["skipped"] if s["section"] == name]
+            if name == "utilisation":  # the runs the traffic and throughput sections use
+                for run in ctx.report[name]["rows"] + ctx.report[name]["boards"]:
+                    ctx.util_runs[json.dumps(run["config"], sort_keys=True)] = run
+            clock(f"{name}: kept from {partial}")
             continue
         ts = time.perf_counter()
         ctx.report[name] = BENCHES[name](ctx)
         timings[name] = time.perf_counter() - ts
         clock(f"{name}: done in {timings[name]:.0f} s")
+        # what is measured so far survives a failure later in the run (--resume)
+        ctx.root.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps({"report": ctx.report, "timings": timings,
+                                       "skipped": ctx.skipped}, default=_json_default))
+    kept = [name for name in SECTIONS if name in saved.get("report", {}) and name in sections]
     report = {
-        "plan": plan.name, "started": started, "seconds": time.perf_counter() - t0,
+        "plan": plan.name, "started": started,
+        "seconds": time.perf_counter() - t0 + sum(timings[k] for k in kept), "resumed": kept,
         "section_seconds": timings, "skipped": ctx.skipped,
         "machine": {"cpu": _cpu_name(), "cpus": os.cpu_count(), "loadavg_end": _loadavg(),
                     "python": platform.python_version(), "numpy": np.__version__,
@@ -1205,7 +1225,7 @@ def _md_resources(res):
                        "weight word bits per layer", "synthesized"],
                       [[d["label"], _sizes_list(d["sizes"]), d["lanes"], _f(d["memory_bits"]),
                         d["mac_multipliers"], ", ".join(str(w) for w in d["weight_word_bits"]),
-                        "yes" if d["synthesized"] else "no"] for d in res["designs"]]))
+                        "yes" if d["synthesized"] else "no"] for d in res.get("designs", [])]))
     return out
 
 
@@ -1280,7 +1300,9 @@ def markdown(report, command, seconds):
            "in the same run are the figures to quote, absolute times are beside them."), "",
            f"- command: `{command}` (from the repository root)",
            (f"- took {seconds / 60:.1f} minutes ({report['plan']} plan), started "
-           f"{report['started']}, commit {report['commit']}"),
+            f"{report['started']}, commit {report['commit']}"
+            + (f"; {', '.join(report['resumed'])} kept from an interrupted run (--resume)"
+               if report.get("resumed") else "")),
            (f"- machine: {report['machine']['cpus']} CPUs ({report['machine']['cpu']}), load "
            f"average at the end {report['machine']['loadavg_end']}; Verilator "
            f"{report['machine']['verilator']}, {report['machine']['icarus']}, Amaranth "
@@ -1355,22 +1377,21 @@ def plots(report, folder):
         save(fig, "resources.png")
     t = report.get("throughput")
     if t and t["rows"]:
-        fig, ax = plt.subplots(figsize=(7, 4))
-        names = [f"{r['board']} P={r['lanes']}" for r in t["rows"]]
-        ax.bar(names, [r["samples_per_second"] for r in t["rows"]], color="C0",
-               label="lela at the clock of the table")
-        for k, base in enumerate(t["baselines"]):
-            for j, (key, label) in enumerate((("float_batch1", "float batch 1"),
-                                              (f"float_batch{t['baseline_batch']}",
-                                               f"float batch {t['baseline_batch']}"),
-                                              ("fixed", "fixed-point"))):
-                ax.axhline(base["samples_per_second"][key], color=f"C{j + 1}",
-                           ls=["-", "--", ":"][k % 3],
-                           label=f"CPU {label} ({_sizes_list(base['sizes'])})")
+        fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(t["rows"]) + 2), 4))
+        base = {tuple(b["sizes"]): b["samples_per_second"] for b in t["baselines"]}
+        b = t["baseline_batch"]
+        bars = (("lela", None), ("CPU float batch 1", "float_batch1"),
+                (f"CPU float batch {b}", f"float_batch{b}"), ("CPU fixed-point", "fixed"))
+        x = np.arange(len(t["rows"]))
+        for j, (label, key) in enumerate(bars):
+            ys = [r["samples_per_second"] if key is None else base[tuple(r["sizes"])][key]
+                  for r in t["rows"]]
+            ax.bar(x + (j - 1.5) * 0.2, ys, 0.2, label=label, color=f"C{j}")
+        ax.set_xticks(x, [f"{r['board']} P={r['lanes']}\n{_sizes_list(r['sizes'])}\n"
+                          f"{r['clock_mhz']:.0f} MHz" for r in t["rows"]], fontsize=8)
         ax.set_yscale("log")
         ax.set_ylabel("training samples/s")
-        ax.tick_params(axis="x", labelrotation=30)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=8)
         save(fig, "throughput.png")
     tr = report.get("traffic")
     if tr:
@@ -1443,11 +1464,26 @@ def add_arguments(parser):
     parser.add_argument("--mnist", default=MNIST_DIR, metavar="DIR",
                         help=f"folder of the MNIST IDX files (default {MNIST_DIR}; "
                              "skipped when absent)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the sections a failed run of the same plan finished (saved "
+                             "in the build folder) and measure the others")
+    parser.add_argument("--render", metavar="JSON",
+                        help="measure nothing: write the Markdown and plots of an existing "
+                             "benchmarks.json into --out")
 
 
 def run(args):
     import dataclasses
 
+    out = Path(args.out)
+    if args.render:
+        report = json.loads(Path(args.render).read_text())
+        report["plots"] = plots(report, out / "benchmarks")
+        (out / "benchmarks.md").write_text(markdown(report, report["command"],
+                                                    report["seconds"]))
+        print(f"lela bench: wrote {out / 'benchmarks.md'} and {len(report['plots'])} plots "
+              f"from {args.render}")
+        return 0
     plan = QUICK if args.quick else FULL
     changes = {}
     if args.synth:
@@ -1456,17 +1492,15 @@ def run(args):
         changes["ecp5_lanes"] = tuple(int(v) for v in args.ecp5_lanes.split(","))
     plan = dataclasses.replace(plan, **changes) if changes else plan
     sections = tuple(s.strip() for s in args.sections.split(",") if s.strip())
-    out = Path(args.out)
-    t0 = time.perf_counter()
     report = run_bench(plan, sections=sections, build_root=args.build_dir, mnist=args.mnist,
-                       log=lambda msg: print(msg, flush=True))
-    seconds = time.perf_counter() - t0
+                       resume=args.resume, log=lambda msg: print(msg, flush=True))
     command = " ".join(["lela", "bench", *sys.argv[2:]]) if sys.argv[1:2] == ["bench"] \
         else "lela bench" + (" --quick" if args.quick else "")
     report["command"] = command
     out.mkdir(parents=True, exist_ok=True)
     report["plots"] = plots(report, out / "benchmarks")
     (out / "benchmarks.json").write_text(json.dumps(report, indent=1, default=_json_default))
+    seconds = report["seconds"]
     (out / "benchmarks.md").write_text(markdown(report, command, seconds))
     print(f"lela bench: wrote {out / 'benchmarks.md'}, {out / 'benchmarks.json'} and "
           f"{len(report['plots'])} plots in {seconds / 60:.1f} minutes")
