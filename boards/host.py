@@ -157,11 +157,12 @@ class Result:
 
 # -- transports -----------------------------------------------------------------
 class SerialTransport:
-    """A real board's USB-UART, through pyserial."""
+    """A real board's USB-UART, through pyserial (a device path, or any
+    pyserial URL such as ``socket://host:port`` or ``loop://``)."""
 
     def __init__(self, port, *, baud=115200, timeout=5.0):
         import serial
-        self._serial = serial.Serial(port, baud, timeout=timeout)
+        self._serial = serial.serial_for_url(port, baudrate=baud, timeout=timeout)
         self._serial.reset_input_buffer()
 
     def write(self, data):

@@ -213,3 +213,21 @@ def test_bad_responses_are_protocol_errors():
     board = bare_board(response(P.Command.STATUS, 0)[:4])
     with pytest.raises(H.TransportTimeout):
         board.request(P.Command.STATUS)
+
+
+def test_serial_transport_on_a_loopback_url():
+    """pyserial's loop:// stands in for the port: bytes and the read timeout."""
+    t = H.SerialTransport("loop://", timeout=0.05)
+    try:
+        frame = response(P.Command.STATUS, P.Status.BUSY)
+        t.write(frame)
+        assert t.read(len(frame)) == frame
+        with pytest.raises(H.TransportTimeout, match=r"the board sent 0 of 1 bytes"):
+            t.read(1)
+        t.write(response(P.Command.SET_MODE, P.Status.TRAINING))
+        board = H.Board.__new__(H.Board)
+        board.transport = t
+        with pytest.raises(H.TrainingError, match=r"SET_MODE: TRAINING"):
+            board.read_response(P.Command.SET_MODE)
+    finally:
+        t.close()
