@@ -18,8 +18,14 @@ import numpy as np
 
 __all__ = ["BOARD_CLOCKS_MHZ", "add_arguments", "cycle_bound", "run", "train_rtl"]
 
-#: Clock of each board's build (MHz); the default projection uses the first.
-BOARD_CLOCKS_MHZ = {"ulx3s": 25.0, "icebreaker": 12.0}
+def _board_clocks_mhz():
+    from lela.boards import icebreaker, ulx3s
+    return {"ulx3s": ulx3s.CLOCK_HZ / 1e6, "icebreaker": icebreaker.CLOCK_HZ / 1e6}
+
+
+#: Clock of each board's build (MHz, from the board files); the default
+#: projection uses the first.
+BOARD_CLOCKS_MHZ = _board_clocks_mhz()
 
 
 def cycle_bound(cfg):
@@ -63,6 +69,9 @@ def train_rtl(cfg, dataset, *, epochs=7, sim="verilator", check_every=1, order_s
     from .runner import build, run_job
 
     cfg.check_hardware()
+    if len(dataset.y_train) == 0 or len(dataset.y_test) == 0:
+        raise ValueError(f"dataset {dataset.name!r} needs training and test samples "
+                         f"(has {len(dataset.y_train)} and {len(dataset.y_test)})")
     if dataset.features != cfg.sizes[0]:
         raise ValueError(f"dataset {dataset.name!r} has {dataset.features} inputs but the "
                          f"configuration's sizes[0] is {cfg.sizes[0]}")
@@ -100,7 +109,9 @@ def train_rtl(cfg, dataset, *, epochs=7, sim="verilator", check_every=1, order_s
     gaps = np.diff(out)
     cycles = float(np.median(gaps[len(gaps) // 2:])) if len(gaps) else float("nan")
     bound = cycle_bound(cfg)
-    per_layer = result["counters_at"][str(n_train)]
+    # counters as the training ended: read before the first test sample, or
+    # at the very end when there is none
+    per_layer = result["counters_at"].get(str(n_train)) or result["counters"]
     words = {name: [row[name] / n_train for row in per_layer] for name in COUNTERS}
     weight_words = sum(words["weight_reads"]) + sum(words["weight_writes"])
     return {

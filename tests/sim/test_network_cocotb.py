@@ -48,10 +48,10 @@ def digits_job(tmp_path, cfg, count, seed, **extra):
 
 @pytest.mark.parametrize("condition", CONDITIONS)
 def test_train_epoch(sim, condition, builds, tmp_path):
-    """One full epoch of digits on Verilator (120 samples on Icarus), every
+    """One full epoch of digits on Verilator (60 samples on Icarus), every
     sample checked, under idle cycles and backpressure."""
     idle, bp = CONDITIONS[condition]
-    count = None if sim == "verilator" else 120
+    count = None if sim == "verilator" else 60
     ds = load_digits()
     count = count or len(ds.y_train)
     seed = 11 + list(CONDITIONS).index(condition)
