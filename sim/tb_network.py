@@ -37,15 +37,14 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
-from cocotb.triggers import ClockCycles, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, Timer
 
 from lela.config import Config
 from lela.golden_model import error_unit
 from lela.golden_model.network import FixedNetwork, update_order, weight_digest
+from lela.sim.runner import CLOCK_NS
 
-CLOCK_NS = 10
 SPACE_W, SPACE_B, SPACE_COUNTERS = 0, 1, 2
 
 
@@ -167,14 +166,22 @@ class Bench:
         self.dut.rst.value = 0
         await RisingEdge(self.dut.clk)
 
-    async def wait_high(self, signal):
-        """Wait for the clock edge at which ``signal`` is 1, without waking every cycle."""
-        clk = self.dut.clk
+    async def transfer(self, signal, payload=None):
+        """Return just after the rising edge at which ``signal`` is 1 (the
+        caller holds the other side of the handshake at 1), with the value of
+        ``payload`` at that edge. Values are read in the read-only phase, when
+        the time step has settled: ``lela_tb`` makes its clock in the design,
+        and what a read in a ``RisingEdge(clk)`` callback sees differs between
+        simulators (Verilator: after the edge's updates, Icarus: before).
+        Python wakes on the edges of ``signal``, not on every cycle."""
         while True:
-            await RisingEdge(clk)
+            await ReadOnly()
             if signal.value == 1:
-                return
+                break
             await RisingEdge(signal)
+        value = payload.value if payload is not None else None
+        await RisingEdge(self.dut.clk)
+        return value
 
     async def drive(self, indices, stop):
         dut, job = self.dut, self.job
@@ -208,7 +215,7 @@ class Bench:
                     "x": int(self.x[n, k]), "label": int(self.label[n]) if last else 0,
                     "train": int(self.train[n]) if last else 0}).as_bits()
                 dut.i_sample__valid.value = 1
-                await self.wait_high(dut.i_sample__ready)
+                await self.transfer(dut.i_sample__ready)
             dut.i_sample__valid.value = 0
             if not interrupted:
                 pos += 1
@@ -229,12 +236,12 @@ class Bench:
                     dut.o_result__ready.value = 0
                     await ClockCycles(dut.clk, self.rng.randint(1, 16))
                     dut.o_result__ready.value = 1
-                await self.wait_high(dut.o_result__valid)
+                raw = await self.transfer(dut.o_result__valid, dut.o_result__payload)
                 # handshake at this edge: valid and ready were both 1
                 self.out_times.append(get_sim_time(unit="ns") // CLOCK_NS)
                 t0 = time.perf_counter()
                 n = self.pending.pop(0)
-                got = self.decode(self.resolved(dut.o_result__payload.value, n))
+                got = self.decode(self.resolved(raw, n))
                 self.results[n] = got
                 self.compare(n, got)
                 self.python_s += time.perf_counter() - t0
@@ -255,11 +262,10 @@ class Bench:
         dut = self.dut
         dut.i_acc__payload.value = (addr | (data << 32) | (write << 64))
         dut.i_acc__valid.value = 1
-        await self.wait_high(dut.i_acc__ready)
+        await self.transfer(dut.i_acc__ready)
         dut.i_acc__valid.value = 0
         dut.o_acc__ready.value = 1
-        await self.wait_high(dut.o_acc__valid)
-        raw = int(dut.o_acc__payload.value)
+        raw = int(await self.transfer(dut.o_acc__valid, dut.o_acc__payload))
         return raw & 0xFFFFFFFF, (raw >> 32) & 1
 
     async def read_layer(self, i):
@@ -355,8 +361,7 @@ async def network(dut):
         enable, threshold = job.get("early_exit", [0, 0])
         dut.early_exit.value = int(enable)
         dut.threshold.value = int(threshold)
-        await Timer(1, unit="ns")
-        Clock(dut.clk, CLOCK_NS, unit="ns").start(start_high=False)
+        await Timer(1, unit="ns")    # the design makes its clock (lela_tb, sim/runner.py)
         await bench.reset()
         if job.get("preload"):
             await bench.preload(job["preload"])
