@@ -388,18 +388,16 @@ def _mnist_accuracy(ctx):
             "fixed_seconds": time.perf_counter() - t0}
 
 
-def _exit_decisions(cfg, scores, threshold):
+def _exit_decisions(margins, preds, threshold):
     """Exit layer and prediction per sample for an integer margin threshold
-    (None: early exit off), from per-layer integer scores (layers x n x C)."""
-    top = np.sort(scores, axis=2)
-    margins = top[:, :, -1] - top[:, :, -2]
-    L, n = scores.shape[0], scores.shape[1]
+    (None: early exit off), from the per-layer margins and predictions
+    (layers x n, ``golden_model.error_unit.margin`` and ``prediction``)."""
+    L, n = margins.shape
     exit_layer = np.full(n, L - 1)
     if threshold is not None:
         for i in range(L - 2, -1, -1):   # the first layer whose margin is large enough
             exit_layer = np.where(margins[i] >= threshold, i, exit_layer)
-    pred = np.argmax(scores[exit_layer, np.arange(n)], axis=1)  # lowest index wins a tie
-    return exit_layer, pred
+    return exit_layer, preds[exit_layer, np.arange(n)]
 
 
 def _exit_cycles(cfg, exit_layer):
@@ -412,6 +410,7 @@ def _exit_cycles(cfg, exit_layer):
 
 def bench_early_exit(ctx):
     """Accuracy and mean busy cycles per inference vs the margin threshold."""
+    from .golden_model import error_unit
     from .golden_model.network import FixedNetwork
 
     cfg, plan = ctx.cfg, ctx.plan
@@ -424,15 +423,14 @@ def bench_early_exit(ctx):
             for n in order:
                 model.train_step(xq[n], int(d.y_train[n]))
     xtq = model.quantize(d.x_test)
-    scores = np.array([[s for _, _, s in model.forward(x)] for x in xtq])  # n x L x C
-    scores = scores.transpose(1, 0, 2)
-    top = np.sort(scores, axis=2)
-    margins = top[:, :, -1] - top[:, :, -2]
+    scores = [[s for _, _, s in model.forward(x)] for x in xtq]  # n x L x C
+    margins = np.array([[error_unit.margin(s) for s in row] for row in scores]).T  # L x n
+    preds = np.array([[error_unit.prediction(s) for s in row] for row in scores]).T
     cycles_at = [_exit_cycles(cfg, i) for i in range(cfg.layers)]
     thresholds = sorted({int(v) for v in np.quantile(margins[0], EXIT_QUANTILES)})
     curve = []
     for t in thresholds + [None]:
-        exit_layer, pred = _exit_decisions(cfg, scores, t)
+        exit_layer, pred = _exit_decisions(margins, preds, t)
         curve.append({
             "threshold": t, "threshold_score": None if t is None else t / 2**cfg.act_frac,
             "accuracy": float(np.mean(pred == d.y_test)),
@@ -455,7 +453,7 @@ def bench_early_exit(ctx):
         result, wall, _ = _run_samples(ctx, cfg, f"bench-exit-{t}", xtq, d.y_test,
                                        np.zeros(n), early_exit=[1, t], counters=True,
                                        preload=str(weights.resolve()))
-        exit_layer, pred = _exit_decisions(cfg, scores, t)
+        exit_layer, pred = _exit_decisions(margins, preds, t)
         got_exit = np.array(result["exit"])
         assert np.array_equal(got_exit, exit_layer), f"threshold {t}: RTL exits differ"
         got_pred = np.array(result["pred"])[np.arange(n), got_exit]
