@@ -49,6 +49,12 @@ EU_FETCH = 1
 DRAIN = 3
 
 
+def update_beat_cycles(cfg):
+    """Cycles per update beat: 1, or 2 with a single-port weight memory (the
+    reads and the write-backs of the words take turns on its one port)."""
+    return 2 if cfg.weight_memory == "single_port" else 1
+
+
 def _shape(cfg, layer):
     n_in, n = cfg.sizes[layer], cfg.sizes[layer + 1]
     p = cfg.lanes[layer]
@@ -76,9 +82,10 @@ def busy_cycles(cfg, layer, mode):
     if mode != "train":
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     n_in, _, p, g, c = _shape(cfg, layer)
+    beat = update_beat_cycles(cfg)
     d_group = EU_FETCH + p * c + EU_PIPELINE   # one group of d after its start
     first_update = scores + d_group             # issue of the first update beat
-    last_update = first_update + (g - 1) * max(n_in, d_group) + n_in - 1
+    last_update = first_update + (g - 1) * max(beat * n_in, d_group) + beat * (n_in - 1)
     return last_update + DRAIN
 
 

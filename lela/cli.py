@@ -58,6 +58,9 @@ def add_config_arguments(parser):
     g.add_argument("--k-seeds", type=_int_list, metavar="S1,S2,...")
     for name in ("act-width", "act-frac", "weight-width", "weight-frac", "m-bits"):
         g.add_argument(f"--{name}", type=int)
+    g.add_argument("--weight-memory", help="dual_port | single_port (maps to SPRAM)")
+    g.add_argument("--counters", choices=("on", "off"),
+                   help="build the per-layer performance counters")
 
 
 def config_from_args(args) -> Config:
@@ -68,10 +71,12 @@ def config_from_args(args) -> Config:
     changes = {}
     for name in ("classes", "eta_shift", "feedback", "loss", "dropout", "init_seed",
                  "m_seeds", "k_seeds", "act_width", "act_frac", "weight_width",
-                 "weight_frac", "m_bits"):
+                 "weight_frac", "m_bits", "weight_memory"):
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
+    if getattr(args, "counters", None) is not None:
+        changes["counters"] = args.counters == "on"
     lanes = getattr(args, "lanes", None)
     if lanes is not None:
         changes["lanes"] = lanes * cfg.layers if len(lanes) == 1 else lanes

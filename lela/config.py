@@ -13,10 +13,12 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-__all__ = ["DEFAULT", "FEEDBACK_MODES", "LOSSES", "Config", "ConfigError"]
+__all__ = ["DEFAULT", "FEEDBACK_MODES", "LOSSES", "WEIGHT_MEMORIES", "Config", "ConfigError"]
 
 FEEDBACK_MODES = ("symmetric", "sign_concordant", "independent")
 LOSSES = ("square_hinge", "cross_entropy")
+#: Kinds of weight memory a layer can be built with (see :class:`Config`).
+WEIGHT_MEMORIES = ("dual_port", "single_port")
 #: Losses the fixed-point datapath (and so the RTL) implements.
 HARDWARE_LOSSES = ("square_hinge",)
 
@@ -76,6 +78,19 @@ class Config:
         ``square_hinge`` (hardware) or ``cross_entropy`` (float model only).
     dropout : float
         Dropout probability of hidden activations (float model only).
+    weight_memory : str
+        How each layer's weight memory is built. ``dual_port`` (default): a
+        read port and a write port, initial contents (the initial weights);
+        the update pass reads a word and writes one back every cycle.
+        ``single_port``: one port for reads and writes and no initial
+        contents, so that it maps to single-port RAM such as the iCE40 UP5K's
+        SPRAM; the weights must be written through the access port before the
+        first sample, and the update pass takes two cycles per word (a read,
+        then a write-back). The arithmetic is the same in both.
+    counters : bool
+        Build the seven per-layer performance counters (access-port space 2).
+        Without them a counter read is an access error; they cost about a
+        third of a layer's logic on an iCE40.
     """
 
     sizes: tuple[int, ...] = (64, 128, 128, 128)
@@ -93,6 +108,8 @@ class Config:
     feedback: str = "symmetric"
     loss: str = "square_hinge"
     dropout: float = 0.0
+    weight_memory: str = "dual_port"
+    counters: bool = True
 
     def __post_init__(self):
         for name in ("sizes", "lanes", "m_seeds", "k_seeds"):
@@ -162,6 +179,11 @@ class Config:
         if (isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float))
                 or not 0.0 <= self.dropout < 1.0):
             fail("dropout", self.dropout, "must be a number in [0, 1)")
+        if self.weight_memory not in WEIGHT_MEMORIES:
+            fail("weight_memory", self.weight_memory,
+                 f"must be one of {', '.join(WEIGHT_MEMORIES)}")
+        if not isinstance(self.counters, bool):
+            fail("counters", self.counters, "must be true or false")
 
     def check_hardware(self):
         """Raise :class:`ConfigError` if the fixed-point datapath cannot run this config."""

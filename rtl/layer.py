@@ -186,9 +186,12 @@ class Layer(wiring.Component):
         w0, b0 = initial_weights(cfg)[index]
         P, G = self.lanes, self.groups
         #: Weight memory: word ``g*N_in + k`` holds ``W[g*P + p, k]`` in lane ``p``.
+        #: With ``cfg.weight_memory == "single_port"`` it has no initial contents
+        #: (zeros in simulation): the weights are written through the access port.
+        self.single_port = cfg.weight_memory == "single_port"
+        w_init = [] if self.single_port else update_order(w0, P).reshape(G * self.n_in, P).tolist()
         self.weights = Memory(shape=data.ArrayLayout(signed(cfg.weight_width), P),
-                              depth=G * self.n_in,
-                              init=update_order(w0, P).reshape(G * self.n_in, P).tolist())
+                              depth=G * self.n_in, init=w_init)
         #: Bias memory: word ``g`` holds ``b[g*P + p]`` in lane ``p``.
         self.biases = Memory(shape=data.ArrayLayout(signed(cfg.weight_width), P), depth=G,
                              init=b0.reshape(G, P).tolist())
@@ -262,6 +265,9 @@ class Layer(wiring.Component):
 
         issue = Signal()
         op = Signal()
+        gap = Signal()    # single port: the cycle after an update beat
+        if self.single_port:
+            m.d.sync += gap.eq(issue & (op == OP_UPDATE))
         first, last = k == 0, k == N_in - 1
         last_beat = last & (g == G - 1)
         m.d.comb += self.o_in_addr.eq(kw)
@@ -340,9 +346,11 @@ class Layer(wiring.Component):
                                  result.exit.eq(passed_on.exit)]
                     m.next = "IDLE"
             with m.State("UPD"):
-                go = ~first | eu.d_valid
-                m.d.comb += [issue.eq(go), op.eq(OP_UPDATE), eu.d_take.eq(first & eu.d_valid)]
-                with m.If(first & eu.d_valid):
+                # single port: no beat in the cycle after one (its write-back's turn)
+                take = first & eu.d_valid & ~gap
+                go = (~first & ~gap) | take
+                m.d.comb += [issue.eq(go), op.eq(OP_UPDATE), eu.d_take.eq(take)]
+                with m.If(take):
                     m.d.sync += d_cur.eq(eu.d)
                 with m.If(go & last_beat):
                     m.d.sync += drain.eq(0)
@@ -371,7 +379,6 @@ class Layer(wiring.Component):
         acc_wdata = Signal(32)
         acc_we_w, acc_we_b = Signal(), Signal()
         m.d.comb += [
-            w_rd.addr.eq(Mux(acc_active, acc_word, waddr)),
             b_rd.addr.eq(Mux(acc_active, acc_group, g)),
             mac.valid.eq(s1_valid), mac.op.eq(s1_op), mac.first.eq(s1_first),
             mac.last.eq(s1_last), mac.h.eq(self.i_in_data[s1_kl]), mac.w.eq(w_rd.data),
@@ -380,15 +387,30 @@ class Layer(wiring.Component):
             uu.w.eq(w_rd.data), uu.bias.eq(b_rd.data), uu.d.eq(d_cur),
             uu.product.eq(mac.product),
         ]
-        # write-back (S2), or one lane from the access port
+        # write-back (S2; S3 with a single port), or one lane from the access port
         lane_en = Const(1, P) << acc_lane
         acc_word_data = Cat(*([acc_wdata[:ww]] * P))
+        wb_valid, wb_addr = Signal(), Signal.like(waddr)
+        wb_data = Signal.like(uu.w_new)
+        wb = [wb_valid.eq(uu.w_valid), wb_addr.eq(s2_waddr), wb_data.eq(uu.w_new)]
+        if self.single_port:
+            m.d.sync += wb   # S3: between two update beats
+        else:
+            m.d.comb += wb
         with m.If(acc_we_w):
-            m.d.comb += [w_wr.addr.eq(acc_word), w_wr.data.as_value().eq(acc_word_data),
-                         w_wr.en.eq(lane_en)]
+            m.d.comb += [w_wr.data.as_value().eq(acc_word_data), w_wr.en.eq(lane_en)]
         with m.Else():
-            m.d.comb += [w_wr.addr.eq(s2_waddr), w_wr.data.eq(uu.w_new),
-                         w_wr.en.eq(Mux(uu.w_valid, (1 << P) - 1, 0))]
+            m.d.comb += [w_wr.data.eq(wb_data), w_wr.en.eq(Mux(wb_valid, (1 << P) - 1, 0))]
+        w_rd_addr = Mux(acc_active, acc_word, waddr)
+        w_wr_addr = Mux(acc_we_w, acc_word, wb_addr)
+        if self.single_port:
+            # one address for both ports and no read while writing: a single-port RAM
+            w_addr = Signal.like(waddr)
+            m.d.comb += [w_addr.eq(Mux(w_wr.en.any(), w_wr_addr, w_rd_addr)),
+                         w_rd.addr.eq(w_addr), w_wr.addr.eq(w_addr),
+                         w_rd.en.eq(~w_wr.en.any())]
+        else:
+            m.d.comb += [w_rd.addr.eq(w_rd_addr), w_wr.addr.eq(w_wr_addr)]
         with m.If(acc_we_b):
             m.d.comb += [b_wr.addr.eq(acc_group), b_wr.data.as_value().eq(acc_word_data),
                          b_wr.en.eq(lane_en)]
@@ -405,7 +427,8 @@ class Layer(wiring.Component):
                      eu.rd_data.eq(a_rd_own.data), eu.label.eq(tok.label)]
 
         # -- counters -----------------------------------------------------------
-        counters = [Signal(COUNTER_BITS, name=f"count_{n}") for n in COUNTERS]
+        names = COUNTERS if cfg.counters else ()
+        counters = [Signal(COUNTER_BITS, name=f"count_{n}") for n in names]
         increments = {
             "busy_cycles": self.busy,
             "mac_multiplies": Mux(issue, P, 0),
@@ -415,7 +438,7 @@ class Layer(wiring.Component):
             "act_reads": Mux(issue, 1, 0) + Mux(eu.word_read, P, 0),
             "act_writes": Mux(mac.h_valid, P, 0),
         }
-        for name, counter in zip(COUNTERS, counters):
+        for name, counter in zip(names, counters):
             m.d.sync += counter.eq(counter + increments[name])
 
         # -- access port ----------------------------------------------------------
@@ -434,7 +457,7 @@ class Layer(wiring.Component):
         rdata = Signal(32)
         info = self.info_words()
 
-        n_counters = len(COUNTERS)
+        n_counters = len(counters)   # 0 when the configuration leaves them out
         in_range = Mux(space == SPACE_W, index < N_in * N,
                    Mux(space == SPACE_B, index < N,
                    Mux(space == SPACE_COUNTERS, (index < 32) & (index[:4] < n_counters),

@@ -74,6 +74,9 @@ RULES = {
     "dropout_low": ({"dropout": -0.1}, "dropout: must be a number in [0, 1), not -0.1"),
     "dropout_bool": ({"dropout": True}, "dropout: must be a number in [0, 1), not True"),
     "dropout_str": ({"dropout": "0.5"}, "dropout: must be a number in [0, 1), not '0.5'"),
+    "weight_memory": ({"weight_memory": "spram"},
+                      "weight_memory: must be one of dual_port, single_port, not 'spram'"),
+    "counters_int": ({"counters": 1}, "counters: must be true or false, not 1"),
 }
 
 
@@ -234,11 +237,12 @@ def test_cli_scalars():
     cfg = parse("--classes", "4", "--eta-shift", "5", "--feedback", "sign_concordant",
                 "--loss", "cross_entropy", "--dropout", "0.25", "--init-seed", "9",
                 "--act-width", "12", "--act-frac", "8", "--weight-width", "12",
-                "--weight-frac", "10", "--m-bits", "3")
+                "--weight-frac", "10", "--m-bits", "3", "--weight-memory", "single_port",
+                "--counters", "off")
     assert cfg == DEFAULT.replace(classes=4, eta_shift=5, feedback="sign_concordant",
                                   loss="cross_entropy", dropout=0.25, init_seed=9,
                                   act_width=12, act_frac=8, weight_width=12, weight_frac=10,
-                                  m_bits=3)
+                                  m_bits=3, weight_memory="single_port", counters=False)
 
 
 def test_cli_seeds_hex():

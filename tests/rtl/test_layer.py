@@ -96,6 +96,21 @@ def _golden(cfg, index, samples):
     return out, (w, b), counts
 
 
+async def _access(ctx, layer, space, idx, write=0, wdata=0):
+    ctx.set(layer.acc.req, 1)
+    ctx.set(layer.acc.space, space)
+    ctx.set(layer.acc.index, idx)
+    ctx.set(layer.acc.write, write)
+    ctx.set(layer.acc.wdata, wdata)
+    await ctx.tick()
+    ctx.set(layer.acc.req, 0)
+    while not ctx.get(layer.acc.done):
+        await ctx.tick()
+    result = ctx.get(layer.acc.rdata), ctx.get(layer.acc.error)
+    await ctx.tick()
+    return result
+
+
 def _simulate(cfg, index, samples, seed):
     hz = _Harness(cfg, index)
     layer = hz.layer
@@ -106,6 +121,12 @@ def _simulate(cfg, index, samples, seed):
     done = {"producer": False}
 
     async def producer(ctx):
+        if cfg.weight_memory == "single_port":
+            # no initial contents: the initial weights go in through the access port
+            w0, _ = initial_weights(cfg)[index]
+            for i, v in enumerate(w0.reshape(-1)):
+                _, err = await _access(ctx, layer, SPACE_W, i, 1, int(v) & 0xFFFFFFFF)
+                assert not err, f"seed {seed}, layer {index}: loading W[{i}]"
         for n, (x, label, train, ee, threshold, exited) in enumerate(samples):
             slot = n % 2
             while (ctx.get(hz.full) >> slot) & 1:
@@ -156,26 +177,17 @@ def _simulate(cfg, index, samples, seed):
         while ctx.get(layer.busy):
             await ctx.tick()
 
-        async def access(space, idx, write=0, wdata=0):
-            ctx.set(layer.acc.req, 1)
-            ctx.set(layer.acc.space, space)
-            ctx.set(layer.acc.index, idx)
-            ctx.set(layer.acc.write, write)
-            ctx.set(layer.acc.wdata, wdata)
-            await ctx.tick()
-            ctx.set(layer.acc.req, 0)
-            while not ctx.get(layer.acc.done):
-                await ctx.tick()
-            result = ctx.get(layer.acc.rdata), ctx.get(layer.acc.error)
-            await ctx.tick()
-            return result
+        async def access(*args):
+            return await _access(ctx, layer, *args)
 
         n_out = layer.n_out
         readback["w"] = [await access(SPACE_W, i) for i in range(n_in * n_out)]
         readback["b"] = [await access(SPACE_B, j) for j in range(n_out)]
-        readback["counters"] = [(await access(SPACE_COUNTERS, c))[0]
-                                | (await access(SPACE_COUNTERS, 16 + c))[0] << 32
-                                for c in range(len(COUNTERS))]
+        readback["counters"] = []
+        for c in range(len(COUNTERS)):
+            (lo, e_lo), (hi, e_hi) = (await access(SPACE_COUNTERS, c),
+                                      await access(SPACE_COUNTERS, 16 + c))
+            readback["counters"].append((hi << 32 | lo, e_lo | e_hi))
         readback["info"] = [await access(SPACE_INFO, i) for i in range(9)]
         readback["errors"] = [await access(*a) for a in (
             (SPACE_W, n_in * n_out), (SPACE_B, n_out), (SPACE_COUNTERS, 7),
@@ -218,11 +230,15 @@ def _sign(v, width):
     return v - (1 << width) if v >> (width - 1) else v
 
 
-@pytest.mark.parametrize("index, lanes", [(0, (2, 4)), (1, (2, 4)), (1, (4, 1))])
-def test_layer_against_the_model(index, lanes):
-    seed = 500 + index * 10 + lanes[index]
+@pytest.mark.parametrize("index, lanes, memory, counters", [
+    (0, (2, 4), "dual_port", True), (1, (2, 4), "dual_port", True),
+    (1, (4, 1), "dual_port", True), (0, (2, 4), "single_port", False),
+    (1, (4, 1), "single_port", True), (1, (2, 4), "dual_port", False)])
+def test_layer_against_the_model(index, lanes, memory, counters):
+    seed = 500 + index * 10 + lanes[index] + 100 * (memory == "single_port") + 200 * counters
     cfg = Config(sizes=(6, 8, 4), classes=3, lanes=lanes, m_seeds=(0x1234567, 0x89ABCDE),
-                 k_seeds=(0x2468ACE, 0x13579BD), eta_shift=2, feedback="sign_concordant")
+                 k_seeds=(0x2468ACE, 0x13579BD), eta_shift=2, feedback="sign_concordant",
+                 weight_memory=memory, counters=counters)
     rng = np.random.default_rng(seed)
     samples = _samples(cfg, index, rng, 9, ["train", "train", "infer", "train", "skip",
                                             "infer_ee"])
@@ -245,8 +261,11 @@ def test_layer_against_the_model(index, lanes):
     assert not any(e for _, e in rb["w"] + rb["b"])
     np.testing.assert_array_equal(w, w_end, err_msg=f"seed {seed}, layer {index}: W readback")
     np.testing.assert_array_equal(b, b_end, err_msg=f"seed {seed}, layer {index}: b readback")
-    for name, value in zip(COUNTERS, rb["counters"]):
-        assert value == counts[name], f"seed {seed}, layer {index}: counter {name}"
+    for name, (value, error) in zip(COUNTERS, rb["counters"]):
+        if counters:
+            assert (value, error) == (counts[name], 0), f"seed {seed}, layer {index}: {name}"
+        else:  # not built: every counter read is an access error and reads 0
+            assert (value, error) == (0, 1), f"seed {seed}, layer {index}: {name} not built"
     layer_info = [cfg.sizes[index], cfg.sizes[index + 1], cfg.lanes[index], cfg.classes,
                   cfg.m_seeds[index], cfg.k_seeds[index], cfg.act_width, ww]
     assert [v for v, _ in rb["info"][:8]] == layer_info
