@@ -57,6 +57,12 @@ RESOURCES = {
 }
 
 
+#: Yosys commands that drop the initial contents (all zeros) Amaranth gives
+#: every memory from the single-port weight memories: RAM that cannot be
+#: initialised, such as the iCE40 SPRAM, is only inferred for memories without.
+UNINITIALISED_WEIGHTS = r"delete t:$meminit_v2 r:MEMID=\weights %i"
+
+
 class BuildError(Exception):
     """The build failed; the message names the resource or clock at fault."""
 
@@ -163,7 +169,9 @@ def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
     nextpnr_opts = ["--report", "report.json", "--timing-allow-fail"]
     if seed is not None:
         nextpnr_opts += ["--seed", str(seed)]
-    overrides = dict(mod.synth_options(), nextpnr_opts=" ".join(nextpnr_opts))
+    overrides = dict(mod.synth_options(cfg), nextpnr_opts=" ".join(nextpnr_opts))
+    if cfg.weight_memory == "single_port":
+        overrides["script_after_read"] = UNINITIALISED_WEIGHTS
     if build_dir.exists():
         for stale in ("report.json", f"{name}.tim", f"{name}.rpt"):
             (build_dir / stale).unlink(missing_ok=True)

@@ -31,9 +31,10 @@ POR_CYCLES = 1 << 10
 FLASH_BITS = 18
 
 
-def synth_options():
-    """Toolchain overrides of the build: SB_MAC16 DSPs need ``-dsp``."""
-    return {"synth_opts": "-dsp"}
+def synth_options(cfg):
+    """Toolchain overrides of the build: SB_MAC16 DSPs need ``-dsp``, weights in
+    SPRAM ``-spram`` (with a single-port weight memory)."""
+    return {"synth_opts": "-dsp -spram" if cfg.weight_memory == "single_port" else "-dsp"}
 
 
 def platform():

@@ -31,7 +31,7 @@ CLOCK_HZ = 40e6
 POR_CYCLES = 1 << 10
 
 
-def synth_options():
+def synth_options(cfg):
     """Toolchain overrides of the build (ECP5 maps multipliers to MULT18X18D by default)."""
     return {}
 

@@ -6,27 +6,30 @@ j-major, c-minor order:
 
 * **scores** ``s = sat(round_shift(M h, score_shift))``: for neuron ``j`` the
   ``C`` entries ``M[0, j] .. M[C-1, j]`` meet ``h_j``. The ``C`` partial sums
-  live in a ring of registers that rotates by one per entry, so the sum of
-  class ``c`` is always at the ring's head when ``M[c, j]`` arrives (no
-  indexed register file). After the last neuron each sum is rounded and
-  saturated, and its loss gradient ``g_c`` (square hinge) is formed at once;
-  the running top-two scores give the prediction and the margin.
+  live in a ``C``-word memory (block or distributed RAM, not registers):
+  class ``c``'s sum is read with its entry in stage A and written back in
+  stage B. After the last neuron each sum is rounded and saturated, and its
+  loss gradient ``g_c`` (square hinge) is formed at once and stored in a
+  second ``C``-word memory; the running top-two scores give the prediction
+  and the margin.
 * **errors** ``d_j = sat(round_shift(K[:, j] . g, score_shift))`` where
   ``h_j > 0``, else 0: the LFSR rewinds and replays the same order (``K``
-  for the feedback mode), the ring of ``g`` rotates in step. ``d`` is
-  delivered ``P`` neurons (one MAC-array group) at a time; the next group is
-  computed while the layer updates with the current one.
+  for the feedback mode); ``g_c`` is read a cycle ahead of its entry. ``d``
+  is delivered ``P`` neurons (one MAC-array group) at a time; the next group
+  is computed while the layer updates with the current one.
 
 ``h`` comes from the layer's own activation buffer: one word (``P``
 activations, one group) is read per group, a cycle before its entries. The
 scores can therefore trail the forward pass by any amount.
 
-Pipeline: A (LFSR entry x operand -> product register), B (ring or error
-accumulator), C (round/saturate, gradient, top-two, d bank).
+Pipeline: A (LFSR entry x operand -> product register), B (score sum or error
+accumulator), C (round/saturate, shared by both passes; gradient, top-two,
+d bank).
 """
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
@@ -174,8 +177,8 @@ class ErrorUnit(wiring.Component):
         cls = Signal(_bits(C))
         bank_busy = Signal()     # a group of d is in flight or waiting to be taken
 
-        g_ring = [Signal(act, name=f"g{c}") for c in range(C)]
         run = active & ~fetch
+        cls_next = Signal.like(cls)    # cls after this cycle: read address of g
         m.d.comb += [
             self.rd_addr.eq(grp),
             lfsr.en.eq(run),
@@ -185,16 +188,19 @@ class ErrorUnit(wiring.Component):
         can_fetch = Mux(scoring, self.groups_ready > grp, ~bank_busy)
         m.d.comb += self.word_read.eq(active & fetch & can_fetch)
 
+        m.d.comb += cls_next.eq(cls)
+        m.d.sync += cls.eq(cls_next)
         with m.If(self.start | self.start_d):
+            m.d.comb += cls_next.eq(0)
             m.d.sync += [scoring.eq(self.start), active.eq(1), fetch.eq(1),
-                         grp.eq(0), lane.eq(0), cls.eq(0), bank_busy.eq(0)]
+                         grp.eq(0), lane.eq(0), bank_busy.eq(0)]
         with m.Elif(active & fetch), m.If(can_fetch):
             m.d.sync += fetch.eq(0)
             with m.If(~scoring):
                 m.d.sync += bank_busy.eq(1)
         with m.Elif(run):
             with m.If(cls == C - 1):
-                m.d.sync += cls.eq(0)
+                m.d.comb += cls_next.eq(0)
                 with m.If(lane == P - 1):
                     m.d.sync += [lane.eq(0), fetch.eq(1)]
                     with m.If(grp == G - 1):
@@ -204,17 +210,18 @@ class ErrorUnit(wiring.Component):
                 with m.Else():
                     m.d.sync += lane.eq(lane + 1)
             with m.Else():
-                m.d.sync += cls.eq(cls + 1)
+                m.d.comb += cls_next.eq(cls + 1)
         with m.If(self.d_take):
             m.d.sync += bank_busy.eq(0)
 
-        # the g ring rotates with the entries of the error pass
-        with m.If(run & ~scoring):
-            m.d.sync += [g_ring[c].eq(g_ring[(c + 1) % C]) for c in range(C)]
+        # g_c, read a cycle ahead so that g[cls] is there with the entry
+        m.submodules.g_mem = g_mem = Memory(shape=act, depth=C, init=[])
+        g_rd, g_wr = g_mem.read_port(), g_mem.write_port()
+        m.d.comb += g_rd.addr.eq(cls_next)
 
         x = Mux(scoring, lfsr.m, lfsr.k)
         h = self.rd_data[lane]
-        y = Mux(scoring, h, g_ring[0])
+        y = Mux(scoring, h, g_rd.data)
         b_valid, b_scoring = Signal(), Signal()
         b_prod = Signal(signed(entry_shape(self._m_bits).width + aw))
         b_first_j, b_last_j, b_first_c, b_last_c = Signal(), Signal(), Signal(), Signal()
@@ -229,23 +236,27 @@ class ErrorUnit(wiring.Component):
         ]
 
         # -- stage B: accumulate ------------------------------------------
+        # the C partial score sums live in a small memory: class c's sum is
+        # read in stage A (address cls) and written back here (address b_cls)
         acc = signed(self.acc_width)
-        ring = [Signal(acc, name=f"ring{c}") for c in range(C)]
+        m.submodules.sums = sums = Memory(shape=acc, depth=C, init=[])
+        sums_rd, sums_wr = sums.read_port(), sums.write_port()
+        m.d.comb += sums_rd.addr.eq(cls)
         dacc = Signal(acc)
-        c_fin, c_fin_valid, c_cls = Signal(acc), Signal(), Signal(_bits(C))
-        c_dfin, c_dfin_valid, c_mask = Signal(acc), Signal(), Signal()
-        sum_s = Mux(b_first_j, 0, ring[0]) + b_prod
+        # one finishing register for both passes (they never overlap)
+        c_fin, c_cls, c_mask = Signal(acc), Signal(_bits(C)), Signal()
+        c_fin_valid, c_dfin_valid = Signal(), Signal()
+        sum_s = Mux(b_first_j, 0, sums_rd.data) + b_prod
         sum_d = Mux(b_first_c, 0, dacc) + b_prod
+        m.d.comb += [sums_wr.addr.eq(b_cls), sums_wr.data.eq(sum_s),
+                     sums_wr.en.eq(b_valid & b_scoring)]
         m.d.sync += [c_fin_valid.eq(0), c_dfin_valid.eq(0)]
-        with m.If(b_valid & b_scoring):
-            m.d.sync += [ring[c].eq(ring[c + 1]) for c in range(C - 1)]
-            m.d.sync += ring[C - 1].eq(sum_s)
-            with m.If(b_last_j):
-                m.d.sync += [c_fin.eq(sum_s), c_fin_valid.eq(1), c_cls.eq(b_cls)]
+        with m.If(b_valid & b_scoring & b_last_j):
+            m.d.sync += [c_fin.eq(sum_s), c_fin_valid.eq(1), c_cls.eq(b_cls)]
         with m.If(b_valid & ~b_scoring):
             m.d.sync += dacc.eq(sum_d)
             with m.If(b_last_c):
-                m.d.sync += [c_dfin.eq(sum_d), c_dfin_valid.eq(1), c_mask.eq(b_mask)]
+                m.d.sync += [c_fin.eq(sum_d), c_dfin_valid.eq(1), c_mask.eq(b_mask)]
 
         # -- stage C: finish ----------------------------------------------
         s = saturate(round_shift(c_fin, ss), aw)
@@ -260,8 +271,7 @@ class ErrorUnit(wiring.Component):
         with m.Elif(c_fin_valid):
             m.d.sync += [s_ring[c].eq(s_ring[c + 1]) for c in range(C - 1)]
             m.d.sync += [s_ring[C - 1].eq(s)]
-            m.d.sync += [g_ring[c].eq(g_ring[c + 1]) for c in range(C - 1)]
-            m.d.sync += [g_ring[C - 1].eq(g)]
+            m.d.comb += [g_wr.addr.eq(c_cls), g_wr.data.eq(g), g_wr.en.eq(1)]
             with m.If(c_cls == 0):
                 m.d.sync += [top1.eq(s), top2.eq(-(1 << aw)), self.pred.eq(0)]
             with m.Elif(s > top1):
@@ -273,7 +283,7 @@ class ErrorUnit(wiring.Component):
         m.d.comb += self.margin.eq(top1 - top2)
 
         d_count = Signal(_bits(P))
-        dj = Mux(c_mask, saturate(round_shift(c_dfin, ss), aw), Const(0, act))
+        dj = Mux(c_mask, s, Const(0, act))
         with m.If(self.start_d):
             m.d.sync += [self.d_valid.eq(0), d_count.eq(0)]
         with m.Elif(c_dfin_valid):
