@@ -171,7 +171,8 @@ def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
         nextpnr_opts += ["--seed", str(seed)]
     overrides = dict(mod.synth_options(cfg), nextpnr_opts=" ".join(nextpnr_opts))
     if cfg.weight_memory == "single_port":
-        overrides["script_after_read"] = UNINITIALISED_WEIGHTS
+        overrides["script_after_read"] = "\n".join(
+            filter(None, [UNINITIALISED_WEIGHTS, overrides.get("script_after_read")]))
     if build_dir.exists():
         for stale in ("report.json", f"{name}.tim", f"{name}.rpt"):
             (build_dir / stale).unlink(missing_ok=True)

@@ -453,6 +453,9 @@ class Board:
 
     def read_counters(self, layer, count=None):
         """The per-layer counters (32-bit words, space 2), in the core's order."""
+        if not self.cfg.counters:
+            raise ValueError("this configuration has no counters (counters = false): "
+                             "the board was built without them")
         if count is None:
             from lela.golden_model.counters import COUNTERS
             count = len(COUNTERS)
@@ -576,7 +579,7 @@ def train_board(board, dataset, *, epochs=1, order_seed=0, check=True, log=print
         if r.pred != want and not mismatches:
             mismatches.append(f"training sample {n}: board predicted {r.pred}, model {want}")
 
-    if check:
+    if check or cfg.weight_memory == "single_port":   # single port: no initial contents
         log("lela board: loading the model's initial weights ...")
         board.write_weights(list(zip(model.w, model.b)))
     board.set_mode(train=True)

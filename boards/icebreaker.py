@@ -31,10 +31,26 @@ POR_CYCLES = 1 << 10
 FLASH_BITS = 18
 
 
+#: Yosys commands after reading the design: every block-RAM read port may
+#: return anything when the same word is written in the same cycle. Without
+#: this Yosys emulates read-first behaviour around each iCE40 block RAM (a
+#: register of the write data and an address comparator per read port, about
+#: 600 logic cells in the 3-hidden-layer build); no memory of the design reads
+#: a word in the cycle it is written and uses the data (docs/boards.md). Every
+#: memory has one write port, so the mask is one bit (a test checks it).
+READ_COLLISION_DONT_CARE = "setparam -set COLLISION_X_MASK 1'1 t:$memrd_v2"
+
+
 def synth_options(cfg):
-    """Toolchain overrides of the build: SB_MAC16 DSPs need ``-dsp``, weights in
-    SPRAM ``-spram`` (with a single-port weight memory)."""
-    return {"synth_opts": "-dsp -spram" if cfg.weight_memory == "single_port" else "-dsp"}
+    """Toolchain overrides of the build: SB_MAC16 DSPs (``-dsp``), ABC9 with the
+    flip-flops (``-dff``), read/write collisions as don't-care; a single-port
+    weight memory goes to SPRAM (``-spram``, and ``ram_style huge`` so that
+    Yosys does not prefer block RAM for narrow or small ones)."""
+    if cfg.weight_memory != "single_port":
+        return {"synth_opts": "-dsp -dff", "script_after_read": READ_COLLISION_DONT_CARE}
+    return {"synth_opts": "-dsp -dff -spram",
+            "script_after_read": "\n".join([READ_COLLISION_DONT_CARE,
+                                            'setattr -set ram_style "huge" */m:weights'])}
 
 
 def platform():

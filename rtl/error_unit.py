@@ -223,7 +223,8 @@ class ErrorUnit(wiring.Component):
         h = self.rd_data[lane]
         y = Mux(scoring, h, g_rd.data)
         b_valid, b_scoring = Signal(), Signal()
-        b_prod = Signal(signed(entry_shape(self._m_bits).width + aw))
+        # no reset (read only with b_valid): the DSP's output register can hold it
+        b_prod = Signal(signed(entry_shape(self._m_bits).width + aw), reset_less=True)
         b_first_j, b_last_j, b_first_c, b_last_c = Signal(), Signal(), Signal(), Signal()
         b_cls = Signal(_bits(C))
         b_mask = Signal()
@@ -243,7 +244,7 @@ class ErrorUnit(wiring.Component):
         sums_rd, sums_wr = sums.read_port(), sums.write_port()
         m.d.comb += sums_rd.addr.eq(cls)
         dacc = Signal(acc)
-        # one finishing register for both passes (they never overlap)
+        # one rounding and saturation for both passes (they never overlap)
         c_fin, c_cls, c_mask = Signal(acc), Signal(_bits(C)), Signal()
         c_fin_valid, c_dfin_valid = Signal(), Signal()
         sum_s = Mux(b_first_j, 0, sums_rd.data) + b_prod
@@ -256,13 +257,16 @@ class ErrorUnit(wiring.Component):
         with m.If(b_valid & ~b_scoring):
             m.d.sync += dacc.eq(sum_d)
             with m.If(b_last_c):
-                m.d.sync += [c_fin.eq(sum_d), c_dfin_valid.eq(1), c_mask.eq(b_mask)]
+                m.d.sync += [c_dfin_valid.eq(1), c_mask.eq(b_mask)]
 
         # -- stage C: finish ----------------------------------------------
-        s = saturate(round_shift(c_fin, ss), aw)
+        # the error sum is dacc itself, one cycle after its last entry
+        s = saturate(round_shift(Mux(c_dfin_valid, dacc, c_fin), ss), aw)
         one = 1 << self._act_frac
         up, down = one - s, one + s   # t = +1 (label) / t = -1
         g = saturate(Mux(c_cls == self.label, -Mux(up > 0, up, 0), Mux(down > 0, down, 0)), aw)
+        g_new = Signal(act)   # g_c of the class in stage C, written to g_mem
+        m.d.comb += g_new.eq(g)
         s_ring = [self.scores[c] for c in range(C)]
         top1 = Signal(act)
         top2 = Signal(signed(aw + 1))
@@ -271,7 +275,7 @@ class ErrorUnit(wiring.Component):
         with m.Elif(c_fin_valid):
             m.d.sync += [s_ring[c].eq(s_ring[c + 1]) for c in range(C - 1)]
             m.d.sync += [s_ring[C - 1].eq(s)]
-            m.d.comb += [g_wr.addr.eq(c_cls), g_wr.data.eq(g), g_wr.en.eq(1)]
+            m.d.comb += [g_wr.addr.eq(c_cls), g_wr.data.eq(g_new), g_wr.en.eq(1)]
             with m.If(c_cls == 0):
                 m.d.sync += [top1.eq(s), top2.eq(-(1 << aw)), self.pred.eq(0)]
             with m.Elif(s > top1):

@@ -159,7 +159,10 @@ def manifest(cfg, top, ports, trace=True):
                 str(SPACE_B): {"name": "biases", "access": "read/write", "index": "j",
                                "data": "sign-extended bias",
                                "size": list(cfg.sizes[1:])},
-                str(SPACE_COUNTERS): {"name": "counters", "access": "read-only",
+                str(SPACE_COUNTERS): {"name": "counters",
+                                      "access": "read-only" if cfg.counters else
+                                                "none (counters = false: every read is an "
+                                                "error)",
                                       "index": f"n: bits 31..0 of counter n; "
                                                f"n + {COUNTER_HIGH}: bits "
                                                f"{COUNTER_BITS - 1}..32"},
@@ -170,7 +173,9 @@ def manifest(cfg, top, ports, trace=True):
                       "space: error = 1, nothing changes",
             "served": "only while no sample is in flight (the request stalls otherwise)",
         },
-        "counters": {"width": COUNTER_BITS,
+        "weight_memory": cfg.weight_memory,
+        "weights_loaded_at_start": cfg.weight_memory == "single_port",
+        "counters": {"built": cfg.counters, "width": COUNTER_BITS,
                      "index": {str(n): name for n, name in enumerate(COUNTERS)},
                      "high_word_offset": COUNTER_HIGH},
         "cycle_bound": bound,

@@ -32,6 +32,13 @@ already answered (early exit) passes through in one cycle.
 
 The access port reads and writes W and b and reads counters and layer
 information while the layer is idle (the top guarantees it).
+
+``cfg.weight_memory == "single_port"`` builds the weight memory as a
+single-port RAM without initial contents (the iCE40's SPRAM): update beats
+are issued every other cycle and each write-back takes the cycle between two
+reads; the weights must be written through the access port first.
+``cfg.counters == False`` leaves the seven counters out (counter reads are
+then access errors).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed

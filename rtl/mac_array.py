@@ -138,7 +138,11 @@ class MacArray(wiring.Component):
         ]
         for p in range(P):
             operand = Mux(self.op == OP_FORWARD, self.w[p], self.d[p])
-            m.d.sync += self.product[p].eq(self.h * operand)
+            # no reset (only read on a valid beat), so the DSP's own output
+            # register can hold it (iCE40 SB_MAC16 registers have no sync reset)
+            product = Signal(signed(self.product_width), name=f"product{p}", reset_less=True)
+            m.d.sync += product.eq(self.h * operand)
+            m.d.comb += self.product[p].eq(product)
 
         # S2 -> S3: accumulate (forward only)
         acc = [Signal(signed(self.acc_width), name=f"acc{p}") for p in range(P)]

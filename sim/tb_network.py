@@ -42,7 +42,8 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, Timer
 
 from lela.config import Config
 from lela.golden_model import error_unit
-from lela.golden_model.network import FixedNetwork, update_order, weight_digest
+from lela.golden_model.network import (FixedNetwork, initial_weights, update_order,
+                                       weight_digest)
 from lela.sim.runner import CLOCK_NS
 
 SPACE_W, SPACE_B, SPACE_COUNTERS = 0, 1, 2
@@ -295,9 +296,13 @@ class Bench:
         """Write the weights and biases of ``path`` (npz: w0, b0, w1, ...) through
         the access port and into the model."""
         d = np.load(path)
+        await self.load([(d[f"w{i}"], d[f"b{i}"]) for i in range(self.cfg.layers)])
+
+    async def load(self, weights):
+        """Write ``[(w, b), ...]`` through the access port and into the model."""
         mask = (1 << 32) - 1
-        for i in range(self.cfg.layers):
-            w, b = d[f"w{i}"].astype(np.int64), d[f"b{i}"].astype(np.int64)
+        for i, (w, b) in enumerate(weights):
+            w, b = np.asarray(w, dtype=np.int64), np.asarray(b, dtype=np.int64)
             for idx, v in enumerate(w.reshape(-1)):
                 _, err = await self.access(i << 24 | SPACE_W << 20 | idx, int(v) & mask, 1)
                 assert not err, f"layer {i}: writing W[{idx}] returned an error"
@@ -365,6 +370,9 @@ async def network(dut):
         await bench.reset()
         if job.get("preload"):
             await bench.preload(job["preload"])
+        elif bench.cfg.weight_memory == "single_port":
+            # no initial contents: the model's initial weights go in first
+            await bench.load(initial_weights(bench.cfg))
         start = get_sim_time(unit="ns") // CLOCK_NS
         indices = list(range(len(bench.label)))
         failed = []

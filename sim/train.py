@@ -90,8 +90,8 @@ def train_rtl(cfg, dataset, *, epochs=7, sim="verilator", check_every=1, order_s
     data.parent.mkdir(parents=True, exist_ok=True)
     np.savez(data, x=x, label=label, train=train)
     job = {"config": cfg.to_dict(), "data": str(data), "seed": order_seed,
-           "check_every": check_every, "progress": progress, "drain_at": [n_train],
-           "counters": True}
+           "check_every": check_every, "progress": progress,
+           "drain_at": [n_train] if cfg.counters else [], "counters": cfg.counters}
     log(f"lela train: {epochs} epoch(s) x {len(x_train)} samples, then {len(x_test)} test "
         f"samples, checked against the fixed-point model every {check_every} sample(s)")
     t0 = time.perf_counter()
@@ -111,9 +111,11 @@ def train_rtl(cfg, dataset, *, epochs=7, sim="verilator", check_every=1, order_s
     bound = cycle_bound(cfg)
     # counters as the training ended: read before the first test sample, or
     # at the very end when there is none
-    per_layer = result["counters_at"].get(str(n_train)) or result["counters"]
-    words = {name: [row[name] / n_train for row in per_layer] for name in COUNTERS}
-    weight_words = sum(words["weight_reads"]) + sum(words["weight_writes"])
+    words, weight_words = None, None   # the configuration may leave the counters out
+    if cfg.counters:
+        per_layer = result["counters_at"].get(str(n_train)) or result["counters"]
+        words = {name: [row[name] / n_train for row in per_layer] for name in COUNTERS}
+        weight_words = sum(words["weight_reads"]) + sum(words["weight_writes"])
     return {
         "config": cfg.to_dict(), "dataset": dataset.name, "simulator": sim,
         "epochs": epochs, "train_samples": n_train, "test_samples": len(x_test),
@@ -151,8 +153,9 @@ def run(args):
           f"accuracies {'equal' if report['equal_to_model'] else 'DIFFER'}")
     print(f"cycles per sample (steady state): {report['cycles_per_sample']:.0f} "
           f"= {report['ratio_to_bound']:.3f} x the bound B = {report['cycle_bound']}")
-    print(f"weight-memory words per sample  : {report['weight_words_per_sample']:.0f} "
-          f"(read + written, all layers)")
+    if report["weight_words_per_sample"] is not None:
+        print(f"weight-memory words per sample  : {report['weight_words_per_sample']:.0f} "
+              f"(read + written, all layers)")
     print(f"projected training throughput   : {report['projected_train_samples_per_s']:,.0f} "
           f"samples/s at {mhz:g} MHz")
     print(f"simulation                      : {report['simulated_cycles']:,} cycles in "

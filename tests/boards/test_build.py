@@ -114,3 +114,22 @@ def test_board_tops_elaborate(board, clock_hz):
     else:
         assert top.pll.f_out == clock_hz and constraints == [clock_hz]
     assert top.divisor == round(clock_hz / 115200)
+
+
+def test_icebreaker_read_ports_see_one_write_port():
+    """The iCEBreaker build marks read/write collisions of every read port as
+    don't-care with a one-bit mask (``READ_COLLISION_DONT_CARE``): that is only
+    well-formed if every memory of the design has exactly one write port."""
+    import re
+
+    from amaranth.back import rtlil
+
+    from lela.boards.icebreaker import READ_COLLISION_DONT_CARE
+    from lela.boards.system import SerialCore
+    from lela.config import Config
+
+    assert "COLLISION_X_MASK 1'1" in READ_COLLISION_DONT_CARE
+    cfg = Config.from_toml(B.board_config("icebreaker"))
+    text = rtlil.convert(SerialCore(cfg, divisor=104, timeout=1 << 20), name="top")
+    masks = re.findall(r"cell \$memrd_v2 .*?parameter \\COLLISION_X_MASK (\S+)", text, re.S)
+    assert len(masks) >= 10 and set(masks) == {"1'0"}, masks

@@ -231,3 +231,31 @@ def test_serial_transport_on_a_loopback_url():
             board.read_response(P.Command.SET_MODE)
     finally:
         t.close()
+
+
+def test_icebreaker_config_trains_bit_exact():
+    """The iCEBreaker's configuration (SPRAM-style single-port weight memory
+    without initial contents, no counters) on the Verilator board: the
+    initial weights go in through the link, then 100 training samples equal
+    the model, every weight read back equals it, and counter reads are refused."""
+    from lela.boards.verilated import VerilatorTransport
+
+    cfg = Config.from_toml(H.config_path("icebreaker"))
+    assert cfg.weight_memory == "single_port" and not cfg.counters
+    board = H.Board(VerilatorTransport(cfg, root=BUILD_ROOT), cfg)
+    try:
+        model, x, y = digits(cfg, 100, ORDER_SEED)
+        board.write_weights(list(zip(model.w, model.b)))
+        assert_weights(board.read_weights(), model, "after loading")
+        board.set_mode(train=True)
+        results = board.run(x, y)
+        for n, r in enumerate(results):
+            want = tuple(t.prediction for t in model.train_step(x[n], int(y[n])))
+            assert r.pred == want, f"training sample {n}: board {r.pred}, model {want}"
+        assert_weights(board.read_weights(), model, "after 100 samples")
+        with pytest.raises(ValueError, match="no counters"):
+            board.read_counters(0)
+        with pytest.raises(H.AddressError):
+            board.read_mem(P.address(0, P.SPACE_COUNTERS), 1)
+    finally:
+        board.transport.close()

@@ -569,18 +569,19 @@ class ErrorStagesHarness(Harness):
         one = 1 << cfg.act_frac
         inner = one - t * s
         g = clamp(-t * Mux(inner > 0, inner, 0), aw)
+        g_written = self.past(probe(frag, "g_new"), name="g_written")  # to g_mem
         m.d.comb += [Assert(implies(ok & fin_valid, dut.scores[C - 1] == s)),
-                     Assert(implies(ok & fin_valid, probe(frag, f"g{C - 1}") == g))]
+                     Assert(implies(ok & fin_valid, g_written == g))]
         dfin_valid = self.past(probe(frag, "c_dfin_valid", 1) & ~dut.start_d,
                                name="dfin_valid")
-        dfin = self.past(probe(frag, "c_dfin", acc), name="dfin")
+        dfin = self.past(probe(frag, "dacc", acc), name="dfin")   # the error sum
         mask = self.past(probe(frag, "c_mask"), name="mask")
         d = Mux(mask, clamp(self.rounded(dfin, self.shift, "d_round"), aw), 0)
         m.d.comb += Assert(implies(ok & dfin_valid, dut.d[P - 1] == d))
         lo, hi = signed_range(aw)
         m.d.comb += [Cover(ok & fin_valid & (dut.scores[C - 1] == hi)),
                      Cover(ok & fin_valid & (dut.scores[C - 1] == lo)),
-                     Cover(ok & fin_valid & is_label & (probe(frag, f"g{C - 1}") < 0)),
+                     Cover(ok & fin_valid & is_label & (g_written < 0)),
                      Cover(ok & dfin_valid & mask & (dut.d[P - 1] == lo))]
 
 
