@@ -121,7 +121,9 @@ def result_layout(cfg, trace=True):
     return data.StructLayout(fields)
 
 
-#: One access of the layer's memories, counters or information (requester's view).
+#: One access of the layer's memories, counters or information (requester's
+#: view). ``write``, ``space``, ``index`` and ``wdata`` are held from ``req``
+#: until ``done`` (the top holds its request register): the layer keeps no copy.
 AccessSignature = wiring.Signature({
     "req": Out(1), "write": Out(1), "space": Out(4), "index": Out(ACCESS_INDEX_BITS),
     "wdata": Out(32), "done": In(1), "rdata": In(32), "error": In(1),
@@ -383,7 +385,7 @@ class Layer(wiring.Component):
         acc_word = Signal(_bits(G * N_in))
         acc_group = Signal(_bits(G))
         acc_lane = Signal(_bits(P))
-        acc_wdata = Signal(32)
+        acc_wdata = self.acc.wdata      # held until done
         acc_we_w, acc_we_b = Signal(), Signal()
         m.d.comb += [
             b_rd.addr.eq(Mux(acc_active, acc_group, g)),
@@ -457,9 +459,7 @@ class Layer(wiring.Component):
                           w_rd, b_rd):
         P, N_in, N = self.lanes, self.n_in, self.n_out
         acc = self.acc
-        write = Signal()
-        space = Signal(4)
-        index = Signal(ACCESS_INDEX_BITS)
+        write, space, index = acc.write, acc.space, acc.index   # held until done
         error = Signal()
         rdata = Signal(32)
         info = self.info_words()
@@ -480,8 +480,6 @@ class Layer(wiring.Component):
 
         with m.FSM(name="access"):
             with m.State("IDLE"), m.If(acc.req):
-                m.d.sync += [write.eq(acc.write), space.eq(acc.space),
-                             index.eq(acc.index), wdata.eq(acc.wdata)]
                 m.next = "DECODE"
             with m.State("DECODE"):
                 m.d.comb += active.eq(1)

@@ -25,6 +25,7 @@ Conventions
 from amaranth.hdl import (
     Assert,
     Assume,
+    Cat,
     Const,
     Cover,
     Elaboratable,
@@ -699,9 +700,12 @@ class LayerHarness(Harness):
 
         # environment
         self.stream_rules(dut.i_full, dut.o_release, dut.i_token, check=Assume, name="i_slot")
+        held = Cat(dut.acc.write, dut.acc.space, dut.acc.index, dut.acc.wdata)
         m.d.comb += [
             Assume(implies(dut.acc.req, ~dut.busy & ~dut.i_full & access_idle)),
             Assume(implies(~access_idle, ~dut.i_full)),
+            # the request's fields are held from req until done (the top's register)
+            Assume(implies(self.ok_past & ~access_idle, held == self.past(held, name="held"))),
             Assume(implies(dut.busy, dut.o_result.ready)),
         ]
         for group in self.groups:
