@@ -245,8 +245,11 @@ class ErrorUnit(wiring.Component):
         m.d.comb += sums_rd.addr.eq(cls)
         dacc = Signal(acc)
         # one rounding and saturation for both passes (they never overlap)
-        c_fin, c_cls, c_mask = Signal(acc), Signal(_bits(C)), Signal()
-        c_fin_valid, c_dfin_valid = Signal(), Signal()
+        c_fin = Signal(acc)
+        c_cls = Signal(_bits(C))
+        c_mask = Signal()
+        c_fin_valid = Signal()
+        c_dfin_valid = Signal()
         sum_s = Mux(b_first_j, 0, sums_rd.data) + b_prod
         sum_d = Mux(b_first_c, 0, dacc) + b_prod
         m.d.comb += [sums_wr.addr.eq(b_cls), sums_wr.data.eq(sum_s),

@@ -570,6 +570,8 @@ class ErrorStagesHarness(Harness):
         one = 1 << cfg.act_frac
         inner = one - t * s
         g = clamp(-t * Mux(inner > 0, inner, 0), aw)
+        # auxiliary invariant: the passes share the rounding stage, never in one cycle
+        m.d.comb += Assert(~(probe(frag, "c_fin_valid") & probe(frag, "c_dfin_valid")))
         g_written = self.past(probe(frag, "g_new"), name="g_written")  # to g_mem
         m.d.comb += [Assert(implies(ok & fin_valid, dut.scores[C - 1] == s)),
                      Assert(implies(ok & fin_valid, g_written == g))]
