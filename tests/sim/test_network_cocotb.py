@@ -126,3 +126,16 @@ def test_early_exit_inference(sim, builds, tmp_path):
         result = run(job, f"exit-{threshold}")
         exits.update(result["exit"][n_train:])
     assert len(exits) > 1, "the thresholds chosen never made different layers answer"
+
+
+def test_single_port_weights_without_counters(sim, builds, tmp_path):
+    """The iCEBreaker's kind of build (single-port weight memory without
+    initial contents, no counters, 12-bit formats) on a small network: the
+    testbench writes the initial weights through the access port first, then
+    every sample and every weight read back equal the model."""
+    cfg = SMALL_DIGITS.replace(weight_memory="single_port", counters=False, act_width=12,
+                               act_frac=8, weight_width=12, weight_frac=10)
+    count = 40 if sim == "verilator" else 6
+    job = digits_job(tmp_path, cfg, count, 9, readback=True, idle=0.2, backpressure=0.2)
+    result = builds(cfg, sim)(job, "single-port")
+    assert result["samples"] == count and result["counters"] is None
