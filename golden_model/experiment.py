@@ -1,4 +1,4 @@
-"""``lela experiment``: the paper's comparison of learning rules, per layer.
+"""The paper's comparison of learning rules, per layer (``lela experiment``).
 
 Every row trains the same network (``--sizes``, initial weights from
 ``init_seed``) and reports the test error of every layer's classifier after
@@ -18,22 +18,19 @@ feedback from ``--feedback``).
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from lela.cli import add_config_arguments, config_from_args
 from lela.config import ConfigError
-from lela.data import DataError, load_dataset
 
 from .float_model import FloatNetwork
 from .network import FixedNetwork
 
-__all__ = ["ROWS", "add_arguments", "run", "run_row", "summarize", "train_fixed_epoch"]
+__all__ = ["ROWS", "SCHEDULES", "markdown", "plot", "run_experiment", "run_row", "summarize",
+           "train_fixed_epoch"]
 
 #: row name -> (label, float method or "fixed", feedback override)
 ROWS = {
@@ -47,40 +44,6 @@ ROWS = {
 }
 
 SCHEDULES = ("simultaneous", "layerwise")
-
-
-def _methods(text):
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    for n in names:
-        if n not in ROWS:
-            raise ValueError(f"unknown method {n!r}; choose from {', '.join(ROWS)}")
-    return names
-
-
-def add_arguments(parser):
-    parser.add_argument("--dataset", default="digits", metavar="digits|DIR",
-                        help="'digits' (embedded) or a directory of IDX files (default digits)")
-    parser.add_argument("--epochs", type=int, default=20,
-                        help="epochs (per layer with --schedule layerwise; default 20)")
-    parser.add_argument("--seeds", type=int, default=3, help="runs per row (default 3)")
-    parser.add_argument("--batch", type=int, default=1,
-                        help="mini-batch of the float rows, mean gradient (default 1: online)")
-    parser.add_argument("--schedule", choices=SCHEDULES, default="simultaneous",
-                        help="local rows: all layers at once, or one layer after another "
-                             "for --epochs each (backprop and FA then train all layers for "
-                             "as many epochs in total)")
-    parser.add_argument("--methods", default=",".join(ROWS), metavar="M1,M2,...",
-                        help=f"rows to run, from {', '.join(ROWS)} (default all)")
-    parser.add_argument("--train-samples", type=int, metavar="N",
-                        help="use only the first N training samples")
-    parser.add_argument("--test-samples", type=int, metavar="N",
-                        help="use only the first N test samples")
-    parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
-    parser.add_argument("--markdown", metavar="PATH", help="write the table as Markdown")
-    parser.add_argument("--plot", metavar="PATH",
-                        help="write test error vs epoch per layer (PNG)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_config_arguments(parser)
 
 
 # -- training ---------------------------------------------------------------
@@ -242,50 +205,45 @@ def plot(results, path):
 
 
 # -- command ------------------------------------------------------------------
-def run(args) -> int:
-    cfg = config_from_args(args)
-    try:
-        rows = _methods(args.methods)
-    except ValueError as e:
-        print(f"lela experiment: {e}", file=sys.stderr)
-        return 2
-    for name, value, lo in (("epochs", args.epochs, 1), ("seeds", args.seeds, 1),
-                            ("batch", args.batch, 1)):
-        if value < lo:
-            print(f"lela experiment: --{name} must be >= {lo}, not {value!r}", file=sys.stderr)
-            return 2
-    try:
-        data = load_dataset(args.dataset).subset(args.train_samples, args.test_samples)
-    except DataError as e:
-        print(f"lela experiment: {e}", file=sys.stderr)
-        return 2
+def run_experiment(cfg, data, rows, *, epochs, seeds, batch=1, schedule="simultaneous",
+                   progress=True):
+    """Train every row of ``rows`` (names of :data:`ROWS`) ``seeds`` times on
+    ``data``; return the results (the dict ``lela experiment --json`` writes).
+
+    Raises :class:`~lela.config.ConfigError` if ``data`` does not fit ``cfg``
+    or the fixed-point row cannot run ``cfg``.
+    """
+    from tqdm import tqdm
+
+    for n in rows:
+        if n not in ROWS:
+            raise ValueError(f"unknown method {n!r}; choose from {', '.join(ROWS)}")
+    for name, value in (("epochs", epochs), ("seeds", seeds), ("batch", batch)):
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, not {value!r}")
     if data.features != cfg.sizes[0] or data.classes != cfg.classes:
         raise ConfigError(
             f"sizes/classes: {data.name} has {data.features} inputs and {data.classes} classes, "
             f"the network {cfg.sizes[0]} and {cfg.classes} (use --sizes {data.features},...)")
     if "fixed-point" in rows:
         cfg.check_hardware()
-
-    from tqdm import tqdm
-
-    L = cfg.layers
-    total_epochs = args.epochs * (L if args.schedule == "layerwise" else 1)
-    bar = tqdm(total=len(rows) * args.seeds * total_epochs, unit="epoch",
-               disable=args.no_progress, file=sys.stderr)
+    total_epochs = epochs * (cfg.layers if schedule == "layerwise" else 1)
+    bar = tqdm(total=len(rows) * seeds * total_epochs, unit="epoch",
+               disable=not progress, file=sys.stderr)
     results = {
         "dataset": data.name, "train_samples": len(data.y_train),
-        "test_samples": len(data.y_test), "config": cfg.to_dict(), "epochs": args.epochs,
-        "epochs_total": total_epochs, "schedule": args.schedule, "batch": args.batch,
-        "seeds": args.seeds, "methods": {},
+        "test_samples": len(data.y_test), "config": cfg.to_dict(), "epochs": epochs,
+        "epochs_total": total_epochs, "schedule": schedule, "batch": batch,
+        "seeds": seeds, "methods": {},
     }
     for row in rows:
         bar.set_description(row)
         start = time.perf_counter()
         curves, diverged = [], []
-        for seed in range(args.seeds):
-            batch = 1 if ROWS[row][1] == "fixed" else args.batch
-            curve, div = run_row(cfg, data, row, seed, args.epochs, batch=batch,
-                                 schedule=args.schedule, tick=lambda: bar.update(1))
+        row_batch = 1 if ROWS[row][1] == "fixed" else batch
+        for seed in range(seeds):
+            curve, div = run_row(cfg, data, row, seed, epochs, batch=row_batch,
+                                 schedule=schedule, tick=lambda: bar.update(1))
             curves.append(curve)
             diverged.append(bool(div))
         label = ROWS[row][0]
@@ -293,7 +251,7 @@ def run(args) -> int:
             label = f"fixed-point, {cfg.feedback.replace('_', '-')} (hardware)"
         results["methods"][row] = {
             "label": label,
-            "batch": 1 if ROWS[row][1] == "fixed" else args.batch,
+            "batch": row_batch,
             "layers": summarize(curves),
             "final": [[None if np.isnan(e) else float(e) for e in c[-1]] for c in curves],
             "curves": [[[None if np.isnan(e) else float(e) for e in ep] for ep in c]
@@ -302,12 +260,4 @@ def run(args) -> int:
             "seconds": round(time.perf_counter() - start, 2),
         }
     bar.close()
-
-    print(markdown(results))
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
-    if args.markdown:
-        Path(args.markdown).write_text(markdown(results))
-    if args.plot:
-        plot(results, args.plot)
-    return 0
+    return results

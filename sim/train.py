@@ -1,4 +1,4 @@
-"""``lela train``: train a network in cycle-accurate simulation of the generated RTL.
+"""Train a network in cycle-accurate simulation of the generated RTL (``lela train``).
 
 Every sample's result (predictions, scores, weight digests) is compared with
 the fixed-point model as it comes out; at the end the per-layer test accuracy
@@ -9,28 +9,17 @@ moved per sample and the projected training throughput at a clock.
 
 from __future__ import annotations
 
-import json
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-__all__ = ["BOARD_CLOCKS_MHZ", "add_arguments", "cycle_bound", "run", "train_rtl"]
+from lela.contract import COUNTERS, cycle_bound
+from lela.data import check_dataset
+from lela.golden_model.network import FixedNetwork
 
-def _board_clocks_mhz():
-    from lela.boards import icebreaker, ulx3s
-    return {"ulx3s": ulx3s.CLOCK_HZ / 1e6, "icebreaker": icebreaker.CLOCK_HZ / 1e6}
+from .runner import build, run_job
 
-
-#: Clock of each board's build (MHz, from the board files); the default
-#: projection uses the first.
-BOARD_CLOCKS_MHZ = _board_clocks_mhz()
-
-
-def cycle_bound(cfg):
-    """B = max over layers of 2 N_in N_out / P (forward + update, one weight per lane per cycle)."""
-    return max(2 * cfg.sizes[i] * cfg.sizes[i + 1] // cfg.lanes[i] for i in range(cfg.layers))
+__all__ = ["epoch_order", "train_rtl"]
 
 
 def epoch_order(count, epoch, seed=0):
@@ -38,43 +27,11 @@ def epoch_order(count, epoch, seed=0):
     return np.random.default_rng([seed, epoch]).permutation(count)
 
 
-def add_arguments(parser):
-    from lela.cli import add_config_arguments
-
-    parser.add_argument("--dataset", default="digits",
-                        help="'digits' (embedded, default) or a folder of MNIST-style IDX files")
-    parser.add_argument("--epochs", type=int, default=7, help="training epochs (default 7)")
-    parser.add_argument("--train-samples", type=int, help="use only the first N training samples")
-    parser.add_argument("--test-samples", type=int, help="use only the first N test samples")
-    parser.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
-    parser.add_argument("--check-every", type=int, default=1, metavar="N",
-                        help="compare with the model every N samples (default 1: every sample)")
-    parser.add_argument("--board", choices=tuple(BOARD_CLOCKS_MHZ), default="ulx3s",
-                        help="board whose clock the throughput projection uses")
-    parser.add_argument("--clock-mhz", type=float, help="clock for the projection (default: the board's)")
-    parser.add_argument("--order-seed", type=int, default=0, help="seed of the sample order")
-    parser.add_argument("--json", metavar="PATH", help="write the report as JSON")
-    parser.add_argument("--build-dir", default="build/sim", help="root of the simulator builds")
-    parser.add_argument("--waves", action="store_true", help="write a waveform (FST/VCD)")
-    parser.add_argument("--no-progress", action="store_true")
-    add_config_arguments(parser)
-
-
 def train_rtl(cfg, dataset, *, epochs=7, sim="verilator", check_every=1, order_seed=0,
               build_root="build/sim", waves=False, progress=True, log=print):
     """Train ``cfg`` on ``dataset`` in simulation; returns the report dict."""
-    from lela.golden_model.counters import COUNTERS
-    from lela.golden_model.network import FixedNetwork
-
-    from .runner import build, run_job
-
     cfg.check_hardware()
-    if len(dataset.y_train) == 0 or len(dataset.y_test) == 0:
-        raise ValueError(f"dataset {dataset.name!r} needs training and test samples "
-                         f"(has {len(dataset.y_train)} and {len(dataset.y_test)})")
-    if dataset.features != cfg.sizes[0]:
-        raise ValueError(f"dataset {dataset.name!r} has {dataset.features} inputs but the "
-                         f"configuration's sizes[0] is {cfg.sizes[0]}")
+    check_dataset(cfg, dataset)
     model = FixedNetwork(cfg)
     x_train, x_test = model.quantize(dataset.x_train), model.quantize(dataset.x_test)
     order = np.concatenate([epoch_order(len(x_train), e, order_seed) for e in range(epochs)])
@@ -129,42 +86,3 @@ def train_rtl(cfg, dataset, *, epochs=7, sim="verilator", check_every=1, order_s
         "simulated_cycles": result["cycles"],
         "simulated_cycles_per_second": result["cycles"] / run_s,
     }
-
-
-def run(args):
-    from lela.cli import config_from_args
-    from lela.data import load_dataset
-
-    cfg = config_from_args(args)
-    dataset = load_dataset(args.dataset).subset(args.train_samples, args.test_samples)
-    report = train_rtl(cfg, dataset, epochs=args.epochs, sim=args.sim,
-                       check_every=args.check_every, order_seed=args.order_seed,
-                       build_root=args.build_dir, waves=args.waves,
-                       progress=not args.no_progress)
-    mhz = args.clock_mhz or BOARD_CLOCKS_MHZ[args.board]
-    report["clock_mhz"] = mhz
-    report["projected_train_samples_per_s"] = mhz * 1e6 / report["cycles_per_sample"]
-    print()
-    print("per-layer test accuracy (RTL)   : "
-          + "  ".join(f"L{i + 1} {a:.2%}" for i, a in enumerate(report["test_accuracy_rtl"])))
-    print("per-layer test accuracy (model) : "
-          + "  ".join(f"L{i + 1} {a:.2%}" for i, a in enumerate(report["test_accuracy_model"])))
-    print(f"bit-exact against the model     : every {report['checked_every']} sample(s) checked; "
-          f"accuracies {'equal' if report['equal_to_model'] else 'DIFFER'}")
-    print(f"cycles per sample (steady state): {report['cycles_per_sample']:.0f} "
-          f"= {report['ratio_to_bound']:.3f} x the bound B = {report['cycle_bound']}")
-    if report["weight_words_per_sample"] is not None:
-        print(f"weight-memory words per sample  : {report['weight_words_per_sample']:.0f} "
-              f"(read + written, all layers)")
-    print(f"projected training throughput   : {report['projected_train_samples_per_s']:,.0f} "
-          f"samples/s at {mhz:g} MHz")
-    print(f"simulation                      : {report['simulated_cycles']:,} cycles in "
-          f"{report['run_seconds']:.1f} s ({report['simulated_cycles_per_second']:,.0f} cycles/s), "
-          f"build {report['build_seconds']:.1f} s")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2))
-    if not report["equal_to_model"]:
-        print("lela train: the RTL's accuracies differ from the model's", file=sys.stderr)
-        return 1
-    return 0

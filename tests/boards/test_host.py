@@ -11,11 +11,11 @@ import pytest
 
 from lela.boards import host as H
 from lela.boards import protocol as P
-from lela.config import Config
+from lela.config import Config, config_file
 from lela.data import load_dataset
 from lela.golden_model.network import FixedNetwork
 
-SIM_CFG = Config.from_toml(H.config_path(H.SIM_CONFIG))
+SIM_CFG = Config.from_toml(config_file("sim"))
 TRAIN_SAMPLES = 200
 ORDER_SEED = 3
 BUILD_ROOT = Path(__file__).resolve().parents[2] / "build" / "board-sim"
@@ -145,7 +145,7 @@ def test_lela_board_train_cli(tmp_path, capsys):
 
     out = tmp_path / "report.json"
     rc = main(["board", "train", "--sim", "--build-dir", str(BUILD_ROOT),
-               "--config", str(H.config_path(H.SIM_CONFIG)),
+               "--config", str(config_file("sim")),
                "--train-samples", "100", "--test-samples", "40", "--json", str(out)])
     report = json.loads(out.read_text())
     assert rc == 0, capsys.readouterr()
@@ -240,7 +240,7 @@ def test_icebreaker_config_trains_bit_exact():
     the model, every weight read back equals it, and counter reads are refused."""
     from lela.boards.verilated import VerilatorTransport
 
-    cfg = Config.from_toml(H.config_path("icebreaker"))
+    cfg = Config.from_toml(config_file("icebreaker"))
     assert cfg.weight_memory == "single_port" and not cfg.counters
     board = H.Board(VerilatorTransport(cfg, root=BUILD_ROOT), cfg)
     try:

@@ -8,7 +8,8 @@ import pytest
 
 from lela import cli
 from lela.config import Config, ConfigError
-from lela.rtl.generate import cycle_bound, generate
+from lela.contract import cycle_bound
+from lela.rtl.generate import generate
 from lela.rtl.top import network_result_layout
 
 SMALL = Config(sizes=(16, 8, 8), lanes=(2, 4), m_seeds=(1, 2), k_seeds=(3, 4))

@@ -6,8 +6,9 @@ import pytest
 
 from lela.cli import main
 from lela.config import Config
+from lela.contract import cycle_bound
 from lela.data import load_digits
-from lela.sim.train import cycle_bound, train_rtl
+from lela.sim.train import train_rtl
 
 
 def test_lela_train_reports_and_equals_the_model(tmp_path, capsys):

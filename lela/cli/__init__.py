@@ -1,0 +1,153 @@
+"""The ``lela`` command line.
+
+One module per subcommand (``lela/cli/<name>.py``), each with
+``add_arguments(parser)`` and ``run(args) -> int``: argparse and printing
+only, the work is done by the libraries below (``lela.golden_model``,
+``lela.rtl``, ``lela.sim``, ``lela.boards``, ``lela.bench``). This module
+dispatches, and turns every error a user can cause (a bad configuration,
+unreadable data, an unusable path, a board that cannot be reached) into one
+line on standard error and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from lela.config import Config, ConfigError
+from lela.data import DataError
+
+__all__ = ["COMMANDS", "CommandError", "add_config_arguments", "config_from_args", "main",
+           "output_file", "write_json"]
+
+#: subcommand -> one-line help; the command is the module ``lela.cli.<subcommand>``
+COMMANDS = {
+    "experiment": "compare the paper's learning rules (float and fixed-point models)",
+    "generate": "write the Verilog of the network top and its manifest",
+    "train": "train in cycle-accurate simulation of the RTL, checked against the model",
+    "build": "synthesize, place and route a board (YoWASP); report resources and Fmax",
+    "board": "talk to a board (or a simulated one) over the host link",
+    "bench": "measure utilisation, Fmax, throughput, memory traffic, simulator speed, "
+             "early exit and accuracy (docs/benchmarks.md)",
+}
+
+
+class CommandError(Exception):
+    """A command cannot run as asked (an unusable path, an unreachable board):
+    the message names the problem and the value."""
+
+
+def _int_list(text):
+    try:
+        return tuple(int(v, 0) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, not {text!r}") from None
+
+
+def add_config_arguments(parser):
+    """Flags that override fields of the configuration (after ``--config``)."""
+    g = parser.add_argument_group("configuration (overrides --config)")
+    g.add_argument("--config", metavar="TOML", help="configuration file ([lela] table or top level)")
+    g.add_argument("--sizes", type=_int_list, metavar="N0,N1,...",
+                   help="input width then hidden-layer widths")
+    g.add_argument("--classes", type=int)
+    g.add_argument("--lanes", type=_int_list, metavar="P1,P2,...",
+                   help="MAC lanes per hidden layer (one value applies to all)")
+    g.add_argument("--eta-shift", type=int, help="learning rate 2**-ETA_SHIFT")
+    g.add_argument("--feedback", help="symmetric | sign_concordant | independent")
+    g.add_argument("--loss", help="square_hinge | cross_entropy")
+    g.add_argument("--dropout", type=float)
+    g.add_argument("--init-seed", type=int)
+    g.add_argument("--m-seeds", type=_int_list, metavar="S1,S2,...")
+    g.add_argument("--k-seeds", type=_int_list, metavar="S1,S2,...")
+    for name in ("act-width", "act-frac", "weight-width", "weight-frac", "m-bits"):
+        g.add_argument(f"--{name}", type=int)
+    g.add_argument("--weight-memory", help="dual_port | single_port (maps to SPRAM)")
+    g.add_argument("--counters", choices=("on", "off"),
+                   help="build the per-layer performance counters")
+
+
+def config_from_args(args, default=None) -> Config:
+    """The configuration named by ``--config`` (else the file ``default``, else
+    the default configuration), with the flag overrides applied."""
+    path = getattr(args, "config", None) or default
+    cfg = Config.from_toml(path) if path else Config()
+    if getattr(args, "sizes", None) is not None:
+        cfg = cfg.with_layers(args.sizes)
+    changes = {}
+    for name in ("classes", "eta_shift", "feedback", "loss", "dropout", "init_seed",
+                 "m_seeds", "k_seeds", "act_width", "act_frac", "weight_width",
+                 "weight_frac", "m_bits", "weight_memory"):
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = value
+    if getattr(args, "counters", None) is not None:
+        changes["counters"] = args.counters == "on"
+    lanes = getattr(args, "lanes", None)
+    if lanes is not None:
+        changes["lanes"] = lanes * cfg.layers if len(lanes) == 1 else lanes
+    return cfg.replace(**changes) if changes else cfg
+
+
+def output_file(path, what="output file") -> Path | None:
+    """``path`` as a file the command may write, checked before any work:
+    its folder must be (or be creatable as) a directory and ``path`` must not
+    be one. ``None`` stays ``None``."""
+    if path is None:
+        return None
+    path = Path(path)
+    if path.is_dir():
+        raise CommandError(f"{what} {str(path)!r} is a directory")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise CommandError(f"{what} {str(path)!r}: {str(parent)!r} is not a directory")
+            break
+    return path
+
+
+def output_dir(path, what="output folder") -> Path:
+    """``path`` as a folder the command may write into, checked before any work."""
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise CommandError(f"{what} {str(path)!r}: {str(p)!r} is not a directory")
+            break
+    return path
+
+
+def write_json(path, obj):
+    """Write ``obj`` as indented JSON to ``path`` (checked by :func:`output_file`)."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def main(argv=None) -> int:
+    """Run the ``lela`` command line; return the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="lela", description="Local Error Learning Accelerator: on-chip local learning.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, help_text in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(f"lela.cli.{name}").add_arguments(p)
+    args = parser.parse_args(argv)
+    module = importlib.import_module(f"lela.cli.{args.command}")
+    try:
+        return module.run(args) or 0
+    except ConfigError as e:
+        print(f"lela {args.command}: configuration error: {e}", file=sys.stderr)
+    except DataError as e:
+        print(f"lela {args.command}: data error: {e}", file=sys.stderr)
+    except CommandError as e:
+        print(f"lela {args.command}: {e}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

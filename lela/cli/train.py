@@ -1,0 +1,77 @@
+"""``lela train``: train a network in cycle-accurate simulation of the generated RTL."""
+
+from __future__ import annotations
+
+import sys
+
+from lela.boards import icebreaker, ulx3s
+from lela.data import load_dataset
+from lela.sim.runner import SIMULATORS
+from lela.sim.train import train_rtl
+
+from . import add_config_arguments, config_from_args, output_dir, output_file, write_json
+
+__all__ = ["BOARD_CLOCKS_MHZ", "add_arguments", "run"]
+
+#: Clock of each board's build (MHz, from the board files); the default
+#: projection uses the first.
+BOARD_CLOCKS_MHZ = {"ulx3s": ulx3s.CLOCK_HZ / 1e6, "icebreaker": icebreaker.CLOCK_HZ / 1e6}
+
+
+def add_arguments(parser):
+    """The flags of ``lela train``."""
+    parser.add_argument("--dataset", default="digits",
+                        help="'digits' (embedded, default) or a folder of MNIST-style IDX files")
+    parser.add_argument("--epochs", type=int, default=7, help="training epochs (default 7)")
+    parser.add_argument("--train-samples", type=int, help="use only the first N training samples")
+    parser.add_argument("--test-samples", type=int, help="use only the first N test samples")
+    parser.add_argument("--sim", choices=SIMULATORS, default="verilator")
+    parser.add_argument("--check-every", type=int, default=1, metavar="N",
+                        help="compare with the model every N samples (default 1: every sample)")
+    parser.add_argument("--board", choices=tuple(BOARD_CLOCKS_MHZ), default="ulx3s",
+                        help="board whose clock the throughput projection uses")
+    parser.add_argument("--clock-mhz", type=float, help="clock for the projection (default: the board's)")
+    parser.add_argument("--order-seed", type=int, default=0, help="seed of the sample order")
+    parser.add_argument("--json", metavar="PATH", help="write the report as JSON")
+    parser.add_argument("--build-dir", default="build/sim", help="root of the simulator builds")
+    parser.add_argument("--waves", action="store_true", help="write a waveform (FST/VCD)")
+    parser.add_argument("--no-progress", action="store_true")
+    add_config_arguments(parser)
+
+
+def run(args) -> int:
+    """Train, print the report; exit status 1 if the RTL's accuracies differ."""
+    cfg = config_from_args(args)
+    json_path = output_file(args.json, "--json")
+    build_root = output_dir(args.build_dir, "--build-dir")
+    dataset = load_dataset(args.dataset).subset(args.train_samples, args.test_samples)
+    report = train_rtl(cfg, dataset, epochs=args.epochs, sim=args.sim,
+                       check_every=args.check_every, order_seed=args.order_seed,
+                       build_root=build_root, waves=args.waves,
+                       progress=not args.no_progress)
+    mhz = args.clock_mhz or BOARD_CLOCKS_MHZ[args.board]
+    report["clock_mhz"] = mhz
+    report["projected_train_samples_per_s"] = mhz * 1e6 / report["cycles_per_sample"]
+    print()
+    print("per-layer test accuracy (RTL)   : "
+          + "  ".join(f"L{i + 1} {a:.2%}" for i, a in enumerate(report["test_accuracy_rtl"])))
+    print("per-layer test accuracy (model) : "
+          + "  ".join(f"L{i + 1} {a:.2%}" for i, a in enumerate(report["test_accuracy_model"])))
+    print(f"bit-exact against the model     : every {report['checked_every']} sample(s) checked; "
+          f"accuracies {'equal' if report['equal_to_model'] else 'DIFFER'}")
+    print(f"cycles per sample (steady state): {report['cycles_per_sample']:.0f} "
+          f"= {report['ratio_to_bound']:.3f} x the bound B = {report['cycle_bound']}")
+    if report["weight_words_per_sample"] is not None:
+        print(f"weight-memory words per sample  : {report['weight_words_per_sample']:.0f} "
+              f"(read + written, all layers)")
+    print(f"projected training throughput   : {report['projected_train_samples_per_s']:,.0f} "
+          f"samples/s at {mhz:g} MHz")
+    print(f"simulation                      : {report['simulated_cycles']:,} cycles in "
+          f"{report['run_seconds']:.1f} s ({report['simulated_cycles_per_second']:,.0f} cycles/s), "
+          f"build {report['build_seconds']:.1f} s")
+    if json_path:
+        write_json(json_path, report)
+    if not report["equal_to_model"]:
+        print("lela train: the RTL's accuracies differ from the model's", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,153 @@
+"""The contract: every fact the RTL, the models, the testbench and the host share.
+
+Pure Python (no Amaranth): the RTL (``lela.rtl``), the fixed-point and
+counter models (``lela.golden_model``), the cocotb testbench (``lela.sim``)
+and the host driver (``lela.boards``) import these names; none of them
+defines its own copy. Changing a value here changes every side at once, and
+the tests that compare them (RTL against model, board against model) keep
+them honest.
+
+Sections: the access port (address map, counters, layer information), the
+result digest, the pipeline latencies of the layer engine, the widths and
+shifts derived from a :class:`~lela.config.Config`, and the cycle bound.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACCESS_DATA_BITS", "ACCESS_INDEX_BITS", "ACCESS_SPACE_BITS", "COUNTERS", "COUNTER_BITS",
+    "COUNTER_HIGH", "DIGEST_BITS", "DRAIN_CYCLES", "EU_FETCH_CYCLES", "EU_PIPELINE_CYCLES",
+    "FORWARD_LATENCY", "FORWARD_TO_SCORES", "INFO", "LAYER_SHIFT", "MAX_LAYERS", "PRODUCT_LATENCY",
+    "SPACES", "SPACE_B", "SPACE_COUNTERS", "SPACE_INFO", "SPACE_SHIFT", "SPACE_W", "WRITE_LATENCY",
+    "access_address", "bias_shift", "bits", "cycle_bound", "exit_bits", "forward_acc_width",
+    "label_bits", "layer_cycle_bound", "score_acc_width", "split_access_address", "sum_width",
+    "weight_shift",
+]
+
+# -- access port --------------------------------------------------------------
+#: Address spaces of a layer: weights (read/write), biases (read/write),
+#: counters (read-only), layer information (read-only).
+SPACE_W, SPACE_B, SPACE_COUNTERS, SPACE_INFO = 0, 1, 2, 3
+SPACES = {SPACE_W: "weights", SPACE_B: "biases", SPACE_COUNTERS: "counters",
+          SPACE_INFO: "layer information"}
+#: Bits of the index field of an access-port address.
+ACCESS_INDEX_BITS = 20
+#: Bits of the space field.
+ACCESS_SPACE_BITS = 4
+#: An address is ``layer << LAYER_SHIFT | space << SPACE_SHIFT | index``.
+SPACE_SHIFT = ACCESS_INDEX_BITS
+LAYER_SHIFT = SPACE_SHIFT + ACCESS_SPACE_BITS
+#: Width of an address and of a data word of the access port.
+ACCESS_DATA_BITS = 32
+#: Layers addressable through the access port (the 8-bit layer field).
+MAX_LAYERS = 1 << (ACCESS_DATA_BITS - LAYER_SHIFT)
+
+#: Counter index -> name, in access-port order (see ``lela.golden_model.counters``).
+COUNTERS = ("busy_cycles", "mac_multiplies", "classifier_multiplies", "weight_reads",
+            "weight_writes", "act_reads", "act_writes")
+#: Width of every per-layer counter (never wraps in practice: 2**48 cycles is
+#: 32 days at 100 MHz).
+COUNTER_BITS = 48
+#: Access-port index of a counter's high word (bits ``COUNTER_BITS-1..32``):
+#: ``n + COUNTER_HIGH``.
+COUNTER_HIGH = 16
+#: Layer-information words (space ``SPACE_INFO``), in index order.
+INFO = ("n_in", "n_out", "lanes", "classes", "m_seed", "k_seed", "act_width", "weight_width")
+
+
+def access_address(layer, space, index=0):
+    """Access-port address of ``index`` in ``space`` of ``layer``."""
+    return layer << LAYER_SHIFT | space << SPACE_SHIFT | index
+
+
+def split_access_address(addr):
+    """``(layer, space, index)`` of an access-port address."""
+    return (addr >> LAYER_SHIFT, (addr >> SPACE_SHIFT) & ((1 << ACCESS_SPACE_BITS) - 1),
+            addr & ((1 << ACCESS_INDEX_BITS) - 1))
+
+
+# -- results ------------------------------------------------------------------
+#: Width of a layer's weight digest (the running Fletcher sums ``B << 32 | A``).
+DIGEST_BITS = 64
+
+# -- latencies of the layer engine (cycles) -----------------------------------
+#: MAC array: issue of a group's last forward beat -> ``h_valid`` (stage S3).
+FORWARD_LATENCY = 3
+#: MAC array: issue of a beat -> its product register readable (stage S2).
+PRODUCT_LATENCY = 2
+#: Update unit: issue of a beat (read address) -> its write-back (stage S2).
+WRITE_LATENCY = 2
+#: Issue of a group's last forward beat -> the error unit sees the word count
+#: (the activations are written in S3, the count one cycle later).
+FORWARD_TO_SCORES = FORWARD_LATENCY + 1
+#: Error unit: cycles spent reading a group's activation word before its entries.
+EU_FETCH_CYCLES = 1
+#: Error unit: last entry of a pass (stage A) -> its results visible (stages B, C).
+EU_PIPELINE_CYCLES = 3
+#: Layer: issue of the last update beat -> result handed over (the last
+#: write-back, then the digest register).
+DRAIN_CYCLES = WRITE_LATENCY + 1
+
+
+# -- derived widths and shifts ------------------------------------------------
+def bits(n):
+    """Bits of an unsigned index below ``n``: ``max(1, ceil(log2(n)))``."""
+    return max(1, (n - 1).bit_length())
+
+
+def label_bits(classes):
+    """Bits of a class index."""
+    return bits(classes)
+
+
+def exit_bits(cfg):
+    """Bits of the exit-layer index."""
+    return bits(cfg.layers)
+
+
+def sum_width(largest):
+    """Bits of a signed number that holds every value of magnitude <= ``largest``."""
+    return largest.bit_length() + 1
+
+
+def forward_acc_width(cfg, layer):
+    """Width of layer ``layer``'s forward accumulator: ``N_in`` products of
+    signed ``act_width`` x ``weight_width`` operands, plus one for the bias."""
+    return mac_acc_width(cfg.act_width, cfg.weight_width, cfg.sizes[layer])
+
+
+def mac_acc_width(a_width, b_width, terms):
+    """Bits of a signed accumulator that sums ``terms`` products of signed
+    ``a_width`` x ``b_width`` operands without overflow (one extra term
+    allowed for a bias)."""
+    return sum_width((1 << (a_width + b_width - 2)) * (terms + 1))
+
+
+def score_acc_width(act_width, m_bits, neurons, classes):
+    """Width of the error unit's accumulator: the score sums (``neurons``
+    products of an activation and a classifier entry ``|e| <= 2**m_bits - 1``)
+    and the error sums (``classes`` such products) share it."""
+    return sum_width(((1 << m_bits) - 1) * (1 << (act_width - 1)) * max(neurons, classes))
+
+
+def weight_shift(cfg):
+    """Right shift of the weight update ``d_j h_k`` (a negative value shifts left)."""
+    return 2 * cfg.act_frac - cfg.weight_frac + cfg.eta_shift
+
+
+def bias_shift(cfg):
+    """Right shift of the bias update ``d_j`` (a negative value shifts left)."""
+    return cfg.act_frac - cfg.weight_frac + cfg.eta_shift
+
+
+# -- cycle bound --------------------------------------------------------------
+def layer_cycle_bound(cfg, layer):
+    """``2 N_in N_out / P`` of layer ``layer``: forward and update, one weight
+    per lane per cycle."""
+    return 2 * cfg.sizes[layer] * cfg.sizes[layer + 1] // cfg.lanes[layer]
+
+
+def cycle_bound(cfg):
+    """``B``: the slowest layer's :func:`layer_cycle_bound` (the pipeline's
+    lower bound on cycles per training sample)."""
+    return max(layer_cycle_bound(cfg, i) for i in range(cfg.layers))
