@@ -60,6 +60,7 @@ class BuildError(Exception):
 
 @dataclass
 class BuildReport:
+    """What a build reports: resources, Fmax per clock, critical path, bitstream."""
     board: str
     device: str
     config: dict
@@ -75,15 +76,18 @@ class BuildReport:
 
     @property
     def timing_met(self):
+        """Every clock reaches the design clock."""
         return all(f >= self.clock_mhz for f in self.fmax_mhz.values())
 
     def to_dict(self):
+        """The report as a JSON-ready dict (``timing_met`` included)."""
         d = dict(vars(self))
         d["timing_met"] = self.timing_met
         return d
 
 
 def board_module(name):
+    """The module of board ``name`` (its board file); ValueError naming the boards."""
     if name not in BOARDS:
         raise ValueError(f"board must be one of {', '.join(BOARDS)}, not {name!r}")
     return importlib.import_module(BOARDS[name])

@@ -73,38 +73,56 @@ class LinkError(Exception):
 
 
 class ChecksumError(LinkError):
+    """The frame's checksum is wrong (status CRC)."""
+
     status = Status.CRC
 
 
 class LengthError(LinkError):
+    """The length is too large for the buffer, or wrong for the command (status LENGTH)."""
+
     status = Status.LENGTH
 
 
 class UnknownCommandError(LinkError):
+    """The board does not know the command (status COMMAND)."""
+
     status = Status.COMMAND
 
 
 class AddressError(LinkError):
+    """An address out of range, or a write to a read-only space (status ADDRESS)."""
+
     status = Status.ADDRESS
 
 
 class TrainingError(LinkError):
+    """A weight write while training: train mode set or a sample in flight (status TRAINING)."""
+
     status = Status.TRAINING
 
 
 class BusyError(LinkError):
+    """No room for another result, or a static setting changed mid-flight (status BUSY)."""
+
     status = Status.BUSY
 
 
 class ValueRangeError(LinkError):
+    """A field's value is out of range: label, count, mode, threshold, word (status VALUE)."""
+
     status = Status.VALUE
 
 
 class FrameTimeoutError(LinkError):
+    """A frame stopped arriving half-way: the inter-byte timeout (status TIMEOUT)."""
+
     status = Status.TIMEOUT
 
 
 class SyncError(LinkError):
+    """Bytes outside a frame that are not the sync byte (status SYNC)."""
+
     status = Status.SYNC
 
 
@@ -130,6 +148,7 @@ def encode_request(command, payload=b""):
 
 @dataclass(frozen=True)
 class BoardStatus:
+    """The STATUS block of the board (``protocol.STATUS_FORMAT``), decoded."""
     version: int
     train: bool
     early_exit: bool
@@ -147,6 +166,7 @@ class BoardStatus:
 
     @classmethod
     def decode(cls, data):
+        """The status from the payload of a STATUS response."""
         (version, flags, in_flight, pending, depth, layers, max_payload, inputs, classes,
          aw, ww, threshold, rejected) = struct.unpack(P.STATUS_FORMAT, data)
         return cls(version, bool(flags & P.Mode.TRAIN), bool(flags & P.Mode.EARLY_EXIT),
@@ -220,17 +240,21 @@ class Board:
 
     # -- settings --
     def status(self):
+        """Read the board's :class:`BoardStatus`."""
         return BoardStatus.decode(self.request(Command.STATUS))
 
     def set_mode(self, *, train, early_exit=False):
+        """Set the mode of the samples sent after this: training, early-exit inference."""
         mode = (P.Mode.TRAIN if train else 0) | (P.Mode.EARLY_EXIT if early_exit else 0)
         self.request(Command.SET_MODE, bytes([mode]))
 
     def set_threshold(self, threshold):
+        """Set the early-exit margin threshold (activation format)."""
         self.request(Command.SET_THRESHOLD, struct.pack("<I", threshold))
 
     # -- samples --
     def encode_sample(self, x_q, label):
+        """The SAMPLE payload of quantized inputs ``x_q`` and ``label``."""
         x = np.asarray(x_q, dtype=np.int64).reshape(-1)
         if len(x) != self.cfg.sizes[0]:
             raise ValueError(f"a sample has {self.cfg.sizes[0]} inputs, not {len(x)}")
@@ -307,13 +331,16 @@ class Board:
         return w.reshape(n_out, n_in), b
 
     def write_layer(self, layer, w, b):
+        """Write layer ``layer``'s weights ``w`` (N_out x N_in) and biases ``b``."""
         self.write_mem(P.address(layer, P.SPACE_W), np.asarray(w).reshape(-1))
         self.write_mem(P.address(layer, P.SPACE_B), np.asarray(b).reshape(-1))
 
     def read_weights(self):
+        """``[(w, b), ...]`` of every layer, read through the access port."""
         return [self.read_layer(i) for i in range(self.cfg.layers)]
 
     def write_weights(self, weights):
+        """Write ``[(w, b), ...]`` into every layer."""
         for i, (w, b) in enumerate(weights):
             self.write_layer(i, w, b)
 

@@ -45,15 +45,18 @@ class SerialTransport:
         self._serial.reset_input_buffer()
 
     def write(self, data):
+        """Send ``data`` to the board."""
         self._serial.write(data)
 
     def read(self, n):
+        """Exactly ``n`` bytes from the board, or :class:`TransportTimeout`."""
         data = self._serial.read(n)
         if len(data) < n:
             raise TransportTimeout(f"the board sent {len(data)} of {n} bytes before the timeout")
         return data
 
     def close(self):
+        """Close the port."""
         self._serial.close()
 
 
@@ -149,9 +152,11 @@ class SimTransport:
         self._sim.run_until(self.cycles * self.PERIOD)
 
     def write(self, data):
+        """Queue ``data`` for the board's byte stream."""
         self._to_board.extend(data)
 
     def read(self, n):
+        """Run the design until ``n`` bytes came back (or :class:`TransportTimeout`)."""
         waited = 0
         while len(self._from_board) < n:
             if waited >= self.max_cycles:

@@ -206,10 +206,12 @@ class VerilatorTransport:
         return data
 
     def write(self, data):
+        """Queue ``data`` for the board's byte stream."""
         data = bytes(data)
         self._send(b"S" + struct.pack("<I", len(data)) + data)
 
     def read(self, n):
+        """Run the design until ``n`` bytes came back (or ``TransportTimeout``)."""
         self._send(b"R" + struct.pack("<IQ", n, self.max_cycles))
         (k,) = struct.unpack("<I", self._recv(4))
         data = self._recv(k)
@@ -220,10 +222,12 @@ class VerilatorTransport:
         return data
 
     def idle(self, cycles):
+        """Let the board run ``cycles`` cycles with nothing sent."""
         self._send(b"I" + struct.pack("<Q", cycles))
         (self.cycles,) = struct.unpack("<Q", self._recv(8))
 
     def close(self):
+        """Stop the simulated board's process."""
         if self._proc.poll() is None:
             try:
                 self._send(b"Q")

@@ -158,6 +158,7 @@ def _over_seeds(results):
 
 
 def markdown(results):
+    """The results as a Markdown table (mean +- std per row and layer)."""
     cfg = results["config"]
     sizes = "-".join(str(n) for n in cfg["sizes"])
     caption = (
@@ -171,6 +172,7 @@ def markdown(results):
 
 
 def plot(results, path):
+    """Write test error vs epoch per layer, one line per row, as a PNG."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

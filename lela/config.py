@@ -248,6 +248,7 @@ class Config:
 
     @property
     def eta(self) -> float:
+        """The learning rate ``2**-eta_shift``."""
         return 2.0 ** -self.eta_shift
 
     # -- construction -----------------------------------------------------
@@ -256,11 +257,13 @@ class Config:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
+        """The fields as a JSON/TOML-ready dict (tuples as lists)."""
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
                 for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: dict) -> Config:
+        """The configuration of ``data``; :class:`ConfigError` on an unknown field."""
         known = {f.name for f in fields(cls)}
         for key, value in data.items():
             if key not in known:
@@ -269,6 +272,7 @@ class Config:
 
     @classmethod
     def from_toml(cls, path) -> Config:
+        """The configuration in a TOML file (a ``[lela]`` table or the top level)."""
         path = Path(path)
         try:
             with path.open("rb") as f:

@@ -42,6 +42,7 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Dataset:
+    """A classification data set: inputs in [0, 1], one row a sample, integer labels."""
     name: str
     x_train: np.ndarray
     y_train: np.ndarray
@@ -51,6 +52,7 @@ class Dataset:
 
     @property
     def features(self) -> int:
+        """Inputs per sample."""
         return self.x_train.shape[1]
 
     def subset(self, train=None, test=None) -> Dataset:

@@ -107,6 +107,7 @@ RUNNERS = {"verilator": FastVerilator, "icarus": Verilog2005Icarus}
 
 
 def simulator_available(sim):
+    """Whether simulator ``sim`` (``verilator`` or ``icarus``) is installed."""
     if sim == "verilator":
         return verilator() is not None
     if sim == "icarus":
