@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
+from .contract import bias_shift, score_acc_bound, weight_shift
+
 __all__ = ["DEFAULT", "FEEDBACK_MODES", "LOSSES", "WEIGHT_MEMORIES", "Config", "ConfigError",
            "config_file"]
 
@@ -209,7 +211,6 @@ class Config:
         """``(fields, what, largest)``: the largest magnitude each step of the
         fixed-point datapath can reach (sum, rounding addend and bias included)."""
         act, weight = 1 << (self.act_width - 1), 1 << (self.weight_width - 1)
-        entry = (1 << self.m_bits) - 1
 
         def half(shift):  # rounding addend of round_shift
             return 1 << (shift - 1) if shift > 0 else 0
@@ -222,10 +223,10 @@ class Config:
             yield (("act_width", "weight_width"), f"layer {i + 1}'s forward sum",
                    act * weight * n_in + (weight << self.act_frac) + half(self.weight_frac))
             yield (("act_width", "m_bits"), f"layer {i + 1}'s score and error sums",
-                   entry * act * max(n, self.classes) + half(self.score_shift(i)))
+                   score_acc_bound(self.act_width, self.m_bits, n, self.classes)
+                   + half(self.score_shift(i)))
         shifts = ("act_width", "act_frac", "weight_frac", "eta_shift")
-        ws = 2 * self.act_frac - self.weight_frac + self.eta_shift
-        bs = self.act_frac - self.weight_frac + self.eta_shift
+        ws, bs = weight_shift(self), bias_shift(self)
         yield shifts, "the weight update", ((act * act) << lsh(ws)) + half(ws) + weight
         yield shifts, "the bias update", (act << lsh(bs)) + half(bs) + weight
 

@@ -20,7 +20,7 @@ __all__ = [
     "FORWARD_LATENCY", "FORWARD_TO_SCORES", "INFO", "LAYER_SHIFT", "MAX_LAYERS", "PRODUCT_LATENCY",
     "SPACES", "SPACE_B", "SPACE_COUNTERS", "SPACE_INFO", "SPACE_SHIFT", "SPACE_W", "WRITE_LATENCY",
     "access_address", "bias_shift", "bits", "cycle_bound", "exit_bits", "forward_acc_width",
-    "label_bits", "layer_cycle_bound", "score_acc_width", "split_access_address", "sum_width",
+    "label_bits", "layer_cycle_bound", "mac_acc_width", "score_acc_bound", "score_acc_width", "split_access_address", "sum_width",
     "weight_shift",
 ]
 
@@ -123,11 +123,17 @@ def mac_acc_width(a_width, b_width, terms):
     return sum_width((1 << (a_width + b_width - 2)) * (terms + 1))
 
 
+def score_acc_bound(act_width, m_bits, neurons, classes):
+    """Largest magnitude in the error unit's accumulator: the score sums
+    (``neurons`` products of an activation and a classifier entry
+    ``|e| <= 2**m_bits - 1``) and the error sums (``classes`` such products)
+    share it."""
+    return ((1 << m_bits) - 1) * (1 << (act_width - 1)) * max(neurons, classes)
+
+
 def score_acc_width(act_width, m_bits, neurons, classes):
-    """Width of the error unit's accumulator: the score sums (``neurons``
-    products of an activation and a classifier entry ``|e| <= 2**m_bits - 1``)
-    and the error sums (``classes`` such products) share it."""
-    return sum_width(((1 << m_bits) - 1) * (1 << (act_width - 1)) * max(neurons, classes))
+    """Width of the error unit's accumulator (:func:`score_acc_bound`)."""
+    return sum_width(score_acc_bound(act_width, m_bits, neurons, classes))
 
 
 def weight_shift(cfg):
