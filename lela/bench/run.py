@@ -1,0 +1,125 @@
+"""Running the bench: the sections in order, the report, the files it is written to."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from . import accuracy, early_exit, resources, simulators, throughput, traffic, utilisation
+from .common import MNIST_DIR, SECTIONS, Clock, Context, config_key, json_default
+from .machine import git_commit, machine
+from .markdown import markdown
+from .plots import plots
+
+__all__ = ["BENCHES", "headline", "read_report", "run_bench", "write_report"]
+
+#: Section name -> its measurement, ``measure(ctx) -> dict``.
+BENCHES = {
+    "accuracy": accuracy.measure, "early_exit": early_exit.measure,
+    "utilisation": utilisation.measure, "traffic": traffic.measure,
+    "simulators": simulators.measure, "resources": resources.measure,
+    "throughput": throughput.measure,
+}
+
+
+def headline(report):
+    """The figures the closing note quotes (None where a section did not run)."""
+    h = {}
+    u = report.get("utilisation")
+    if u:
+        h["utilisation_ratio"] = u["default"]["ratio"]
+        h["utilisation_lanes"] = u["default"]["lanes"]
+    r = report.get("resources")
+    if r:
+        h["fmax_mhz"] = {b["label"]: b["fmax"] for b in r["builds"]}
+    t = report.get("throughput")
+    if t:
+        ecp5 = [row for row in t["rows"] if row["board"] == "ulx3s"
+                and row["clock_source"].startswith("Fmax")]
+        ref = next((row for row in ecp5 if row["lanes"] == 4), ecp5[0] if ecp5 else None)
+        if ref:
+            h["throughput_ratio_vs_numpy_batch1_ecp5"] = ref["ratio"]["float_batch1"]
+            h["throughput_ecp5_lanes"] = ref["lanes"]
+            h["throughput_ecp5_samples_per_second"] = ref["samples_per_second"]
+    tr = report.get("traffic")
+    if tr:
+        h["traffic_ratio_vs_backprop"] = tr["ratio"]
+    s = report.get("simulators")
+    if s:
+        v = [row for row in s["rows"] if row["simulator"].startswith("verilator")]
+        if v:
+            h["verilator_cycles_per_second"] = v[0]["cycles_per_second"]
+    return h
+
+
+def run_bench(plan, *, sections=SECTIONS, build_root="build/bench", mnist=MNIST_DIR,
+              resume=False, log=print):
+    """Run ``sections`` of ``plan``; returns the report dict (see :mod:`lela.bench`).
+
+    With ``resume``, the sections that a previous run of the same plan saved in
+    ``build_root`` are kept as they are (and their times with them). A figure
+    that differs from the one it is checked against raises
+    :class:`~.checks.BenchMismatch`."""
+    for s in sections:
+        if s not in SECTIONS:
+            raise ValueError(f"section must be one of {', '.join(SECTIONS)}, not {s!r}")
+    clock = Clock(log)
+    ctx = Context(plan, build_root, mnist, clock)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    t0 = time.perf_counter()
+    timings = {}
+    partial = ctx.root / f"partial-{plan.name}.json"
+    saved = json.loads(partial.read_text()) if resume and partial.exists() else {}
+    for name in SECTIONS:
+        if name not in sections:
+            ctx.skip(name, "not requested (--sections)")
+            continue
+        if name in saved.get("report", {}):
+            ctx.report[name] = saved["report"][name]
+            timings[name] = saved["timings"][name]
+            ctx.skipped += [s for s in saved["skipped"] if s["section"] == name]
+            if name == "utilisation":  # the runs the traffic and throughput sections use
+                for run in ctx.report[name]["rows"] + ctx.report[name]["boards"]:
+                    ctx.util_runs[config_key(run["config"])] = run
+            clock(f"{name}: kept from {partial}")
+            continue
+        ts = time.perf_counter()
+        ctx.report[name] = BENCHES[name](ctx)
+        timings[name] = time.perf_counter() - ts
+        clock(f"{name}: done in {timings[name]:.0f} s")
+        # what is measured so far survives a failure later in the run (--resume)
+        ctx.root.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps({"report": ctx.report, "timings": timings,
+                                       "skipped": ctx.skipped}, default=json_default))
+    kept = [name for name in SECTIONS if name in saved.get("report", {}) and name in sections]
+    report = {
+        "plan": plan.name, "started": started,
+        "seconds": time.perf_counter() - t0 + sum(timings[k] for k in kept), "resumed": kept,
+        "section_seconds": timings, "skipped": ctx.skipped,
+        "machine": machine(),
+        "commit": git_commit(),
+        **ctx.report,
+    }
+    report["headline"] = headline(report)
+    return report
+
+
+def write_report(report, out, *, json_file=True):
+    """Write ``report`` into folder ``out``: the plots in ``benchmarks/`` (their names
+    into ``report["plots"]``), ``benchmarks.json`` (unless not ``json_file``: a
+    report read back is only rendered again) and ``benchmarks.md``, which quotes
+    ``report["command"]``; returns the plots' names."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    report["plots"] = plots(report, out / "benchmarks")
+    if json_file:
+        (out / "benchmarks.json").write_text(json.dumps(report, indent=1,
+                                                        default=json_default))
+    (out / "benchmarks.md").write_text(markdown(report, report["command"], report["seconds"]))
+    return report["plots"]
+
+
+def read_report(path):
+    """A ``benchmarks.json`` written by :func:`write_report`."""
+    return json.loads(Path(path).read_text())
