@@ -1,14 +1,101 @@
-"""``lela bench --quick`` end to end: every section present with numbers, counters = model."""
+"""The bench: its comparisons (raised with the difference named), and
+``lela bench --quick`` end to end, every figure checked against the models."""
 
 import json
 import numbers
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 
-from lela.bench import SECTIONS, markdown
+from lela.bench import SECTIONS, BenchMismatch, markdown
+from lela.bench.accuracy import rtl_equals_fixed
+from lela.bench.checks import check_counters, check_equal
+from lela.bench.early_exit import rtl_equals_model
+from lela.bench.simulators import same_predictions
 from lela.cli import main
+from lela.config import Config
+from lela.contract import COUNTERS, cycle_bound
+from lela.golden_model.counters import busy_cycles, layer_modes, per_sample, totals
 
 
+# -- the comparisons, on doctored inputs (no simulation) ------------------------------
+def test_check_equal_is_the_comparison():
+    assert check_equal("s", "q", [1, 2, 3], np.array([1, 2, 3])) is True
+    assert check_equal("s", "q", 7, 7) is True
+    with pytest.raises(BenchMismatch, match=r"^s: q: got has shape \(2,\), expected \(3,\)$"):
+        check_equal("s", "q", [1, 2], [1, 2, 3])
+    with pytest.raises(BenchMismatch, match=r"^s: q: RTL 10, model 9$"):
+        check_equal("s", "q", 10, 9, got_name="RTL", want_name="model")
+
+
+def test_checks_survive_python_O():
+    # no bare assert: under -O a difference still stops the run
+    code = "from lela.bench.checks import check_equal; check_equal('s', 'q', 1, 2)"
+    run = subprocess.run([sys.executable, "-O", "-c", code], check=False, capture_output=True,
+                         text=True)
+    assert run.returncode != 0
+    assert "BenchMismatch: s: q: got 1, expected 2" in run.stderr
+
+
+def test_counter_mismatch_names_layer_counter_and_both_values():
+    cfg = Config()
+    samples = [layer_modes(cfg, True)] * 3
+    counters = totals(cfg, samples)
+    assert check_counters(cfg, counters, samples, "utilisation test") is True
+    want = counters[1]["weight_writes"]
+    counters[1]["weight_writes"] += 1
+    with pytest.raises(BenchMismatch) as e:
+        check_counters(cfg, counters, samples, "utilisation test")
+    assert str(e.value) == (f"utilisation test, layer 2: counter weight_writes is {want + 1} "
+                            f"(hardware), golden_model.counters says {want}")
+
+
+def test_simulator_prediction_mismatch_names_sample_and_layer():
+    pysim = np.array([[1, 2, 3], [4, 5, 6]])
+    assert same_predictions("icarus", [[1, 2, 3], [4, 5, 6], [7, 8, 9]], pysim) is True
+    with pytest.raises(BenchMismatch) as e:
+        same_predictions("icarus", [[1, 2, 3], [4, 0, 6]], pysim)
+    assert str(e.value) == ("simulators: per-layer predictions: icarus 0, amaranth pysim 5 "
+                            "at (sample, layer) (1, 1)")
+    with pytest.raises(BenchMismatch, match="icarus has shape"):
+        same_predictions("icarus", [[1, 2, 3]], pysim)   # fewer results than pysim's
+
+
+def test_rtl_accuracy_mismatch_names_the_layer():
+    n = 60
+    rtl = {"test_accuracy_rtl": [1 - 12 / n, 1 - 9 / n], "test_accuracy_model": None}
+    rtl["test_accuracy_model"] = list(rtl["test_accuracy_rtl"])
+    assert rtl_equals_fixed(rtl, [12 / n, 9 / n], n) is True
+    with pytest.raises(BenchMismatch) as e:
+        rtl_equals_fixed(rtl, [12 / n, 10 / n], n)
+    assert str(e.value) == ("accuracy (RTL, Verilator): misclassified test samples per layer "
+                            "(of 60): RTL 9, fixed-point model 10 at layer (from 0) 1")
+    rtl["test_accuracy_model"][0] = 1 - 13 / n
+    with pytest.raises(BenchMismatch, match="train_rtl's own model run: RTL"):
+        rtl_equals_fixed(rtl, [12 / n, 9 / n], n)
+
+
+def test_early_exit_mismatch_names_threshold_sample_and_values():
+    exit_layer, pred = np.array([0, 1, 2]), np.array([3, 4, 5])
+    pred_all = [[3, 9, 9], [9, 4, 9], [9, 9, 5]]      # sample x layer
+    result = {"exit": [0, 1, 2], "pred": pred_all, "counters": [{"busy_cycles": 40},
+                                                                {"busy_cycles": 2}]}
+    assert rtl_equals_model(17, result, exit_layer, pred, 42) is True
+    with pytest.raises(BenchMismatch) as e:
+        rtl_equals_model(17, dict(result, exit=[0, 2, 2]), exit_layer, pred, 42)
+    assert str(e.value) == ("early exit, threshold 17: exit layer (from 0) per test sample: "
+                            "RTL 2, model 1 at test sample 1")
+    with pytest.raises(BenchMismatch, match=r"threshold 17: prediction per test sample: RTL 5, "
+                                            r"model 6 at test sample 2$"):
+        rtl_equals_model(17, result, exit_layer, np.array([3, 4, 6]), 42)
+    with pytest.raises(BenchMismatch, match=r"busy cycles .*: RTL counters 42, "
+                                            r"golden_model.counters 41$"):
+        rtl_equals_model(17, result, exit_layer, pred, 41)
+
+
+# -- lela bench --quick --------------------------------------------------------------
 def _numbers(obj):
     """Every number in a JSON tree."""
     if isinstance(obj, bool):
@@ -31,20 +118,63 @@ def test_quick_bench_writes_every_section(tmp_path):
     for name in SECTIONS:
         assert report.get(name), f"section {name!r} missing or empty"
         assert _numbers(report[name]), f"section {name!r} has no numbers"
-    # the hardware counters equal golden_model.counters, per layer and counter
-    t = report["traffic"]
-    assert t["counters_equal_model"] is True
-    assert t["hardware_per_sample"] == t["model_per_sample"]
-    assert 0 < t["ratio"] < 1
-    # utilisation: the schedule is the counter model's, and above the bound
+
+    # utilisation: the counters are golden_model.counters' totals, the schedule the
+    # counter model's, the bound lela.contract's; every flag is that comparison
     for row in report["utilisation"]["rows"]:
-        assert row["model_equal"] and row["counters_equal_model"]
-        assert row["ratio"] >= 1
-    # the RTL equals the fixed-point model; every simulator the same predictions
-    assert report["accuracy"]["rtl"]["equal_fixed"] is True
-    assert report["accuracy"]["rtl"]["rtl_error"] == report["accuracy"]["rtl"]["fixed_error"]
-    assert report["simulators"]["same_predictions"] is True
-    assert all(p["equal_model"] for p in report["early_exit"]["rtl"])
+        cfg = Config.from_dict(row["config"])
+        want = totals(cfg, [layer_modes(cfg, True)] * row["samples"])
+        got = [{k: r[k] for k in COUNTERS} for r in row["counters"]]
+        assert got == want, f"utilisation, lanes {row['lanes']}: counters"
+        assert row["counters_equal_model"] is (got == want)
+        model = max(busy_cycles(cfg, i, "train") + 1 for i in range(cfg.layers))
+        assert row["model_cycles"] == model
+        assert row["model_equal"] is (row["cycles_per_sample"] == model)
+        assert row["bound"] == cycle_bound(cfg)
+        assert row["ratio"] == row["cycles_per_sample"] / row["bound"] >= 1
+
+    # traffic: the hardware counters per sample equal golden_model.counters, per layer
+    t = report["traffic"]
+    run = next(r for r in report["utilisation"]["rows"]
+               if r["sizes"] == t["sizes"] and r["lanes"] == t["lanes"])
+    cfg = Config.from_dict(run["config"])
+    model = [per_sample(cfg, i, m) for i, m in enumerate(layer_modes(cfg, True))]
+    hw = [{k: r[k] / run["samples"] for k in COUNTERS} for r in run["counters"]]
+    assert t["model_per_sample"] == model
+    assert t["hardware_per_sample"] == hw == model
+    assert t["counters_equal_model"] is (hw == model)
+    words = sum(r["weight_reads"] + r["weight_writes"] for r in hw)
+    assert t["lela"]["words"] == words
+    assert t["ratio"] == words / t["backprop"]["total"]["words"]
+    assert 0 < t["ratio"] < 1
+
+    # accuracy: the RTL misclassified as many test samples per layer as the fixed-point model
+    acc = report["accuracy"]
+    n = acc["test_samples"]
+    rtl_wrong = [round(e * n) for e in acc["rtl"]["rtl_error"]]
+    fixed_wrong = [round(e * n) for e in acc["rtl"]["fixed_error"]]
+    assert rtl_wrong == fixed_wrong
+    assert acc["rtl"]["equal_fixed"] is (rtl_wrong == fixed_wrong)
+
+    # early exit: the cycles per exit layer are the counter model's; the RTL points equal
+    # the model's curve at their thresholds
+    e = report["early_exit"]
+    assert e["cycles_at_layer"] == [
+        sum(per_sample(cfg, i, m)["busy_cycles"] for i, m in enumerate(layer_modes(cfg, False, k)))
+        for k in range(cfg.layers)]
+    curve = {p["threshold"]: p for p in e["curve"]}
+    assert e["rtl"]
+    for p in e["rtl"]:
+        same = (p["accuracy"], p["mean_cycles"]) == (curve[p["threshold"]]["accuracy"],
+                                                     curve[p["threshold"]]["mean_cycles"])
+        assert same, f"early exit, threshold {p['threshold']}: RTL {p}, model curve"
+        assert p["equal_model"] is same
+
+    # simulators: the flag says whether a second simulator's predictions were compared
+    s = report["simulators"]
+    cocotb = [r for r in s["rows"] if "cocotb" in r["simulator"]]
+    assert s["same_predictions"] is (True if cocotb else None)
+
     # quick never synthesizes: an empty build folder has no cached report, so the
     # builds are skipped and said so, and throughput falls back on the board clocks
     assert report["resources"]["builds"] == []
@@ -57,5 +187,8 @@ def test_quick_bench_writes_every_section(tmp_path):
         assert heading in text
     assert {p.name for p in (out / "benchmarks").iterdir()} >= {
         "utilisation.png", "traffic.png", "simulators.png", "early_exit.png", "throughput.png"}
-    # the Markdown is a function of the JSON (regenerated from it)
-    assert markdown(report, report["command"], report["seconds"]).startswith("# Benchmarks")
+    # the Markdown is a function of the JSON (regenerated from it), and says "not run"
+    # for a comparison that was not made
+    assert markdown(report, report["command"], report["seconds"]) == text
+    report["simulators"]["same_predictions"] = None
+    assert "(not run)" in markdown(report, report["command"], report["seconds"])
