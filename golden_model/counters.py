@@ -29,24 +29,21 @@ The counts are exact: the schedule of a layer depends only on the
 configuration, never on data or on the other layers (a layer starts a sample
 only when its input is complete, its output slot is free and its result can
 be taken). The cycle count follows the schedule in docs/architecture.md; the
-latencies below are the RTL's pipeline depths.
+latencies are the RTL's pipeline depths, from ``lela.contract``.
 """
 
-__all__ = ["COUNTERS", "MODES", "busy_cycles", "layer_modes", "per_sample", "totals"]
+from lela.contract import (
+    COUNTERS,
+    DRAIN_CYCLES,
+    EU_FETCH_CYCLES,
+    EU_PIPELINE_CYCLES,
+    FORWARD_TO_SCORES,
+)
 
-COUNTERS = ("busy_cycles", "mac_multiplies", "classifier_multiplies", "weight_reads",
-            "weight_writes", "act_reads", "act_writes")
+__all__ = ["COUNTERS", "MODES", "busy_cycles", "layer_modes", "per_sample", "totals",
+           "update_beat_cycles"]
+
 MODES = ("train", "infer", "skip")
-
-#: MAC array: issue of a group's last beat -> its activations written (S3),
-#: plus one cycle until the error unit sees the word count.
-FORWARD_TO_SCORES = 4
-#: Error unit: last entry of a pass -> results visible (stages B, C).
-EU_PIPELINE = 3
-#: Error unit: cycles to read a group's activation word before its entries.
-EU_FETCH = 1
-#: Update: last beat's issue -> result handed over (write-back, digest).
-DRAIN = 3
 
 
 def update_beat_cycles(cfg):
@@ -64,12 +61,13 @@ def _shape(cfg, layer):
 def _scores_done(cfg, layer):
     """Cycle (counting the first busy cycle as 1) at which the scores are final."""
     n_in, _, p, g, c = _shape(cfg, layer)
-    per_group = EU_FETCH + p * c
-    # the error unit reads group q once it is written (cycle (q+1) n_in + 4) and
+    per_group = EU_FETCH_CYCLES + p * c
+    # the error unit reads group q once it is written (cycle (q+1) n_in +
+    # FORWARD_TO_SCORES) and
     # once it is done with group q-1; the later of the two bounds wins at an end
     last_entry = max(n_in + FORWARD_TO_SCORES + g * per_group - 1,
                      g * n_in + FORWARD_TO_SCORES + p * c)
-    return last_entry + EU_PIPELINE
+    return last_entry + EU_PIPELINE_CYCLES
 
 
 def busy_cycles(cfg, layer, mode):
@@ -83,10 +81,10 @@ def busy_cycles(cfg, layer, mode):
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     n_in, _, p, g, c = _shape(cfg, layer)
     beat = update_beat_cycles(cfg)
-    d_group = EU_FETCH + p * c + EU_PIPELINE   # one group of d after its start
+    d_group = EU_FETCH_CYCLES + p * c + EU_PIPELINE_CYCLES   # one group of d after its start
     first_update = scores + d_group             # issue of the first update beat
     last_update = first_update + (g - 1) * max(beat * n_in, d_group) + beat * (n_in - 1)
-    return last_update + DRAIN
+    return last_update + DRAIN_CYCLES
 
 
 def per_sample(cfg, layer, mode):

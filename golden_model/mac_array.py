@@ -2,19 +2,15 @@
 
 ``a_j = sat_A(round_shift(sum_k W[j,k] h[k] + (b_j << act_frac), weight_frac))``
 and ``h_j = max(a_j, 0)``. The accumulator is wide enough for the whole sum
-(:func:`forward_acc_width`), so the order of accumulation does not matter.
+(``lela.contract.forward_acc_width``), so the order of accumulation does not
+matter.
 """
 
 import numpy as np
 
-from .numerics import acc_width, round_shift, saturate
+from .numerics import round_shift, saturate
 
-__all__ = ["forward_acc_width", "forward"]
-
-
-def forward_acc_width(cfg, layer):
-    """Accumulator bits of layer ``layer`` (0-based): no intermediate overflow."""
-    return acc_width(cfg.act_width, cfg.weight_width, cfg.sizes[layer])
+__all__ = ["forward"]
 
 
 def forward(cfg, w, b, h_in):

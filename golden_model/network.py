@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lela.contract import forward_acc_width, score_acc_width
+
 from . import error_unit, mac_array, update_unit
 from .lfsr import classifier_matrix, feedback_matrix
 from .numerics import quantize, round_shift, saturate
@@ -129,11 +131,11 @@ class FixedNetwork:
             h = x_q[start:start + chunk]
             for i in range(cfg.layers):
                 m = self.mk[i][0]
-                acc = _exact_matmul(h, self.w[i].T, mac_array.forward_acc_width(cfg, i))
+                acc = _exact_matmul(h, self.w[i].T, forward_acc_width(cfg, i))
                 acc += self.b[i] << cfg.act_frac
                 h = np.maximum(saturate(round_shift(acc, cfg.weight_frac), cfg.act_width), 0)
-                bound = (1 << cfg.m_bits) * (1 << (cfg.act_width - 1)) * cfg.sizes[i + 1]
-                ms = _exact_matmul(h, m.T, bound.bit_length() + 1)
+                ms = _exact_matmul(h, m.T, score_acc_width(cfg.act_width, cfg.m_bits,
+                                                           cfg.sizes[i + 1], cfg.classes))
                 s = saturate(round_shift(ms, cfg.score_shift(i)), cfg.act_width)
                 out[start:start + chunk, i] = np.argmax(s, axis=1)  # lowest index wins a tie
         return out

@@ -9,7 +9,7 @@ integer arrays (int64; callers keep values below 2**62).
 
 import numpy as np
 
-__all__ = ["round_shift", "saturate", "signed_range", "acc_width"]
+__all__ = ["quantize", "round_shift", "saturate", "signed_range"]
 
 
 def signed_range(width):
@@ -30,15 +30,6 @@ def saturate(x, width):
     if isinstance(x, np.ndarray):
         return np.clip(x, lo, hi)
     return min(max(x, lo), hi)
-
-
-def acc_width(a_width, b_width, terms):
-    """Bits of a signed accumulator that sums ``terms`` products of signed
-    ``a_width`` x ``b_width`` operands without overflow (one extra term
-    allowed for a bias)."""
-    product_max = 1 << (a_width + b_width - 2)  # |(-2**(a-1)) * (-2**(b-1))|
-    total = product_max * (terms + 1)
-    return total.bit_length() + 1
 
 
 def quantize(x, frac, width):

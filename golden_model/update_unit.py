@@ -1,23 +1,18 @@
 """Local weight-update unit: twin of ``lela.rtl.update_unit``.
 
-In place: ``W[j,k] = sat_W(W[j,k] - round_shift(d_j h_k, 2 act_frac -
-weight_frac + eta_shift))`` and ``b_j = sat_W(b_j - round_shift(d_j,
-act_frac - weight_frac + eta_shift))`` (a negative shift is a left shift).
+In place: ``W[j,k] = sat_W(W[j,k] - round_shift(d_j h_k, weight_shift))`` and
+``b_j = sat_W(b_j - round_shift(d_j, bias_shift))`` with the shifts of
+``lela.contract`` (``2 act_frac - weight_frac + eta_shift`` and ``act_frac -
+weight_frac + eta_shift``; a negative shift is a left shift).
 """
 
 import numpy as np
 
+from lela.contract import bias_shift, weight_shift
+
 from .numerics import round_shift, saturate
 
-__all__ = ["weight_shift", "bias_shift", "update"]
-
-
-def weight_shift(cfg):
-    return 2 * cfg.act_frac - cfg.weight_frac + cfg.eta_shift
-
-
-def bias_shift(cfg):
-    return cfg.act_frac - cfg.weight_frac + cfg.eta_shift
+__all__ = ["update"]
 
 
 def update(cfg, w, b, d, h_in):

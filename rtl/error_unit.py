@@ -19,42 +19,30 @@ j-major, c-minor order:
   is computed while the layer updates with the current one.
 
 ``h`` comes from the layer's own activation buffer: one word (``P``
-activations, one group) is read per group, a cycle before its entries. The
-scores can therefore trail the forward pass by any amount.
+activations, one group) is read per group, a cycle before its entries
+(``lela.contract.EU_FETCH_CYCLES``). The scores can therefore trail the
+forward pass by any amount.
 
 Pipeline: A (LFSR entry x operand -> product register), B (score sum or error
 accumulator), C (round/saturate, shared by both passes; gradient, top-two,
-d bank).
+d bank). The last entry of a pass (stage A) is visible in ``scores_done`` /
+``d_valid`` ``lela.contract.EU_PIPELINE_CYCLES`` cycles later; the
+accumulator is ``lela.contract.score_acc_width`` bits wide.
 """
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
 from lela.config import FEEDBACK_MODES
+from lela.contract import bits, label_bits, score_acc_width
 
 from ._params import check_choice, check_int, invalid
 from .lfsr import ClassifierLfsr, entry_shape
 from .numerics import round_shift, saturate
 
-__all__ = ["FETCH_CYCLES", "PIPELINE_CYCLES", "ErrorUnit", "label_bits"]
-
-#: Cycles spent reading a group's activation word before its entries.
-FETCH_CYCLES = 1
-#: Cycles from the last entry of a pass (stage A) to its results being
-#: visible (``scores_done`` / ``d_valid``): stages B and C.
-PIPELINE_CYCLES = 3
-
-
-def label_bits(classes):
-    """Bits of a class index: ``max(1, ceil(log2(classes)))``."""
-    return max(1, ceil_log2(classes))
-
-
-def _bits(n):
-    return max(1, ceil_log2(n))
+__all__ = ["ErrorUnit"]
 
 
 class ErrorUnit(wiring.Component):
@@ -129,14 +117,13 @@ class ErrorUnit(wiring.Component):
         self._feedback, self._score_shift = feedback, score_shift
         self.groups = neurons // lanes
         #: Accumulator bits of the score and error sums (no overflow).
-        self.acc_width = (((1 << m_bits) - 1) * (1 << (act_width - 1))
-                          * max(neurons, classes)).bit_length() + 1
+        self.acc_width = score_acc_width(act_width, m_bits, neurons, classes)
         act = signed(act_width)
         lb = label_bits(classes)
         super().__init__({
             "start": In(1),
-            "groups_ready": In(_bits(self.groups + 1)),
-            "rd_addr": Out(_bits(self.groups)),
+            "groups_ready": In(bits(self.groups + 1)),
+            "rd_addr": Out(bits(self.groups)),
             "rd_data": In(data.ArrayLayout(act, lanes)),
             "label": In(lb),
             "scores_done": Out(1),
@@ -172,9 +159,9 @@ class ErrorUnit(wiring.Component):
         scoring = Signal()       # pass: scores (1) or errors (0)
         active = Signal()        # a pass is running in stage A
         fetch = Signal()         # reading the group's word (else: entries)
-        grp = Signal(_bits(G))
-        lane = Signal(_bits(P))
-        cls = Signal(_bits(C))
+        grp = Signal(bits(G))
+        lane = Signal(bits(P))
+        cls = Signal(bits(C))
         bank_busy = Signal()     # a group of d is in flight or waiting to be taken
 
         run = active & ~fetch
@@ -226,7 +213,7 @@ class ErrorUnit(wiring.Component):
         # no reset (read only with b_valid): the DSP's output register can hold it
         b_prod = Signal(signed(entry_shape(self._m_bits).width + aw), reset_less=True)
         b_first_j, b_last_j, b_first_c, b_last_c = Signal(), Signal(), Signal(), Signal()
-        b_cls = Signal(_bits(C))
+        b_cls = Signal(bits(C))
         b_mask = Signal()
         m.d.sync += [
             b_valid.eq(run), b_scoring.eq(scoring), b_prod.eq(x * y),
@@ -246,7 +233,7 @@ class ErrorUnit(wiring.Component):
         dacc = Signal(acc)
         # one rounding and saturation for both passes (they never overlap)
         c_fin = Signal(acc)
-        c_cls = Signal(_bits(C))
+        c_cls = Signal(bits(C))
         c_mask = Signal()
         c_fin_valid = Signal()
         c_dfin_valid = Signal()
@@ -289,7 +276,7 @@ class ErrorUnit(wiring.Component):
                 m.d.sync += self.scores_done.eq(1)
         m.d.comb += self.margin.eq(top1 - top2)
 
-        d_count = Signal(_bits(P))
+        d_count = Signal(bits(P))
         dj = Mux(c_mask, s, Const(0, act))
         with m.If(self.start_d):
             m.d.sync += [self.d_valid.eq(0), d_count.eq(0)]

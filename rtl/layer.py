@@ -45,58 +45,34 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
 from lela.config import Config
+from lela.contract import (
+    ACCESS_DATA_BITS,
+    ACCESS_INDEX_BITS,
+    ACCESS_SPACE_BITS,
+    COUNTER_BITS,
+    COUNTERS,
+    DIGEST_BITS,
+    DRAIN_CYCLES,
+    INFO,
+    SPACE_B,
+    SPACE_COUNTERS,
+    SPACE_INFO,
+    SPACE_W,
+    bits,
+    exit_bits,
+    label_bits,
+)
 from lela.golden_model.network import initial_weights, update_order
 
 from ._params import check_int, invalid
-from .error_unit import ErrorUnit, label_bits
+from .error_unit import ErrorUnit
 from .mac_array import OP_FORWARD, OP_UPDATE, MacArray
 from .numerics import divmod_const
-from .update_unit import DIGEST_BITS, WRITE_LATENCY, UpdateUnit
+from .update_unit import UpdateUnit
 
-__all__ = [
-    "ACCESS_INDEX_BITS",
-    "COUNTERS",
-    "COUNTER_BITS",
-    "DRAIN_CYCLES",
-    "INFO",
-    "SPACE_B",
-    "SPACE_COUNTERS",
-    "SPACE_INFO",
-    "SPACE_W",
-    "AccessSignature",
-    "Layer",
-    "exit_bits",
-    "result_layout",
-    "token_layout",
-]
-
-#: Width of every per-layer counter (never wraps in practice: 2**48 cycles is
-#: 32 days at 100 MHz).
-COUNTER_BITS = 48
-#: Counter index -> name, in access-port order (see golden_model.counters).
-COUNTERS = ("busy_cycles", "mac_multiplies", "classifier_multiplies", "weight_reads",
-            "weight_writes", "act_reads", "act_writes")
-#: Access-port spaces.
-SPACE_W, SPACE_B, SPACE_COUNTERS, SPACE_INFO = 0, 1, 2, 3
-#: Bits of the index field of an access-port address.
-ACCESS_INDEX_BITS = 20
-#: Layer-information words (space 3), in index order.
-INFO = ("n_in", "n_out", "lanes", "classes", "m_seed", "k_seed", "act_width", "weight_width")
-#: Cycles after the last update beat's issue until the result leaves the layer
-#: (the last write-back, then the digest register).
-DRAIN_CYCLES = WRITE_LATENCY + 1
-
-
-def _bits(n):
-    return max(1, ceil_log2(n))
-
-
-def exit_bits(cfg):
-    """Bits of the exit-layer index: ``max(1, ceil(log2(L)))``."""
-    return max(1, ceil_log2(cfg.layers))
+__all__ = ["AccessSignature", "Layer", "result_layout", "token_layout"]
 
 
 def token_layout(cfg):
@@ -125,8 +101,9 @@ def result_layout(cfg, trace=True):
 #: view). ``write``, ``space``, ``index`` and ``wdata`` are held from ``req``
 #: until ``done`` (the top holds its request register): the layer keeps no copy.
 AccessSignature = wiring.Signature({
-    "req": Out(1), "write": Out(1), "space": Out(4), "index": Out(ACCESS_INDEX_BITS),
-    "wdata": Out(32), "done": In(1), "rdata": In(32), "error": In(1),
+    "req": Out(1), "write": Out(1), "space": Out(ACCESS_SPACE_BITS),
+    "index": Out(ACCESS_INDEX_BITS), "wdata": Out(ACCESS_DATA_BITS),
+    "done": In(1), "rdata": In(ACCESS_DATA_BITS), "error": In(1),
 })
 
 
@@ -182,10 +159,10 @@ class Layer(wiring.Component):
         tok = token_layout(cfg)
         super().__init__({
             "i_full": In(1), "i_token": In(tok), "o_release": Out(1),
-            "o_in_addr": Out(_bits(self.in_words)),
+            "o_in_addr": Out(bits(self.in_words)),
             "i_in_data": In(data.ArrayLayout(act, self.lanes_in)),
             "o_full": Out(1), "o_token": Out(tok), "i_release": In(1),
-            "i_out_addr": In(_bits(self.groups)),
+            "i_out_addr": In(bits(self.groups)),
             "o_out_data": Out(data.ArrayLayout(act, self.lanes)),
             "o_result": Out(stream.Signature(result_layout(cfg, trace))),
             "busy": Out(1),
@@ -263,12 +240,12 @@ class Layer(wiring.Component):
         tok = Signal(tok_layout)        # the token of the sample in the layer
         tok_out = Signal(tok_layout)    # the token passed on (after early exit)
         slot = Signal()                 # output slot of the sample
-        g = Signal(_bits(G))            # group of the beat being issued
-        k = Signal(_bits(N_in))         # its input
-        kw = Signal(_bits(self.in_words))   # word of h_k in the input slot
-        kl = Signal(_bits(self.lanes_in))   # lane of h_k in that word
-        waddr = Signal(_bits(G * N_in))     # weight word = g*N_in + k
-        g_out = Signal(_bits(G + 1))        # activation words written so far
+        g = Signal(bits(G))            # group of the beat being issued
+        k = Signal(bits(N_in))         # its input
+        kw = Signal(bits(self.in_words))   # word of h_k in the input slot
+        kl = Signal(bits(self.lanes_in))   # lane of h_k in that word
+        waddr = Signal(bits(G * N_in))     # weight word = g*N_in + k
+        g_out = Signal(bits(G + 1))        # activation words written so far
         d_cur = Signal(data.ArrayLayout(act, P))
         drain = Signal(range(DRAIN_CYCLES + 1))
 
@@ -382,9 +359,9 @@ class Layer(wiring.Component):
                      s2_g.eq(s2_g_d)]
 
         acc_active = Signal()
-        acc_word = Signal(_bits(G * N_in))
-        acc_group = Signal(_bits(G))
-        acc_lane = Signal(_bits(P))
+        acc_word = Signal(bits(G * N_in))
+        acc_group = Signal(bits(G))
+        acc_lane = Signal(bits(P))
         acc_wdata = self.acc.wdata      # held until done
         acc_we_w, acc_we_b = Signal(), Signal()
         m.d.comb += [

@@ -18,26 +18,24 @@ Pipeline, counted from the cycle the layer presents the memory addresses
 
 There is no bubble between groups: the accumulator restarts from the bias on
 the first beat of the next group while the finished one is post-processed.
+The latencies are ``lela.contract.PRODUCT_LATENCY`` (issue -> product
+register, S2) and ``lela.contract.FORWARD_LATENCY`` (issue of a group's last
+beat -> ``h_valid``, S3).
 """
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from lela.golden_model.mac_array import forward_acc_width
-from lela.golden_model.numerics import acc_width
+from lela.contract import mac_acc_width
 
 from ._params import check_int
 from .numerics import round_shift, saturate
 
-__all__ = ["FORWARD_LATENCY", "OP_FORWARD", "OP_UPDATE", "PRODUCT_LATENCY", "MacArray"]
+__all__ = ["OP_FORWARD", "OP_UPDATE", "MacArray"]
 
 #: ``op`` values.
 OP_FORWARD, OP_UPDATE = 0, 1
-#: Cycles from the issue of a group's last beat to ``h_valid`` (S3).
-FORWARD_LATENCY = 3
-#: Cycles from a beat's issue to its product register being readable (S2).
-PRODUCT_LATENCY = 2
 
 
 class MacArray(wiring.Component):
@@ -91,8 +89,8 @@ class MacArray(wiring.Component):
         self._act_width, self._act_frac = act_width, act_frac
         self._weight_width, self._weight_frac = weight_width, weight_frac
         #: Accumulator bits: the whole sum plus the bias, never overflows
-        #: (``golden_model.mac_array.forward_acc_width``).
-        self.acc_width = acc_width(act_width, weight_width, n_in)
+        #: (``lela.contract.forward_acc_width`` of the layer).
+        self.acc_width = mac_acc_width(act_width, weight_width, n_in)
         #: Bits of one product (second operand: a weight or an error).
         self.product_width = act_width + max(act_width, weight_width)
         act, wgt = signed(act_width), signed(weight_width)
@@ -110,11 +108,9 @@ class MacArray(wiring.Component):
     @classmethod
     def from_config(cls, cfg, layer):
         """The MAC array of hidden layer ``layer`` (0-based) of ``cfg``."""
-        unit = cls(lanes=cfg.lanes[layer], n_in=cfg.sizes[layer], act_width=cfg.act_width,
+        return cls(lanes=cfg.lanes[layer], n_in=cfg.sizes[layer], act_width=cfg.act_width,
                    act_frac=cfg.act_frac, weight_width=cfg.weight_width,
                    weight_frac=cfg.weight_frac)
-        assert unit.acc_width == forward_acc_width(cfg, layer)
-        return unit
 
     @property
     def lanes(self):

@@ -16,36 +16,41 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
 from lela.config import Config, ConfigError
+from lela.contract import (
+    ACCESS_DATA_BITS,
+    ACCESS_INDEX_BITS,
+    DIGEST_BITS,
+    LAYER_SHIFT,
+    MAX_LAYERS,
+    SPACE_SHIFT,
+    bits,
+    exit_bits,
+    label_bits,
+)
 
 from ._params import invalid
-from .error_unit import label_bits
-from .layer import ACCESS_INDEX_BITS, Layer, exit_bits, result_layout, token_layout
+from .layer import Layer, result_layout, token_layout
 
 __all__ = [
-    "ACCESS_LAYOUT", "LAYER_SHIFT", "MAX_CLASSES", "MAX_LAYERS", "MAX_OPERAND_BITS",
-    "RESPONSE_LAYOUT", "SPACE_SHIFT", "InputBuffer", "Network", "check_buildable",
-    "network_result_layout", "result_fifo_depth", "sample_layout",
+    "ACCESS_LAYOUT", "MAX_CLASSES", "MAX_OPERAND_BITS", "RESPONSE_LAYOUT", "InputBuffer",
+    "Network", "check_buildable", "network_result_layout", "result_fifo_depth", "sample_layout",
 ]
 
 #: Widest activation or weight: one signed 18x18 multiplier per lane (ECP5
 #: MULT18X18D; iCE40's SB_MAC16 takes 16 bits).
 MAX_OPERAND_BITS = 18
-#: Classes: the classifier keeps three rings of ``C`` registers and the result
-#: beat carries ``C`` scores per layer.
+#: Classes: the error unit keeps its ``C`` partial score sums and ``C``
+#: gradients in two ``C``-word memories and the result beat carries ``C``
+#: scores per layer.
 MAX_CLASSES = 256
-#: Layers addressable through the access port (8-bit layer field).
-MAX_LAYERS = 256
-#: Access-port address fields: ``layer << 24 | space << 20 | index``.
-LAYER_SHIFT, SPACE_SHIFT = 24, 20
-ACCESS_LAYOUT = data.StructLayout({"addr": 32, "data": 32, "write": 1})
-RESPONSE_LAYOUT = data.StructLayout({"data": 32, "error": 1})
-
-
-def _bits(n):
-    return max(1, ceil_log2(n))
+#: One access-port request: ``addr`` is ``lela.contract.access_address``
+#: (``layer << LAYER_SHIFT | space << SPACE_SHIFT | index``).
+ACCESS_LAYOUT = data.StructLayout({"addr": ACCESS_DATA_BITS, "data": ACCESS_DATA_BITS,
+                                   "write": 1})
+#: One access-port response.
+RESPONSE_LAYOUT = data.StructLayout({"data": ACCESS_DATA_BITS, "error": 1})
 
 
 def sample_layout(cfg):
@@ -89,7 +94,7 @@ class InputBuffer(wiring.Component):
             "enable": In(1),
             "threshold": In(cfg.act_width), "early_exit": In(1),
             "o_full": Out(1), "o_token": Out(token_layout(cfg)), "i_release": In(1),
-            "i_addr": In(_bits(n0)),
+            "i_addr": In(bits(n0)),
             "o_data": Out(data.ArrayLayout(signed(cfg.act_width), 1)),
             "busy": Out(1),
         })
@@ -109,7 +114,7 @@ class InputBuffer(wiring.Component):
         full = Signal(2)
         tokens = [Signal(tok, name=f"token{s}") for s in range(2)]
         wr_slot, rd_slot = Signal(), Signal()
-        k = Signal(_bits(n0))
+        k = Signal(bits(n0))
         beat = self.i_sample
         m.d.comb += [
             beat.ready.eq(self.enable & ~full.bit_select(wr_slot, 1)),
@@ -176,7 +181,7 @@ def network_result_layout(cfg, trace=True):
     if trace:
         fields["scores"] = data.ArrayLayout(data.ArrayLayout(signed(cfg.act_width),
                                                              cfg.classes), L)
-        fields["digest"] = data.ArrayLayout(64, L)
+        fields["digest"] = data.ArrayLayout(DIGEST_BITS, L)
     return data.StructLayout(fields)
 
 
@@ -210,7 +215,8 @@ class Network(wiring.Component):
     early_exit : In(1)
         Early exit for inference samples (sampled with a sample's last beat).
     i_acc : In(stream.Signature(ACCESS_LAYOUT))
-        ``{addr, data, write}``; address ``layer << 24 | space << 20 | index``.
+        ``{addr, data, write}``; address ``lela.contract.access_address(layer,
+        space, index)``.
         Served only while no sample is in flight.
     o_acc : Out(stream.Signature(RESPONSE_LAYOUT))
         ``{data, error}``: exactly one response per request.

@@ -8,9 +8,9 @@ Read-modify-write of one layer's weights and biases, in place:
 The products ``d_j h_k`` come from the MAC array's shared multipliers (S2);
 the old weight word arrives from the weight memory one cycle earlier (S1)
 and is registered here, so the new word is ready in S2, two cycles after the
-layer issued the read, and written back to the same address. Words are
-written in the weight memory's own order, which is
-``golden_model.network.update_order``: group ``g``, input ``k``, lane ``p``.
+layer issued the read (``lela.contract.WRITE_LATENCY``), and written back to
+the same address. Words are written in the weight memory's own order, which
+is ``golden_model.network.update_order``: group ``g``, input ``k``, lane ``p``.
 The biases of group ``g`` are rewritten once, on the group's first beat.
 
 The unit also folds every written word into the layer's Fletcher digest
@@ -23,22 +23,21 @@ group during the update, so they get their own sums ``(A_b, B_b)`` and are
 appended at the end: ``A = A_W + A_b``, ``B = B_W + N_out*A_W + B_b``.
 """
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Module, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from lela.golden_model.update_unit import bias_shift, weight_shift
+from lela.contract import DIGEST_BITS, bias_shift, weight_shift
 
 from ._params import check_int
 from .numerics import round_shift, saturate
 
-__all__ = ["DIGEST_BITS", "WRITE_LATENCY", "UpdateUnit"]
+__all__ = ["UpdateUnit"]
 
-#: Cycles from the issue of a beat (read address) to its write-back (S2).
-WRITE_LATENCY = 2
-#: Width of the digest: ``B << 32 | A``.
-DIGEST_BITS = 64
-_MOD = 32
+#: Width of each Fletcher sum: the digest is ``B << 32 | A`` (``DIGEST_BITS``).
+_MOD = DIGEST_BITS // 2
 
 
 class UpdateUnit(wiring.Component):
@@ -93,10 +92,11 @@ class UpdateUnit(wiring.Component):
         self._lanes, self._n_out = lanes, n_out
         self._act_width, self._weight_width = act_width, weight_width
         self._digest = bool(digest)
-        #: ``2*act_frac - weight_frac + eta_shift`` (negative: left shift).
-        self.weight_shift = 2 * act_frac - weight_frac + eta_shift
-        #: ``act_frac - weight_frac + eta_shift``.
-        self.bias_shift = act_frac - weight_frac + eta_shift
+        formats = SimpleNamespace(act_frac=act_frac, weight_frac=weight_frac, eta_shift=eta_shift)
+        #: ``lela.contract.weight_shift`` (negative: left shift).
+        self.weight_shift = weight_shift(formats)
+        #: ``lela.contract.bias_shift``.
+        self.bias_shift = bias_shift(formats)
         wgt = data.ArrayLayout(signed(weight_width), lanes)
         super().__init__({
             "clear": In(1),
@@ -111,12 +111,11 @@ class UpdateUnit(wiring.Component):
 
     @classmethod
     def from_config(cls, cfg, layer, *, product_width, digest=True):
-        unit = cls(lanes=cfg.lanes[layer], n_out=cfg.sizes[layer + 1],
+        """The update unit of hidden layer ``layer`` (0-based) of ``cfg``."""
+        return cls(lanes=cfg.lanes[layer], n_out=cfg.sizes[layer + 1],
                    act_width=cfg.act_width, act_frac=cfg.act_frac,
                    weight_width=cfg.weight_width, weight_frac=cfg.weight_frac,
                    eta_shift=cfg.eta_shift, product_width=product_width, digest=digest)
-        assert unit.weight_shift == weight_shift(cfg) and unit.bias_shift == bias_shift(cfg)
-        return unit
 
     def elaborate(self, platform):
         m = Module()

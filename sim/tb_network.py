@@ -41,12 +41,19 @@ from cocotb.simtime import get_sim_time
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, Timer
 
 from lela.config import Config
+from lela.contract import (
+    ACCESS_DATA_BITS,
+    COUNTER_HIGH,
+    COUNTERS,
+    SPACE_B,
+    SPACE_COUNTERS,
+    SPACE_W,
+    access_address,
+)
 from lela.golden_model import error_unit
-from lela.golden_model.network import (FixedNetwork, initial_weights, update_order,
-                                       weight_digest)
+from lela.golden_model.counters import layer_modes, totals
+from lela.golden_model.network import FixedNetwork, initial_weights, update_order, weight_digest
 from lela.sim.runner import CLOCK_NS
-
-SPACE_W, SPACE_B, SPACE_COUNTERS = 0, 1, 2
 
 
 class Mismatch(AssertionError):
@@ -261,23 +268,24 @@ class Bench:
     # -- access port ------------------------------------------------------
     async def access(self, addr, data=0, write=0):
         dut = self.dut
-        dut.i_acc__payload.value = (addr | (data << 32) | (write << 64))
+        dut.i_acc__payload.value = (addr | (data << ACCESS_DATA_BITS)
+                                    | (write << 2 * ACCESS_DATA_BITS))
         dut.i_acc__valid.value = 1
         await self.transfer(dut.i_acc__ready)
         dut.i_acc__valid.value = 0
         dut.o_acc__ready.value = 1
         raw = int(await self.transfer(dut.o_acc__valid, dut.o_acc__payload))
-        return raw & 0xFFFFFFFF, (raw >> 32) & 1
+        return raw & ((1 << ACCESS_DATA_BITS) - 1), (raw >> ACCESS_DATA_BITS) & 1
 
     async def read_layer(self, i):
         n_in, n_out = self.cfg.sizes[i], self.cfg.sizes[i + 1]
         w = np.zeros(n_in * n_out, dtype=np.int64)
         for idx in range(n_in * n_out):
-            w[idx], err = await self.access(i << 24 | SPACE_W << 20 | idx)
+            w[idx], err = await self.access(access_address(i, SPACE_W, idx))
             assert not err, f"layer {i}: reading W[{idx}] returned an error"
         b = np.zeros(n_out, dtype=np.int64)
         for j in range(n_out):
-            b[j], err = await self.access(i << 24 | SPACE_B << 20 | j)
+            b[j], err = await self.access(access_address(i, SPACE_B, j))
             assert not err, f"layer {i}: reading b[{j}] returned an error"
         sign = 1 << (self.cfg.weight_width - 1)
         fix = lambda v: ((v & ((1 << self.cfg.weight_width) - 1)) ^ sign) - sign
@@ -300,14 +308,14 @@ class Bench:
 
     async def load(self, weights):
         """Write ``[(w, b), ...]`` through the access port and into the model."""
-        mask = (1 << 32) - 1
+        mask = (1 << ACCESS_DATA_BITS) - 1
         for i, (w, b) in enumerate(weights):
             w, b = np.asarray(w, dtype=np.int64), np.asarray(b, dtype=np.int64)
             for idx, v in enumerate(w.reshape(-1)):
-                _, err = await self.access(i << 24 | SPACE_W << 20 | idx, int(v) & mask, 1)
+                _, err = await self.access(access_address(i, SPACE_W, idx), int(v) & mask, 1)
                 assert not err, f"layer {i}: writing W[{idx}] returned an error"
             for j, v in enumerate(b):
-                _, err = await self.access(i << 24 | SPACE_B << 20 | j, int(v) & mask, 1)
+                _, err = await self.access(access_address(i, SPACE_B, j), int(v) & mask, 1)
                 assert not err, f"layer {i}: writing b[{j}] returned an error"
             self.model.w[i], self.model.b[i] = w.copy(), b.copy()
         self.history = [self.snapshot()]
@@ -410,24 +418,21 @@ async def network(dut):
 
 async def read_counters(bench):
     """Every layer's counters through the access port (bits 31..0 of counter
-    ``c`` at index ``c``, bits 47..32 at ``c + 16``)."""
-    from lela.golden_model.counters import COUNTERS
+    ``c`` at index ``c``, the bits above at ``c + COUNTER_HIGH``)."""
     out = []
     for i in range(bench.cfg.layers):
         row = {}
         for c, name in enumerate(COUNTERS):
-            base = i << 24 | SPACE_COUNTERS << 20
-            lo, err_lo = await bench.access(base | c)
-            hi, err_hi = await bench.access(base | (c + 16))
+            lo, err_lo = await bench.access(access_address(i, SPACE_COUNTERS, c))
+            hi, err_hi = await bench.access(access_address(i, SPACE_COUNTERS, c + COUNTER_HIGH))
             assert not (err_lo or err_hi), f"layer {i}: reading counter {name} returned an error"
-            row[name] = hi << 32 | lo
+            row[name] = hi << ACCESS_DATA_BITS | lo
         out.append(row)
     return out
 
 
 def check_counters(bench, counters, indices):
     """The counters equal the analytic model for the samples seen (from reset)."""
-    from lela.golden_model.counters import layer_modes, totals
     modes = [layer_modes(bench.cfg, bool(bench.train[n]),
                          bench.results[n]["exit"] if not bench.train[n] else None)
              for n in indices]

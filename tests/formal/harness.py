@@ -42,9 +42,10 @@ from amaranth.hdl import (
 from amaranth.lib import data, wiring
 
 from lela.config import FEEDBACK_MODES, Config
+from lela.contract import COUNTER_BITS, COUNTERS
 from lela.golden_model.numerics import signed_range
 from lela.rtl.error_unit import ErrorUnit
-from lela.rtl.layer import COUNTER_BITS, COUNTERS, Layer, token_layout
+from lela.rtl.layer import Layer, token_layout
 from lela.rtl.lfsr import ClassifierLfsr
 from lela.rtl.mac_array import OP_FORWARD, OP_UPDATE, MacArray
 from lela.rtl.numerics import round_shift, saturate

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from lela.config import Config, ConfigError
+from lela.contract import forward_acc_width
 from lela.data import load_digits
 from lela.golden_model import error_unit
-from lela.golden_model.mac_array import forward_acc_width
 from lela.golden_model.network import FixedNetwork, initial_weights, update_order, weight_digest
 from lela.golden_model.numerics import signed_range
 

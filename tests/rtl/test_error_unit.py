@@ -10,10 +10,11 @@ from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
 from lela.config import Config
+from lela.contract import EU_FETCH_CYCLES, EU_PIPELINE_CYCLES
 from lela.golden_model import error_unit as golden
 from lela.golden_model.network import classifier_matrices
 from lela.golden_model.numerics import signed_range
-from lela.rtl.error_unit import PIPELINE_CYCLES, ErrorUnit
+from lela.rtl.error_unit import ErrorUnit
 
 
 class _Harness(Elaboratable):
@@ -160,7 +161,7 @@ def test_scores_latency():
     samples = _samples(cfg, 0, np.random.default_rng(0), 2)
     got = _run(cfg, 0, samples, 0, gap=40, take_delay=0)
     # write at w, visible at w+1, fetch w+1, entries w+2..w+1+P*C, then the pipeline
-    expected = 1 + 1 + cfg.lanes[0] * cfg.classes + PIPELINE_CYCLES - 1
+    expected = 1 + EU_FETCH_CYCLES + cfg.lanes[0] * cfg.classes + EU_PIPELINE_CYCLES - 1
     assert [r[4] for r in got] == [expected] * 2
 
 

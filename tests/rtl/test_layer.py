@@ -15,19 +15,12 @@ from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
 from lela.config import Config
+from lela.contract import COUNTER_HIGH, COUNTERS, INFO, SPACE_B, SPACE_COUNTERS, SPACE_INFO, SPACE_W
 from lela.golden_model import counters as golden_counters
 from lela.golden_model import error_unit, mac_array, update_unit
 from lela.golden_model.network import classifier_matrices, initial_weights, weight_digest
 from lela.golden_model.numerics import signed_range
-from lela.rtl.layer import (
-    COUNTERS,
-    SPACE_B,
-    SPACE_COUNTERS,
-    SPACE_INFO,
-    SPACE_W,
-    Layer,
-    token_layout,
-)
+from lela.rtl.layer import Layer, token_layout
 
 
 class _Harness(Elaboratable):
@@ -186,11 +179,11 @@ def _simulate(cfg, index, samples, seed):
         readback["counters"] = []
         for c in range(len(COUNTERS)):
             (lo, e_lo), (hi, e_hi) = (await access(SPACE_COUNTERS, c),
-                                      await access(SPACE_COUNTERS, 16 + c))
+                                      await access(SPACE_COUNTERS, COUNTER_HIGH + c))
             readback["counters"].append((hi << 32 | lo, e_lo | e_hi))
-        readback["info"] = [await access(SPACE_INFO, i) for i in range(9)]
+        readback["info"] = [await access(SPACE_INFO, i) for i in range(len(INFO) + 1)]
         readback["errors"] = [await access(*a) for a in (
-            (SPACE_W, n_in * n_out), (SPACE_B, n_out), (SPACE_COUNTERS, 7),
+            (SPACE_W, n_in * n_out), (SPACE_B, n_out), (SPACE_COUNTERS, len(COUNTERS)),
             (SPACE_COUNTERS, 0, 1, 5), (SPACE_INFO, 0, 1, 5), (5, 0))]
         # a write, read back, then restored
         readback["write"] = [await access(SPACE_W, 1, 1, 0xFFFF8000),
@@ -268,8 +261,8 @@ def test_layer_against_the_model(index, lanes, memory, counters):
             assert (value, error) == (0, 1), f"seed {seed}, layer {index}: {name} not built"
     layer_info = [cfg.sizes[index], cfg.sizes[index + 1], cfg.lanes[index], cfg.classes,
                   cfg.m_seeds[index], cfg.k_seeds[index], cfg.act_width, ww]
-    assert [v for v, _ in rb["info"][:8]] == layer_info
-    assert [e for _, e in rb["info"]] == [0] * 8 + [1]
+    assert [v for v, _ in rb["info"][:len(INFO)]] == layer_info
+    assert [e for _, e in rb["info"]] == [0] * len(INFO) + [1]
     assert [e for _, e in rb["errors"]] == [1] * 6
     assert rb["write"] == [(0, 0), (0xFFFF8000, 0), (0, 0), (0x7FFF, 0)]
 

@@ -12,20 +12,16 @@ import pytest
 from amaranth.sim import Simulator
 
 from lela.config import Config, ConfigError
+from lela.contract import COUNTER_HIGH, COUNTERS, SPACE_B, SPACE_COUNTERS, SPACE_W, access_address
 from lela.data import load_digits
 from lela.golden_model import counters as golden_counters
 from lela.golden_model import error_unit
 from lela.golden_model.network import FixedNetwork, update_order, weight_digest
 from lela.golden_model.numerics import signed_range
-from lela.rtl.layer import COUNTERS, SPACE_B, SPACE_COUNTERS, SPACE_W
-from lela.rtl.top import LAYER_SHIFT, SPACE_SHIFT, Network
+from lela.rtl.top import Network
 
 SMALL = Config(sizes=(64, 16, 16), lanes=(4, 2), m_seeds=(0x1234567, 0x89ABCDE),
                k_seeds=(0x2468ACE, 0x13579BD), eta_shift=5)
-
-
-def _addr(layer, space, index):
-    return layer << LAYER_SHIFT | space << SPACE_SHIFT | index
 
 
 def _expected(model, cfg, x, label, train, early_exit, threshold):
@@ -123,11 +119,11 @@ class _Bench:
             return v - (1 << ww) if v >> (ww - 1) else v
         w, b = [], []
         for idx in range(n_in * n_out):
-            v, err = await self.access(ctx, _addr(i, SPACE_W, idx))
+            v, err = await self.access(ctx, access_address(i, SPACE_W, idx))
             assert not err, f"seed {self.seed}, layer {i}: W[{idx}] read error"
             w.append(sign(v))
         for j in range(n_out):
-            v, err = await self.access(ctx, _addr(i, SPACE_B, j))
+            v, err = await self.access(ctx, access_address(i, SPACE_B, j))
             assert not err, f"seed {self.seed}, layer {i}: b[{j}] read error"
             b.append(sign(v))
         return np.array(w).reshape(n_out, n_in), np.array(b)
@@ -137,8 +133,8 @@ class _Bench:
         for i in range(self.cfg.layers):
             row = {}
             for c, name in enumerate(COUNTERS):
-                lo, e1 = await self.access(ctx, _addr(i, SPACE_COUNTERS, c))
-                hi, e2 = await self.access(ctx, _addr(i, SPACE_COUNTERS, 16 + c))
+                lo, e1 = await self.access(ctx, access_address(i, SPACE_COUNTERS, c))
+                hi, e2 = await self.access(ctx, access_address(i, SPACE_COUNTERS, COUNTER_HIGH + c))
                 assert not (e1 or e2)
                 row[name] = hi << 32 | lo
             out.append(row)
@@ -280,11 +276,11 @@ def test_access_port_errors_and_stall():
     async def tb(ctx):
         bench = _Bench.__new__(_Bench)
         bench.dut, bench.cfg, bench.seed = dut, cfg, seed
-        log.append(await bench.access(ctx, _addr(1, SPACE_W, 0)))
-        log.append(await bench.access(ctx, _addr(0, SPACE_COUNTERS, 0), 5, 1))
-        log.append(await bench.access(ctx, _addr(0, 7, 0)))
-        log.append(await bench.access(ctx, _addr(0, SPACE_W, 3), 0x1234, 1))
-        log.append(await bench.access(ctx, _addr(0, SPACE_W, 3)))
+        log.append(await bench.access(ctx, access_address(1, SPACE_W, 0)))
+        log.append(await bench.access(ctx, access_address(0, SPACE_COUNTERS, 0), 5, 1))
+        log.append(await bench.access(ctx, access_address(0, 7, 0)))
+        log.append(await bench.access(ctx, access_address(0, SPACE_W, 3), 0x1234, 1))
+        log.append(await bench.access(ctx, access_address(0, SPACE_W, 3)))
         # a sample, then a request while it is in flight
         ctx.set(dut.o_result.ready, 1)
         for k in range(4):
@@ -292,7 +288,7 @@ def test_access_port_errors_and_stall():
             ctx.set(dut.i_sample.valid, 1)
             await ctx.tick().until(dut.i_sample.ready)
         ctx.set(dut.i_sample.valid, 0)
-        ctx.set(dut.i_acc.payload, {"addr": _addr(0, SPACE_B, 0), "data": 0, "write": 0})
+        ctx.set(dut.i_acc.payload, {"addr": access_address(0, SPACE_B, 0), "data": 0, "write": 0})
         ctx.set(dut.i_acc.valid, 1)
         waited = 0
         while True:
