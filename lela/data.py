@@ -198,5 +198,5 @@ def check_dataset(cfg, dataset):
         raise DataError(f"dataset {dataset.name!r} needs training and test samples "
                         f"(the selection has {len(dataset.y_train)} and {len(dataset.y_test)})")
     if dataset.features != cfg.sizes[0]:
-        raise ConfigError(f"sizes: the dataset {dataset.name!r} has {dataset.features} inputs "
+        raise ConfigError(f"sizes: {dataset.name} has {dataset.features} inputs "
                           f"but sizes[0] is {cfg.sizes[0]}, not {cfg.sizes!r}")

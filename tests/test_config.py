@@ -311,12 +311,12 @@ def test_cli_reports_errors_without_traceback(tmp_path, capsys, monkeypatch):
         cli.config_from_args(args)
         load_dataset(args.dataset)
 
-    command = types.ModuleType("lela_test_command")
+    command = types.ModuleType("lela.cli.probe")
     command.add_arguments = lambda p: (p.add_argument("--dataset", default="digits"),
                                        cli.add_config_arguments(p))
     command.run = run
-    monkeypatch.setitem(sys.modules, "lela_test_command", command)
-    monkeypatch.setattr(cli, "COMMANDS", {"probe": ("lela_test_command", "test command")})
+    monkeypatch.setitem(sys.modules, "lela.cli.probe", command)
+    monkeypatch.setattr(cli, "COMMANDS", {"probe": "test command"})
 
     assert cli.main(["probe"]) == 0
     assert cli.main(["probe", "--lanes", "3"]) == 2

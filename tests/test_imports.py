@@ -2,8 +2,8 @@
 
 Data flows one way: the ground (``lela.config``, ``lela.data``,
 ``lela.contract``, ``lela.tools``) -> ``lela.golden_model`` -> ``lela.rtl``
--> ``lela.sim`` -> ``lela.boards`` -> the bench (``lela.bench``) -> the
-commands (``lela.cli``). A module may import from its own layer or below,
+-> ``lela.sim`` -> ``lela.boards`` -> the bench and the sweeps
+(``lela.bench``, ``lela.sweep``) -> the commands (``lela.cli``). A module may import from its own layer or below,
 never from above, and no two modules import each other, directly or round a
 longer cycle. Every import counts, the ones inside functions too.
 """
@@ -23,7 +23,7 @@ LAYERS = (
     ("lela.rtl",),
     ("lela.sim",),
     ("lela.boards",),
-    ("lela.bench",),
+    ("lela.bench", "lela.sweep"),
     ("lela.cli",),
 )
 
