@@ -5,7 +5,7 @@ import json
 import pytest
 
 from lela.cli import main
-from lela.config import Config
+from lela.config import Config, ConfigError
 from lela.contract import cycle_bound
 from lela.data import load_digits
 from lela.sim.train import train_rtl
@@ -35,6 +35,5 @@ def test_lela_train_reports_and_equals_the_model(tmp_path, capsys):
 
 def test_train_rejects_a_dataset_of_the_wrong_width():
     ds = load_digits().subset(4, 4)
-    with pytest.raises(ValueError, match=r"dataset 'digits' has 64 inputs but the "
-                                         r"configuration's sizes\[0\] is 16"):
+    with pytest.raises(ConfigError, match=r"sizes: digits has 64 inputs but sizes\[0\] is 16"):
         train_rtl(Config(sizes=(16, 8), lanes=(1,), m_seeds=(3,), k_seeds=(4,)), ds, epochs=1)
