@@ -1,4 +1,4 @@
-"""Float reference of the learning rule (DESIGN.md §1) and of the rules the paper compares.
+"""Float reference of the learning rule (docs/design.md §1) and of the rules the paper compares.
 
 Everything is NumPy float64 and vectorised over a mini-batch (online learning
 is a batch of one; a batch's update is the *mean* of its per-sample updates).

@@ -34,7 +34,7 @@ Assumptions (the paper's, made explicit):
 5. **Backprop's network has a trainable top classifier** (``C x N_L``
    weights): without one it cannot classify. Its weights are streamed like
    the others. The local rule's classifiers are fixed and regenerated from
-   seeds: they are never stored (DESIGN.md §1).
+   seeds: they are never stored (docs/design.md §1).
 6. **Local errors** (the paper's Fig. 2b): a layer's weights are updated in
    the same pass that uses them, so they are read once and written once per
    batch, and no activation leaves the device.

@@ -1,4 +1,4 @@
-"""The one-way architecture (DESIGN.md 4a), read from the source's imports.
+"""The one-way architecture (docs/design.md §4a), read from the source's imports.
 
 Data flows one way: the ground (``lela.config``, ``lela.data``,
 ``lela.contract``, ``lela.tools``) -> ``lela.golden_model`` -> ``lela.rtl``

@@ -1,6 +1,6 @@
 """The bench: the figures that say whether lela is good hardware, from one run.
 
-One run measures every figure of DESIGN.md §6 together with the baselines it
+One run measures every figure of docs/design.md §6 together with the baselines it
 is compared with; :func:`write_report` writes ``benchmarks.md`` (tables),
 ``benchmarks.json`` (every figure) and PNG plots in ``benchmarks/``. The
 ``lela bench`` command (:mod:`lela.cli.bench`) is a thin front end. Sections,
