@@ -1,5 +1,5 @@
 """The network top: the input buffer, ``L`` layer engines, the result
-collector and the access port.
+collector and the access port (golden twin: ``lela.golden_model.network``).
 
 Samples stream in (one beat per input value) into a two-slot input buffer;
 each layer starts a sample as soon as its input slot is full and its own
@@ -12,9 +12,8 @@ input order, when every layer has reported it.
 
 import itertools
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Signal, signed
 from amaranth.lib import data, fifo, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from lela.config import Config, ConfigError
@@ -25,17 +24,17 @@ from lela.contract import (
     LAYER_SHIFT,
     MAX_LAYERS,
     SPACE_SHIFT,
-    bits,
     exit_bits,
     label_bits,
 )
 
 from ._params import invalid
-from .layer import Layer, result_layout, token_layout
+from .input_buffer import InputBuffer, sample_layout
+from .layer import Layer, result_layout
 
 __all__ = [
-    "ACCESS_LAYOUT", "MAX_CLASSES", "MAX_OPERAND_BITS", "RESPONSE_LAYOUT", "InputBuffer",
-    "Network", "check_buildable", "network_result_layout", "result_fifo_depth", "sample_layout",
+    "ACCESS_LAYOUT", "MAX_CLASSES", "MAX_OPERAND_BITS", "RESPONSE_LAYOUT", "Network",
+    "check_buildable", "network_result_layout", "result_fifo_depth",
 ]
 
 #: Widest activation or weight: one signed 18x18 multiplier per lane (ECP5
@@ -51,97 +50,6 @@ ACCESS_LAYOUT = data.StructLayout({"addr": ACCESS_DATA_BITS, "data": ACCESS_DATA
                                    "write": 1})
 #: One access-port response.
 RESPONSE_LAYOUT = data.StructLayout({"data": ACCESS_DATA_BITS, "error": 1})
-
-
-def sample_layout(cfg):
-    """Payload of one input beat."""
-    return data.StructLayout({"x": signed(cfg.act_width), "label": label_bits(cfg.classes),
-                              "train": 1})
-
-
-class InputBuffer(wiring.Component):
-    """Two slots of ``N_0`` inputs filled from the sample stream (the network's
-    layer-0 activation buffer).
-
-    ``label`` and ``train`` are taken from a sample's last beat, ``threshold``
-    and ``early_exit`` in the same cycle; they form the sample's token.
-
-    Parameters
-    ----------
-    cfg : Config
-
-    Attributes
-    ----------
-    i_sample : In(stream.Signature(sample_layout))
-        One beat per input value.
-    enable : In(1)
-        Accept beats (the top holds it low while an access is served).
-    threshold : In(unsigned(act_width))
-    early_exit : In(1)
-    o_full, o_token, i_release, i_addr, o_data
-        Slot interface of the first layer (see :class:`~lela.rtl.layer.Layer`).
-    busy : Out(1)
-        A sample is partly received or waiting in a slot.
-    """
-
-    def __init__(self, cfg):
-        if not isinstance(cfg, Config):
-            invalid(self, TypeError(f"cfg must be a lela.config.Config, not {cfg!r}"))
-        self._cfg = cfg
-        n0 = cfg.sizes[0]
-        super().__init__({
-            "i_sample": In(stream.Signature(sample_layout(cfg))),
-            "enable": In(1),
-            "threshold": In(cfg.act_width), "early_exit": In(1),
-            "o_full": Out(1), "o_token": Out(token_layout(cfg)), "i_release": In(1),
-            "i_addr": In(bits(n0)),
-            "o_data": Out(data.ArrayLayout(signed(cfg.act_width), 1)),
-            "busy": Out(1),
-        })
-
-    def memory_bits(self):
-        return {"inputs": 2 * self._cfg.sizes[0] * self._cfg.act_width}
-
-    def elaborate(self, platform):
-        m = Module()
-        cfg = self._cfg
-        n0 = cfg.sizes[0]
-        tok = token_layout(cfg)
-        m.submodules.inputs = mem = Memory(shape=data.ArrayLayout(signed(cfg.act_width), 1),
-                                           depth=2 * n0, init=[])
-        wr, rd = mem.write_port(), mem.read_port()
-
-        full = Signal(2)
-        tokens = [Signal(tok, name=f"token{s}") for s in range(2)]
-        wr_slot, rd_slot = Signal(), Signal()
-        k = Signal(bits(n0))
-        beat = self.i_sample
-        m.d.comb += [
-            beat.ready.eq(self.enable & ~full.bit_select(wr_slot, 1)),
-            wr.addr.eq(wr_slot * n0 + k), wr.data[0].eq(beat.payload.x),
-            wr.en.eq(beat.valid & beat.ready),
-            rd.addr.eq(rd_slot * n0 + self.i_addr), self.o_data.eq(rd.data),
-            self.o_full.eq(full.bit_select(rd_slot, 1)),
-            self.busy.eq((k != 0) | full.any()),
-        ]
-        m.d.comb += self.o_token.eq(Mux(rd_slot, tokens[1], tokens[0]))
-        with m.If(beat.valid & beat.ready):
-            with m.If(k == n0 - 1):
-                token = Signal(tok)
-                m.d.comb += [token.label.eq(beat.payload.label), token.train.eq(beat.payload.train),
-                             token.early_exit.eq(self.early_exit),
-                             token.threshold.eq(self.threshold), token.exited.eq(0),
-                             token.exit.eq(cfg.layers - 1)]
-                m.d.sync += [k.eq(0), full.bit_select(wr_slot, 1).eq(1), wr_slot.eq(~wr_slot)]
-                with m.If(wr_slot):
-                    m.d.sync += tokens[1].eq(token)
-                with m.Else():
-                    m.d.sync += tokens[0].eq(token)
-            with m.Else():
-                m.d.sync += k.eq(k + 1)
-        with m.If(self.i_release & self.o_full):
-            m.d.sync += [full.bit_select(rd_slot, 1).eq(0), rd_slot.eq(~rd_slot)]
-        return m
 
 
 def check_buildable(cfg):

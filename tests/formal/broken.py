@@ -8,9 +8,9 @@ never used outside the tests.
 from amaranth.hdl import Module, Mux, Signal
 
 from lela.golden_model.lfsr import WIDTH
+from lela.rtl.input_buffer import InputBuffer
 from lela.rtl.lfsr import ClassifierLfsr, unroll
 from lela.rtl.numerics import round_shift
-from lela.rtl.top import InputBuffer
 
 from .harness import SatStage
 

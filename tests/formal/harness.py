@@ -695,7 +695,7 @@ class LayerHarness(Harness):
         dut = self.dut
         m.submodules.dut = frag = Fragment.get(dut, None)
         seq = probe(frag, "seq_state")
-        access = probe(frag, "access_state")
+        access = probe(frag, "access.access_state")
         self.in_state = {name: seq == state_value(seq, name)
                          for name in ("IDLE", "SKIP", "FWD", "SCORES", "UPD", "DRAIN")}
         access_idle = access == state_value(access, "IDLE")
@@ -722,7 +722,7 @@ class LayerHarness(Harness):
             assert len(memory.write_ports) == 1, f"{tag}: more than one write port"
             port = memory.write_ports[0]
             uu_valid = probe(frag, f"uu.{tag}_valid")
-            acc_we = probe(frag, f"acc_we_{tag}")
+            acc_we = probe(frag, f"access.we_{tag}")
             en = Value.cast(port.en)
             by_uu = uu_valid & ~acc_we
             m.d.comb += [
@@ -757,7 +757,7 @@ class LayerHarness(Harness):
         limit = (1 << (COUNTER_BITS - 3)) - 1
         assert max(most.values()) <= 8
         for name in COUNTERS:
-            c = probe(frag, f"count_{name}")
+            c = probe(frag, f"counters.count_{name}")
             prev = self.past(c, name=name)
             # budget = most * cycles since reset, kept by additions (cheap to solve)
             budget = Signal(COUNTER_BITS, name=f"budget_{name}")
@@ -782,15 +782,15 @@ class LayerHarness(Harness):
     def _check_slots(self, m, frag):
         dut, in_state = self.dut, self.in_state
         self.stream_rules(dut.o_full, dut.i_release, dut.o_token, check=Assert, name="o_slot")
-        full, slot = probe(frag, "full"), probe(frag, "slot")
+        full, slot = probe(frag, "activations.full"), probe(frag, "slot")
         m.d.comb += [Assert(implies(in_state["SKIP"] | in_state["FWD"] | in_state["SCORES"],
                                     ~full.bit_select(slot, 1))),
                      Cover(dut.o_full & ~dut.i_release & self.past(dut.o_full, name="o_full"))]
 
     def _check_pipeline(self, m, frag):
         dut = self.dut
-        full = probe(frag, "full")
-        a_wr = dut.activations.write_ports[0]
+        full = probe(frag, "activations.full")
+        a_wr = dut.activations.memory.write_ports[0]
         a_slot = a_wr.addr >= dut.groups
         m.d.comb += [Assert(implies(a_wr.en, ~full.bit_select(a_slot, 1))),
                      Assert(implies(a_wr.en, a_wr.addr < 2 * dut.groups)),
@@ -818,7 +818,7 @@ class InputBufferHarness(Harness):
 
     def __init__(self, cfg, *, buffer_cls=None):
         super().__init__()
-        from lela.rtl.top import InputBuffer
+        from lela.rtl.input_buffer import InputBuffer
         self.cfg = cfg
         self.dut = (buffer_cls or InputBuffer)(cfg)
         self.free_inputs(self.dut)
@@ -832,7 +832,7 @@ class InputBufferHarness(Harness):
         width = 8
         accepted = self.beats(beat.valid & beat.ready, width, "accepted")
         released = self.beats(dut.i_release & dut.o_full, width, "released")
-        full, k = probe(frag, "full"), probe(frag, "k")
+        full, k = probe(frag, "slots.full"), probe(frag, "k")
         waiting = full[0] + full[1]
         m.d.comb += [Assert(k < n0),
                      Assert(accepted == ((released + waiting) * n0 + k)[:width]),
@@ -886,7 +886,7 @@ class NetworkHarness(Harness):
         m.d.comb += Assert(results <= samples)
         # the layers' environment
         for i, layer in enumerate(dut.layers):
-            l_access = probe(frag, f"layer{i}.access_state")
+            l_access = probe(frag, f"layer{i}.access.access_state")
             l_idle = l_access == state_value(l_access, "IDLE")
             m.d.comb += [
                 Assert(implies(layer.acc.req, ~layer.busy & ~layer.i_full & l_idle)),

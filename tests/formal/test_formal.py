@@ -63,7 +63,7 @@ def test_broken_variant_fails(check):
     elif check.name == "broken_greedy_input_buffer":
         # a beat is taken while both slots are full
         taken_full = [v and r and f == 0b11 for v, r, f in zip(
-            trace["dut.i_sample__valid"], trace["dut.i_sample__ready"], trace["dut.full"])]
+            trace["dut.i_sample__valid"], trace["dut.i_sample__ready"], trace["dut.slots.full"])]
         assert any(taken_full), _describe(check, result)
     elif check.name == "broken_wrapping_saturation":
         # some stage's output is not the clamp of its exact result: it wrapped

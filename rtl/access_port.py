@@ -1,0 +1,200 @@
+"""A layer's access port: one read or write of its weights, biases, counters
+or information at a time.
+
+The request (``write``, ``space``, ``index``, ``wdata``) is held by the
+requester from ``req`` until ``done`` (the network top holds its request
+register), so the port keeps no copy of it. It is served only while the
+layer is idle (the top guarantees it); while it is served, the port owns the
+addresses of the layer's weight and bias memories (``active``).
+
+Address map of one layer (``lela.contract``): space ``SPACE_W`` index
+``j*N_in + k`` is ``W[j, k]``; ``SPACE_B`` index ``j`` is ``b_j`` (both
+read/write, sign-extended on reads, the low ``weight_width`` bits written);
+``SPACE_COUNTERS`` index ``n`` is bits 31..0 of counter ``n``, ``n +
+COUNTER_HIGH`` the bits above (read-only; none when the layer has no
+counters); ``SPACE_INFO`` index ``n`` is ``INFO[n]`` (read-only). Anything
+else, and a write to a read-only space, is an error: ``done`` with ``error``
+set and ``rdata`` 0, nothing written.
+
+Schedule (``done`` exactly three cycles after ``req``)::
+
+    IDLE     req
+    DECODE   W index -> word g*N_in + k, lane p (j = g*P + p); b index ->
+             word g, lane p; range and permission check (registered)
+    ADDRESS  memory addresses out; a write enables its one lane
+    DATA     read data selected; done (rdata, error)
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from lela.contract import (
+    ACCESS_DATA_BITS,
+    ACCESS_INDEX_BITS,
+    ACCESS_SPACE_BITS,
+    COUNTER_HIGH,
+    COUNTERS,
+    INFO,
+    SPACE_B,
+    SPACE_COUNTERS,
+    SPACE_INFO,
+    SPACE_W,
+    bits,
+)
+
+from ._params import check_int, invalid
+from .counters import COUNTER_INDEX_BITS
+from .numerics import divmod_const
+
+__all__ = ["ACCESS_CYCLES", "AccessPort", "AccessSignature"]
+
+#: Cycles from ``req`` to ``done``.
+ACCESS_CYCLES = 3
+
+#: One access of the layer's memories, counters or information (requester's
+#: view). ``write``, ``space``, ``index`` and ``wdata`` are held from ``req``
+#: until ``done`` (the top holds its request register): the layer keeps no copy.
+AccessSignature = wiring.Signature({
+    "req": Out(1), "write": Out(1), "space": Out(ACCESS_SPACE_BITS),
+    "index": Out(ACCESS_INDEX_BITS), "wdata": Out(ACCESS_DATA_BITS),
+    "done": In(1), "rdata": In(ACCESS_DATA_BITS), "error": In(1),
+})
+
+
+class AccessPort(wiring.Component):
+    """Decodes one access of a layer and drives the layer's memory ports for it.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Inputs and neurons of the layer.
+    lanes : int
+        ``P``: weights per memory word.
+    weight_width : int
+        Bits of a weight or bias.
+    info : tuple of int
+        The layer-information words, in ``lela.contract.INFO`` order.
+    counters : bool
+        The layer has its counters (else counter reads are errors).
+
+    Attributes
+    ----------
+    acc : In(AccessSignature)
+        The request (held until ``done``) and its response.
+    active : Out(1)
+        DECODE, ADDRESS, DATA: the weight and bias read addresses are
+        ``word`` and ``group``.
+    word : Out(unsigned(bits(N_out/P * N_in)))
+        ADDRESS: weight word to read or write (0 otherwise).
+    group : Out(unsigned(bits(N_out/P)))
+        ADDRESS: bias word to read or write (0 otherwise).
+    we_w, we_b : Out(1)
+        ADDRESS: write ``word_data`` to the lane ``lane_en`` of weight word
+        ``word`` / bias word ``group``.
+    lane_en : Out(unsigned(P))
+        One-hot lane of the accessed value (ADDRESS, DATA).
+    word_data : Out(ArrayLayout(signed(weight_width), P))
+        The request's ``wdata`` in every lane.
+    w_rdata, b_rdata : In(ArrayLayout(signed(weight_width), P))
+        DATA: the weight and bias words read (memory read data, one cycle
+        after ADDRESS).
+    counter_index : Out(unsigned(COUNTER_INDEX_BITS))
+        The counter word to read (``Counters.r_index``).
+    counter_data : In(unsigned(32))
+        DATA: that word (``Counters.r_data``).
+    """
+
+    def __init__(self, *, n_in, n_out, lanes, weight_width, info, counters):
+        check_int(self, "lanes", lanes, 1)
+        check_int(self, "n_in", n_in, 1)
+        check_int(self, "n_out", n_out, lanes)
+        check_int(self, "weight_width", weight_width, 2, ACCESS_DATA_BITS)
+        if n_out % lanes:
+            invalid(self, ValueError(f"n_out must be a multiple of lanes ({lanes}), "
+                                     f"not {n_out!r}"))
+        if len(info) != len(INFO) or not all(isinstance(v, int) for v in info):
+            invalid(self, ValueError(f"info must be {len(INFO)} integers ({', '.join(INFO)}), "
+                                     f"not {info!r}"))
+        self._n_in, self._n_out, self._lanes = n_in, n_out, lanes
+        self._weight_width = weight_width
+        self._info = tuple(info)
+        self._counters = bool(counters)
+        groups = n_out // lanes
+        wgt = data.ArrayLayout(signed(weight_width), lanes)
+        super().__init__({
+            "acc": In(AccessSignature),
+            "active": Out(1),
+            "word": Out(bits(groups * n_in)), "group": Out(bits(groups)),
+            "we_w": Out(1), "we_b": Out(1), "lane_en": Out(lanes), "word_data": Out(wgt),
+            "w_rdata": In(wgt), "b_rdata": In(wgt),
+            "counter_index": Out(COUNTER_INDEX_BITS), "counter_data": In(ACCESS_DATA_BITS),
+        })
+
+    def elaborate(self, platform):
+        """The request decoder (a three-state sequence) and the read-data multiplexer."""
+        m = Module()
+        P, N_in, N = self._lanes, self._n_in, self._n_out
+        acc = self.acc
+        write, space, index = acc.write, acc.space, acc.index   # held until done
+        error = Signal()
+        rdata = Signal(ACCESS_DATA_BITS)
+        lane = Signal(bits(P))
+        info = self._info
+        ww = self._weight_width
+
+        counter_number = index[:COUNTER_INDEX_BITS - 1]
+        n_counters = len(COUNTERS) if self._counters else 0
+        in_range = Mux(space == SPACE_W, index < N_in * N,
+                   Mux(space == SPACE_B, index < N,
+                   Mux(space == SPACE_COUNTERS,
+                       (index < 2 * COUNTER_HIGH) & (counter_number < n_counters),
+                   Mux(space == SPACE_INFO, index < len(info), 0))))
+        read_only = (space == SPACE_COUNTERS) | (space == SPACE_INFO)
+        m.d.comb += [self.counter_index.eq(index[:COUNTER_INDEX_BITS]),
+                     self.lane_en.eq(Const(1, P) << lane),
+                     self.word_data.eq(Cat(*([acc.wdata[:ww]] * P)))]
+
+        # j*N_in + k -> word g*N_in + k, lane p (j = g*P + p); j -> word g, lane p
+        wg, wr = divmod_const(index, P * N_in, N_in * N)
+        wp, wk = divmod_const(wr, N_in, P * N_in)
+        bg, bp = divmod_const(index, P, N)
+        w_word, w_lane = Signal.like(self.word), Signal.like(lane)
+        b_word, b_lane = Signal.like(self.group), Signal.like(lane)
+
+        with m.FSM(name="access"):
+            with m.State("IDLE"), m.If(acc.req):
+                m.next = "DECODE"
+            with m.State("DECODE"):
+                m.d.comb += self.active.eq(1)
+                m.d.sync += [error.eq(~in_range | (write & read_only)),
+                             w_word.eq(wg * N_in + wk), w_lane.eq(wp),
+                             b_word.eq(bg), b_lane.eq(bp)]
+                m.next = "ADDRESS"
+            with m.State("ADDRESS"):
+                m.d.comb += self.active.eq(1)
+                is_w = space == SPACE_W
+                m.d.comb += [self.word.eq(w_word), self.group.eq(b_word),
+                             lane.eq(Mux(is_w, w_lane, b_lane))]
+                with m.If(~error & write):
+                    m.d.comb += [self.we_w.eq(is_w), self.we_b.eq(space == SPACE_B)]
+                m.next = "DATA"
+            with m.State("DATA"):
+                m.d.comb += self.active.eq(1)
+                m.d.comb += lane.eq(Mux(space == SPACE_W, w_lane, b_lane))
+                info_word = Const(0, ACCESS_DATA_BITS)
+                for n, value in enumerate(info):
+                    info_word = Mux(index == n, value, info_word)
+                with m.Switch(space):
+                    with m.Case(SPACE_W):
+                        m.d.comb += rdata.eq(self.w_rdata[w_lane])
+                    with m.Case(SPACE_B):
+                        m.d.comb += rdata.eq(self.b_rdata[b_lane])
+                    with m.Case(SPACE_COUNTERS):
+                        m.d.comb += rdata.eq(self.counter_data)
+                    with m.Case(SPACE_INFO):
+                        m.d.comb += rdata.eq(info_word)
+                m.d.comb += [acc.done.eq(1), acc.error.eq(error),
+                             acc.rdata.eq(Mux(error | write, 0, rdata))]
+                m.next = "IDLE"
+        return m

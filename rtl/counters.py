@@ -1,0 +1,108 @@
+"""The seven performance counters of a layer (``lela.contract.COUNTERS``).
+
+Each counter is ``COUNTER_BITS`` wide and counts, every cycle, what the layer
+engine reports in that cycle (so the paper's memory-traffic claim is measured,
+not asserted):
+
+=========================  =================================================
+``busy_cycles``            +1 while ``busy``
+``mac_multiplies``         +P per MAC beat (``beat``)
+``classifier_multiplies``  +1 per error-unit multiply (``classifier_multiply``)
+``weight_reads``           +P per MAC beat (one weight word read)
+``weight_writes``          +P per weight word written back (``weight_write``)
+``act_reads``              +1 per MAC beat (its input ``h_k``), +P per
+                           activation word the error unit reads (``word_read``)
+``act_writes``             +P per activation word written (``act_write``)
+=========================  =================================================
+
+The analytic twin of the totals per sample is ``lela.golden_model.counters``;
+the per-cycle twin is ``CounterTwin`` in ``tests/rtl/test_counters.py``.
+
+The read port is combinational and follows the access port's index field:
+bits 31..0 of counter ``n`` at index ``n``, the bits above at ``n +
+COUNTER_HIGH``.
+"""
+
+from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from lela.contract import ACCESS_DATA_BITS, COUNTER_BITS, COUNTER_HIGH, COUNTERS
+
+from ._params import check_int
+
+__all__ = ["COUNTER_INDEX_BITS", "EVENTS", "Counters"]
+
+#: Bits of the counter read index: the counter number, then the high-word flag.
+COUNTER_INDEX_BITS = COUNTER_HIGH.bit_length()
+assert COUNTER_HIGH == 1 << (COUNTER_INDEX_BITS - 1) and len(COUNTERS) <= COUNTER_HIGH
+
+
+#: The event inputs of :class:`Counters`, in signature order.
+EVENTS = ("busy", "beat", "classifier_multiply", "weight_write", "word_read", "act_write")
+
+
+class Counters(wiring.Component):
+    """The layer's counters and their read port.
+
+    Parameters
+    ----------
+    lanes : int
+        ``P``: MAC lanes of the layer (weights per word, activations per word).
+
+    Attributes
+    ----------
+    busy : In(1)
+        The layer engine is busy this cycle.
+    beat : In(1)
+        A MAC beat is issued (``P`` multiplies, one weight word and one input
+        activation read).
+    classifier_multiply : In(1)
+        The error unit multiplies this cycle.
+    weight_write : In(1)
+        A weight word is written back by the update.
+    word_read : In(1)
+        The error unit reads an activation word (``P`` values).
+    act_write : In(1)
+        An activation word (``P`` values) is written.
+    r_index : In(unsigned(COUNTER_INDEX_BITS))
+        Counter ``n`` (low bits) and the high-word flag (bit
+        ``COUNTER_INDEX_BITS - 1``, i.e. index ``n + COUNTER_HIGH``).
+    r_data : Out(unsigned(32))
+        That word, combinationally (0 for a number that is not a counter).
+
+    Every increment is added at the clock edge at the end of its cycle, so
+    ``r_data`` shows the counts of the cycles before the current one.
+    """
+
+    def __init__(self, *, lanes):
+        check_int(self, "lanes", lanes, 1)
+        self._lanes = lanes
+        members = {name: In(1) for name in EVENTS}
+        members.update({"r_index": In(COUNTER_INDEX_BITS), "r_data": Out(ACCESS_DATA_BITS)})
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        """One adder per counter; the read port is a multiplexer."""
+        m = Module()
+        P = self._lanes
+        counters = [Signal(COUNTER_BITS, name=f"count_{n}") for n in COUNTERS]
+        inc = {
+            "busy_cycles": self.busy,
+            "mac_multiplies": Mux(self.beat, P, 0),
+            "classifier_multiplies": self.classifier_multiply,
+            "weight_reads": Mux(self.beat, P, 0),
+            "weight_writes": Mux(self.weight_write, P, 0),
+            "act_reads": Mux(self.beat, 1, 0) + Mux(self.word_read, P, 0),
+            "act_writes": Mux(self.act_write, P, 0),
+        }
+        for name, counter in zip(COUNTERS, counters):
+            m.d.sync += counter.eq(counter + inc[name])
+
+        number = self.r_index[:COUNTER_INDEX_BITS - 1]
+        counter = Const(0, COUNTER_BITS)
+        for n, c in enumerate(counters):
+            counter = Mux(number == n, c, counter)
+        m.d.comb += self.r_data.eq(Mux(self.r_index[-1], counter[ACCESS_DATA_BITS:],
+                                       counter[:ACCESS_DATA_BITS]))
+        return m
