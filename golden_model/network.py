@@ -1,9 +1,11 @@
 """Bit-exact fixed-point model of the whole training engine: twin of ``lela.rtl.top``.
 
-One online step per sample, every layer at once. Layer ``i`` sees ``h_{i-1}``
-computed with layer ``i-1``'s weights *before* that layer's update for the
-same sample, exactly as the layer-pipelined hardware does; the pipeline
-changes when a layer works on a sample, never what it computes.
+One online step per sample, every layer at once: the sample and its token go
+through :func:`lela.golden_model.layer.layer_step` layer after layer. Layer
+``i`` sees ``h_{i-1}`` computed with layer ``i-1``'s weights *before* that
+layer's update for the same sample, exactly as the layer-pipelined hardware
+does; the pipeline changes when a layer works on a sample, never what it
+computes.
 """
 
 from dataclasses import dataclass
@@ -12,13 +14,14 @@ import numpy as np
 
 from lela.contract import forward_acc_width, score_acc_width
 
-from . import error_unit, mac_array, update_unit
+from . import error_unit, mac_array
+from .layer import LayerStep, Token, layer_step, update_order, weight_digest
 from .lfsr import classifier_matrix, feedback_matrix
 from .numerics import quantize, round_shift, saturate
 
 __all__ = [
     "FixedNetwork",
-    "LayerTrace",
+    "NetworkStep",
     "classifier_matrices",
     "initial_weights",
     "update_order",
@@ -50,16 +53,57 @@ def classifier_matrices(cfg):
     return out
 
 
-@dataclass
-class LayerTrace:
-    """What one layer computed for one sample (all integer arrays)."""
+@dataclass(eq=False)
+class NetworkStep:
+    """One sample through the network: every layer's :class:`~lela.golden_model.layer.LayerStep`,
+    and the result beat the network reports for it
+    (``lela.rtl.top.network_result_layout``).
 
-    a: np.ndarray
-    h: np.ndarray
-    s: np.ndarray
-    g: np.ndarray
-    d: np.ndarray
-    prediction: int
+    Attributes
+    ----------
+    layers : list of LayerStep
+        Layer by layer, in order.
+    """
+
+    layers: list[LayerStep]
+
+    @property
+    def pred(self):
+        """Per-layer predictions (0 for a layer that passed the sample on)."""
+        return [step.pred for step in self.layers]
+
+    @property
+    def exit(self):
+        """The answering layer (the last one unless an earlier one answered)."""
+        return self.layers[-1].token.exit
+
+    @property
+    def label(self):
+        """The sample's class."""
+        return self.layers[-1].token.label
+
+    @property
+    def train(self):
+        """1 for a training sample, 0 for inference."""
+        return int(self.layers[-1].token.train)
+
+    @property
+    def scores(self):
+        """Per-layer scores (zeros for a layer that passed the sample on)."""
+        return [step.scores for step in self.layers]
+
+    @property
+    def digest(self):
+        """Per-layer weight digests after a training sample (0 otherwise)."""
+        return [step.digest for step in self.layers]
+
+    def result(self, trace=True):
+        """The result beat as a dict: ``pred``, ``exit``, ``label``, ``train``
+        and, with ``trace``, ``scores`` and ``digest`` (lists per layer)."""
+        out = {"pred": self.pred, "exit": self.exit, "label": self.label, "train": self.train}
+        if trace:
+            out.update(scores=self.scores, digest=self.digest)
+        return out
 
 
 class FixedNetwork:
@@ -76,6 +120,7 @@ class FixedNetwork:
         self.mk = classifier_matrices(cfg)
 
     def quantize(self, x):
+        """Real inputs to the activation format (``golden_model.numerics.quantize``)."""
         return quantize(x, self.cfg.act_frac, self.cfg.act_width)
 
     def forward(self, x_q):
@@ -86,22 +131,30 @@ class FixedNetwork:
             out.append((a, h, error_unit.scores(self.cfg, i, self.mk[i][0], h)))
         return out
 
-    def train_step(self, x_q, label):
-        """One online update of every layer; returns a :class:`LayerTrace` per layer."""
-        cfg, traces = self.cfg, []
+    def step(self, x_q, label, *, train, early_exit=False, threshold=0):
+        """One sample through every layer, as the hardware takes it: a training
+        sample updates every layer; an inference sample with ``early_exit``
+        stops at the first layer (other than the last) whose score margin is
+        ``>= threshold``, and the later layers pass it on. Returns a
+        :class:`NetworkStep` (its :meth:`~NetworkStep.result` is the result
+        beat the RTL reports)."""
+        cfg = self.cfg
         if not (isinstance(label, (int, np.integer)) and 0 <= label < cfg.classes):
             raise ValueError(f"label must be an integer in [0, {cfg.classes - 1}], not {label!r}")
-        h_in = np.asarray(x_q, dtype=np.int64)
+        token = Token.first(cfg, label, train=train, early_exit=early_exit, threshold=threshold)
+        h, steps = np.asarray(x_q, dtype=np.int64), []
         for i in range(cfg.layers):
-            m, k = self.mk[i]
-            a, h = mac_array.forward(cfg, self.w[i], self.b[i], h_in)
-            s = error_unit.scores(cfg, i, m, h)
-            g = error_unit.loss_grad(cfg, s, label)
-            d = error_unit.local_error(cfg, i, k, g, h)
-            self.w[i], self.b[i] = update_unit.update(cfg, self.w[i], self.b[i], d, h_in)
-            traces.append(LayerTrace(a, h, s, g, d, error_unit.prediction(s)))
-            h_in = h
-        return traces
+            step = layer_step(cfg, i, self.w[i], self.b[i], *self.mk[i], h, token)
+            self.w[i], self.b[i] = step.w, step.b
+            steps.append(step)
+            token, h = step.token, step.h
+        return NetworkStep(steps)
+
+    def train_step(self, x_q, label):
+        """One online update of every layer; returns a
+        :class:`~lela.golden_model.layer.LayerStep` per layer (``a``, ``h``,
+        ``s``, ``g``, ``d``, ``prediction``, ...)."""
+        return self.step(x_q, label, train=True).layers
 
     def predict(self, x_q):
         """Per-layer predictions (list of int)."""
@@ -110,12 +163,8 @@ class FixedNetwork:
     def predict_early_exit(self, x_q, threshold):
         """``(prediction, exit_layer)``: the first layer whose score margin is
         ``>= threshold`` (integer, score format) answers; else the last layer."""
-        h = np.asarray(x_q, dtype=np.int64)
-        for i in range(self.cfg.layers):
-            _, h = mac_array.forward(self.cfg, self.w[i], self.b[i], h)
-            s = error_unit.scores(self.cfg, i, self.mk[i][0], h)
-            if error_unit.margin(s) >= threshold or i == self.cfg.layers - 1:
-                return error_unit.prediction(s), i
+        result = self.step(x_q, 0, train=False, early_exit=True, threshold=threshold)
+        return result.pred[result.exit], result.exit
 
     def predict_batch(self, x_q, chunk=1024):
         """Per-layer predictions of many samples without learning: an int64 array
@@ -156,24 +205,3 @@ def _exact_matmul(a, b, width):
     if width <= 54:
         return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
     return a @ b
-
-
-def update_order(w, lanes):
-    """The weights of one layer in the order the update unit writes them:
-    group ``g`` of ``lanes`` neurons, then input ``k``, then lane ``p``
-    (neuron ``j = g*lanes + p``); this is also the weight memory's order."""
-    n_out, n_in = w.shape
-    return w.reshape(n_out // lanes, lanes, n_in).transpose(0, 2, 1).reshape(-1)
-
-
-def weight_digest(w, b, lanes):
-    """Fletcher-style digest of one layer's weights and biases (64-bit int).
-
-    Over the words ``update_order(w, lanes)`` then ``b`` (two's complement,
-    taken modulo 2**32): ``A += word; B += A`` (mod 2**32); digest
-    ``B << 32 | A``. Position-sensitive, so a word written to the wrong address
-    changes it; the RTL computes it while it writes (``lanes`` words a cycle).
-    """
-    words = np.concatenate([update_order(w, lanes), b]).astype(np.int64) & 0xFFFFFFFF
-    a = np.cumsum(words, dtype=np.uint64) & 0xFFFFFFFF
-    return int((int(a.sum(dtype=np.uint64)) & 0xFFFFFFFF) << 32 | int(a[-1]))
