@@ -81,12 +81,14 @@ class Counters(wiring.Component):
         members = {name: In(1) for name in EVENTS}
         members.update({"r_index": In(COUNTER_INDEX_BITS), "r_data": Out(ACCESS_DATA_BITS)})
         super().__init__(members)
+        #: The counter registers by name (public for simulation backdoors).
+        self.counts = {n: Signal(COUNTER_BITS, name=f"count_{n}") for n in COUNTERS}
 
     def elaborate(self, platform):
         """One adder per counter; the read port is a multiplexer."""
         m = Module()
         P = self._lanes
-        counters = [Signal(COUNTER_BITS, name=f"count_{n}") for n in COUNTERS]
+        counters = [self.counts[n] for n in COUNTERS]
         inc = {
             "busy_cycles": self.busy,
             "mac_multiplies": Mux(self.beat, P, 0),
