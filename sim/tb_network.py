@@ -50,9 +50,8 @@ from lela.contract import (
     SPACE_W,
     access_address,
 )
-from lela.golden_model import error_unit
 from lela.golden_model.counters import layer_modes, totals
-from lela.golden_model.network import FixedNetwork, initial_weights, update_order, weight_digest
+from lela.golden_model.network import FixedNetwork, initial_weights, update_order
 from lela.sim.runner import CLOCK_NS
 
 
@@ -81,7 +80,7 @@ class Bench:
         self.in_layout = sig.members["i_sample"].signature.members["payload"].shape
         self.out_layout = sig.members["o_result"].signature.members["payload"].shape
         self.trace = "scores" in dict(self.out_layout)
-        self.expected = {}       # sample index -> expected result
+        self.expected = {}       # sample index -> the model's NetworkStep for it
         self.results = {}        # sample index -> decoded result
         self.out_times = []
         self.history = [self.snapshot()]  # model weights before and after each fed training sample
@@ -95,35 +94,23 @@ class Bench:
 
     # -- model side ------------------------------------------------------
     def model_step(self, n):
+        """Step the model with sample ``n`` as the design takes it; keep the
+        expected result beat (``FixedNetwork.step``) for :meth:`compare`."""
         x, t, train = self.x[n], int(self.label[n]), bool(self.train[n])
+        enable, threshold = self.job.get("early_exit", [0, 0])
+        self.expected[n] = self.model.step(x, t, train=train, early_exit=bool(enable),
+                                           threshold=int(threshold))
         if train:
-            traces = self.model.train_step(x, t)
-            exp = {"pred": [tr.prediction for tr in traces], "exit": self.cfg.layers - 1,
-                   "scores": [tr.s for tr in traces],
-                   "digest": [weight_digest(w, b, p) for w, b, p in
-                              zip(self.model.w, self.model.b, self.cfg.lanes)]}
             self.history.append(self.snapshot())
             del self.history[:-(self.cfg.layers + 5)]
-        else:
-            enable, threshold = self.job.get("early_exit", [0, 0])
-            fwd = self.model.forward(x)
-            exit_layer = self.cfg.layers - 1
-            if enable:
-                _, exit_layer = self.model.predict_early_exit(x, threshold)
-            exp = {"pred": [error_unit.prediction(s) if i <= exit_layer else 0
-                            for i, (_, _, s) in enumerate(fwd)],
-                   "exit": exit_layer,
-                   "scores": [s if i <= exit_layer else np.zeros_like(s)
-                              for i, (_, _, s) in enumerate(fwd)],
-                   "digest": [0] * self.cfg.layers}
-        exp["label"], exp["train"] = t, int(train)
-        self.expected[n] = exp
 
     def compare(self, n, got):
-        exp = self.expected.pop(n)
+        """Raise :class:`Mismatch` unless result ``got`` of sample ``n`` is the model's."""
+        step = self.expected.pop(n)
         self.n_checked += 1
         if self.n_checked % self.check_every and not self.job.get("final_check_all"):
             return
+        exp = step.result(trace=self.trace)   # digests computed only for the checked ones
         where = f"seed {self.seed}, sample {n}"
         for key in ("label", "train", "exit"):
             if got[key] != exp[key]:

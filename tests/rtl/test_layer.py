@@ -9,84 +9,55 @@ back through the access port.
 
 import numpy as np
 import pytest
-from amaranth.hdl import Elaboratable, Module, Mux, Signal, signed
+from amaranth.hdl import Elaboratable, Module, signed
 from amaranth.lib import data
-from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
 from lela.config import Config
 from lela.contract import COUNTER_HIGH, COUNTERS, INFO, SPACE_B, SPACE_COUNTERS, SPACE_INFO, SPACE_W
 from lela.golden_model import counters as golden_counters
-from lela.golden_model import error_unit, mac_array, update_unit
-from lela.golden_model.network import classifier_matrices, initial_weights, weight_digest
+from lela.golden_model.layer import Token, layer_step
+from lela.golden_model.network import classifier_matrices, initial_weights
 from lela.golden_model.numerics import signed_range
 from lela.rtl.layer import Layer, token_layout
+from lela.rtl.slot_buffer import SlotBuffer
 
 
 class _Harness(Elaboratable):
+    """The layer behind an upstream slot buffer (the previous layer's, written by the test)."""
+
     def __init__(self, cfg, index):
         self.cfg = cfg
         self.layer = Layer(cfg, index=index)
         self.p_in = self.layer.lanes_in
         self.words = self.layer.in_words
-        self.we = Signal()
-        self.waddr = Signal(range(2 * self.words))
-        self.wdata = Signal(data.ArrayLayout(signed(cfg.act_width), self.p_in))
-        self.publish = Signal()
-        self.pub_token = Signal(token_layout(cfg))
-        self.full = Signal(2)
+        self.up = SlotBuffer(depth=self.words,
+                             shape=data.ArrayLayout(signed(cfg.act_width), self.p_in),
+                             token=token_layout(cfg))
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.layer = layer = self.layer
-        m.submodules.up = mem = Memory(shape=self.wdata.shape(), depth=2 * self.words, init=[])
-        wp, rp = mem.write_port(), mem.read_port()
-        tokens = [Signal(token_layout(self.cfg)) for _ in range(2)]
-        wr_slot, rd_slot = Signal(), Signal()
-        m.d.comb += [wp.en.eq(self.we), wp.addr.eq(self.waddr), wp.data.eq(self.wdata),
-                     rp.addr.eq(rd_slot * self.words + layer.o_in_addr),
-                     layer.i_in_data.eq(rp.data),
-                     layer.i_full.eq(self.full.bit_select(rd_slot, 1)),
-                     layer.i_token.eq(Mux(rd_slot, tokens[1], tokens[0]))]
-        with m.If(self.publish):
-            m.d.sync += [self.full.bit_select(wr_slot, 1).eq(1), wr_slot.eq(~wr_slot)]
-            with m.If(wr_slot):
-                m.d.sync += tokens[1].eq(self.pub_token)
-            with m.Else():
-                m.d.sync += tokens[0].eq(self.pub_token)
-        with m.If(layer.o_release):
-            m.d.sync += [self.full.bit_select(rd_slot, 1).eq(0), rd_slot.eq(~rd_slot)]
+        m.submodules.up = up = self.up
+        m.d.comb += [up.i_addr.eq(layer.o_in_addr), layer.i_in_data.eq(up.o_data),
+                     layer.i_full.eq(up.o_full), layer.i_token.eq(up.o_token),
+                     up.i_release.eq(layer.o_release)]
         return m
 
 
 def _golden(cfg, index, samples):
-    """Per sample: expected (h, result dict); the final (w, b); counter totals."""
+    """Per sample the twin's :class:`LayerStep`; the final (w, b); counter totals."""
     w, b = initial_weights(cfg)[index]
     m, k = classifier_matrices(cfg)[index]
-    P = cfg.lanes[index]
-    out, modes = [], []
+    steps = []
     for x, label, train, ee, threshold, exited in samples:
-        if exited:
-            out.append((None, {"pred": 0, "scores": np.zeros(cfg.classes), "digest": 0,
-                               "exit": cfg.layers - 1, "label": label, "train": train}))
-            modes.append("skip")
-            continue
-        _, h = mac_array.forward(cfg, w, b, x)
-        s = error_unit.scores(cfg, index, m, h)
-        res = {"pred": error_unit.prediction(s), "scores": s, "label": label, "train": train,
-               "digest": 0, "exit": cfg.layers - 1}
-        if train:
-            g = error_unit.loss_grad(cfg, s, label)
-            d = error_unit.local_error(cfg, index, k, g, h)
-            w, b = update_unit.update(cfg, w, b, d, x)
-            res["digest"] = weight_digest(w, b, P)
-        elif ee and error_unit.margin(s) >= threshold and index < cfg.layers - 1:
-            res["exit"] = index
-        out.append((h, res))
-        modes.append("train" if train else "infer")
-    counts = {name: sum(golden_counters.per_sample(cfg, index, mo)[name] for mo in modes)
-              for name in golden_counters.COUNTERS}
-    return out, (w, b), counts
+        token = Token(label=label, train=bool(train), exit=cfg.layers - 1, early_exit=bool(ee),
+                      threshold=threshold, exited=bool(exited))
+        steps.append(layer_step(cfg, index, w, b, m, k, x, token))
+        w, b = steps[-1].w, steps[-1].b
+    counts = {name: sum(golden_counters.per_sample(cfg, index, s.mode)[name] for s in steps)
+              for name in COUNTERS}
+    return steps, (w, b), counts
 
 
 async def _access(ctx, layer, space, idx, write=0, wdata=0):
@@ -104,14 +75,16 @@ async def _access(ctx, layer, space, idx, write=0, wdata=0):
     return result
 
 
-def _simulate(cfg, index, samples, seed):
+def _simulate(cfg, index, samples, seed, *, idle=True, backpressure=True):
+    """Run the samples through the layer; ``idle``: random gaps before the
+    producer fills a slot; ``backpressure``: the consumer keeps its slot for
+    random times and the results are not always ready while the layer is idle."""
     hz = _Harness(cfg, index)
-    layer = hz.layer
+    layer, up = hz.layer, hz.up
     rng = np.random.default_rng(seed)
     G, P, n_in = layer.groups, layer.lanes, layer.n_in
     got_h, got_res = [], []
     readback = {}
-    done = {"producer": False}
 
     async def producer(ctx):
         if cfg.weight_memory == "single_port":
@@ -120,25 +93,24 @@ def _simulate(cfg, index, samples, seed):
             for i, v in enumerate(w0.reshape(-1)):
                 _, err = await _access(ctx, layer, SPACE_W, i, 1, int(v) & 0xFFFFFFFF)
                 assert not err, f"seed {seed}, layer {index}: loading W[{i}]"
-        for n, (x, label, train, ee, threshold, exited) in enumerate(samples):
-            slot = n % 2
-            while (ctx.get(hz.full) >> slot) & 1:
+        for x, label, train, ee, threshold, exited in samples:
+            while not ctx.get(up.fill_free):
                 await ctx.tick()
-            for _ in range(int(rng.integers(0, 4))):
+            for _ in range(int(rng.integers(0, 4)) if idle else 0):
                 await ctx.tick()
+            ctx.set(up.w_slot, ctx.get(up.fill_slot))
             for wd in range(hz.words):
-                ctx.set(hz.we, 1)
-                ctx.set(hz.waddr, slot * hz.words + wd)
-                ctx.set(hz.wdata, [int(v) for v in x[wd * hz.p_in:(wd + 1) * hz.p_in]])
+                ctx.set(up.w_en, 1)
+                ctx.set(up.w_addr, wd)
+                ctx.set(up.w_data, [int(v) for v in x[wd * hz.p_in:(wd + 1) * hz.p_in]])
                 await ctx.tick()
-            ctx.set(hz.we, 0)
-            ctx.set(hz.pub_token, {"label": label, "train": train, "early_exit": ee,
-                                   "threshold": threshold, "exited": exited,
-                                   "exit": cfg.layers - 1})
-            ctx.set(hz.publish, 1)
+            ctx.set(up.w_en, 0)
+            ctx.set(up.publish_token, {"label": label, "train": train, "early_exit": ee,
+                                       "threshold": threshold, "exited": exited,
+                                       "exit": cfg.layers - 1})
+            ctx.set(up.publish, 1)
             await ctx.tick()
-            ctx.set(hz.publish, 0)
-        done["producer"] = True
+            ctx.set(up.publish, 0)
 
     async def consumer(ctx):
         for _ in samples:
@@ -151,16 +123,19 @@ def _simulate(cfg, index, samples, seed):
                 await ctx.tick()
                 words.extend(ctx.get(layer.o_out_data[p]) for p in range(P))
             got_h.append((np.array(words), tok.exited, tok.exit))
-            for _ in range(int(rng.integers(0, 30))):
+            for _ in range(int(rng.integers(0, 30)) if backpressure else 0):
                 await ctx.tick()
             ctx.set(layer.i_release, 1)
             await ctx.tick()
             ctx.set(layer.i_release, 0)
 
     async def monitor(ctx):
-        ctx.set(layer.o_result.ready, 1)
         while len(got_res) < len(samples):
+            # the top never lowers ready while the layer is busy (its FIFO has room)
+            ready = ctx.get(layer.busy) or not backpressure or rng.random() < 0.5
+            ctx.set(layer.o_result.ready, ready)
             if ctx.get(layer.o_result.valid):
+                assert ready, f"seed {seed}, layer {index}: a result offered while not ready"
                 r = ctx.get(layer.o_result.payload)
                 got_res.append({"pred": r.pred, "label": r.label, "train": r.train,
                                 "exit": r.exit, "digest": r.digest,
@@ -223,31 +198,53 @@ def _sign(v, width):
     return v - (1 << width) if v >> (width - 1) else v
 
 
+def _config(lanes, memory="dual_port", counters=True):
+    return Config(sizes=(6, 8, 4), classes=3, lanes=lanes, m_seeds=(0x1234567, 0x89ABCDE),
+                  k_seeds=(0x2468ACE, 0x13579BD), eta_shift=2, feedback="sign_concordant",
+                  weight_memory=memory, counters=counters)
+
+
+_MODES = ["train", "train", "infer", "train", "skip", "infer_ee"]
+
+
 @pytest.mark.parametrize("index, lanes, memory, counters", [
     (0, (2, 4), "dual_port", True), (1, (2, 4), "dual_port", True),
     (1, (4, 1), "dual_port", True), (0, (2, 4), "single_port", False),
     (1, (4, 1), "single_port", True), (1, (2, 4), "dual_port", False)])
 def test_layer_against_the_model(index, lanes, memory, counters):
     seed = 500 + index * 10 + lanes[index] + 100 * (memory == "single_port") + 200 * counters
-    cfg = Config(sizes=(6, 8, 4), classes=3, lanes=lanes, m_seeds=(0x1234567, 0x89ABCDE),
-                 k_seeds=(0x2468ACE, 0x13579BD), eta_shift=2, feedback="sign_concordant",
-                 weight_memory=memory, counters=counters)
-    rng = np.random.default_rng(seed)
-    samples = _samples(cfg, index, rng, 9, ["train", "train", "infer", "train", "skip",
-                                            "infer_ee"])
-    expected, (w_end, b_end), counts = _golden(cfg, index, samples)
-    got_h, got_res, rb = _simulate(cfg, index, samples, seed)
-    for n, ((h_exp, r_exp), (h_got, exited, exit_), r_got) in enumerate(
-            zip(expected, got_h, got_res)):
+    cfg = _config(lanes, memory, counters)
+    samples = _samples(cfg, index, np.random.default_rng(seed), 9, _MODES)
+    _check(cfg, index, samples, seed)
+
+
+@pytest.mark.parametrize("idle, backpressure", [(0, 0), (1, 0), (0, 1), (1, 1)])
+def test_layer_four_ways(idle, backpressure):
+    """The same checks with the producer's gaps and the consumer's (and the
+    results') backpressure on and off."""
+    seed = 600 + 10 * idle + backpressure
+    cfg = _config((2, 4))
+    samples = _samples(cfg, 1, np.random.default_rng(seed), 8, _MODES)
+    _check(cfg, 1, samples, seed, idle=bool(idle), backpressure=bool(backpressure))
+
+
+def _check(cfg, index, samples, seed, **stalls):
+    """Every activation, token and result equals the twin's; then every
+    weight, bias, counter and information word read through the access port."""
+    steps, (w_end, b_end), counts = _golden(cfg, index, samples)
+    got_h, got_res, rb = _simulate(cfg, index, samples, seed, **stalls)
+    assert len(got_res) == len(got_h) == len(samples), f"seed {seed}, layer {index}: count"
+    for n, (step, (h_got, exited, exit_), r_got) in enumerate(zip(steps, got_h, got_res)):
         where = f"seed {seed}, sample {n}, layer {index}"
-        if h_exp is not None:
-            np.testing.assert_array_equal(h_got, h_exp, err_msg=f"{where}: activations")
-        assert exit_ == r_exp["exit"], f"{where}: exit in the token"
-        answered = r_exp["exit"] == index and index < cfg.layers - 1
-        assert exited == (samples[n][5] or answered), f"{where}: exited"
+        if step.h is not None:
+            np.testing.assert_array_equal(h_got, step.h, err_msg=f"{where}: activations")
+        assert exit_ == step.token.exit, f"{where}: exit in the token"
+        assert exited == step.token.exited, f"{where}: exited"
+        r_exp = step.result()
         for key in ("pred", "label", "train", "exit", "digest"):
             assert r_got[key] == r_exp[key], f"{where}: {key} {r_got[key]} != {r_exp[key]}"
         np.testing.assert_array_equal(r_got["scores"], r_exp["scores"], err_msg=f"{where}: s")
+    assert {s.mode for s in steps} == {"train", "infer", "skip"}, f"seed {seed}: modes"
     ww = cfg.weight_width
     w = np.array([_sign(v, 32) for v, e in rb["w"]]).reshape(w_end.shape)
     b = np.array([_sign(v, 32) for v, e in rb["b"]])
@@ -255,7 +252,7 @@ def test_layer_against_the_model(index, lanes, memory, counters):
     np.testing.assert_array_equal(w, w_end, err_msg=f"seed {seed}, layer {index}: W readback")
     np.testing.assert_array_equal(b, b_end, err_msg=f"seed {seed}, layer {index}: b readback")
     for name, (value, error) in zip(COUNTERS, rb["counters"]):
-        if counters:
+        if cfg.counters:
             assert (value, error) == (counts[name], 0), f"seed {seed}, layer {index}: {name}"
         else:  # not built: every counter read is an access error and reads 0
             assert (value, error) == (0, 1), f"seed {seed}, layer {index}: {name} not built"

@@ -1,8 +1,9 @@
 """``rtl.top.Network`` in Amaranth's simulator against ``golden_model.network.FixedNetwork``.
 
 Digits samples stream in; every result beat (per-layer predictions, scores,
-weight digests, exit layer) must equal the model's, and at the end every
-weight and bias, read back through the access port, must equal the model's.
+weight digests, exit layer) must equal the model's (``FixedNetwork.step``),
+and at the end every weight and bias, read back through the access port, must
+equal the model's.
 """
 
 import re
@@ -15,34 +16,12 @@ from lela.config import Config, ConfigError
 from lela.contract import COUNTER_HIGH, COUNTERS, SPACE_B, SPACE_COUNTERS, SPACE_W, access_address
 from lela.data import load_digits
 from lela.golden_model import counters as golden_counters
-from lela.golden_model import error_unit
-from lela.golden_model.network import FixedNetwork, update_order, weight_digest
+from lela.golden_model.network import FixedNetwork, update_order
 from lela.golden_model.numerics import signed_range
 from lela.rtl.top import Network
 
 SMALL = Config(sizes=(64, 16, 16), lanes=(4, 2), m_seeds=(0x1234567, 0x89ABCDE),
                k_seeds=(0x2468ACE, 0x13579BD), eta_shift=5)
-
-
-def _expected(model, cfg, x, label, train, early_exit, threshold):
-    """The result beat the model predicts for one sample (and the model steps)."""
-    if train:
-        traces = model.train_step(x, label)
-        return {"pred": [t.prediction for t in traces], "exit": cfg.layers - 1,
-                "scores": [t.s for t in traces],
-                "digest": [weight_digest(w, b, p) for w, b, p in
-                           zip(model.w, model.b, cfg.lanes)],
-                "label": label, "train": 1}
-    fwd = model.forward(x)
-    exit_layer = cfg.layers - 1
-    if early_exit:
-        _, exit_layer = model.predict_early_exit(x, threshold)
-    return {"pred": [error_unit.prediction(s) if i <= exit_layer else 0
-                     for i, (_, _, s) in enumerate(fwd)],
-            "exit": exit_layer,
-            "scores": [s if i <= exit_layer else np.zeros_like(s)
-                       for i, (_, _, s) in enumerate(fwd)],
-            "digest": [0] * cfg.layers, "label": label, "train": 0}
 
 
 class _Bench:
@@ -157,7 +136,8 @@ def _run(bench, xs, labels, trains, *, early_exit=0, threshold=0, readback=True,
          counters=False, backdoor=False):
     cfg, dut = bench.cfg, bench.dut
     model = FixedNetwork(cfg)
-    expected = [_expected(model, cfg, x, int(t), int(tr), early_exit, threshold)
+    expected = [model.step(x, int(t), train=bool(tr), early_exit=early_exit,
+                           threshold=threshold).result()
                 for x, t, tr in zip(xs, labels, trains)]
     state = {}
 
