@@ -11,14 +11,16 @@ import numpy as np
 
 from .numerics import round_shift, saturate
 
-__all__ = ["scores", "loss_grad", "local_error", "prediction", "margin"]
+__all__ = ["local_error", "loss_grad", "margin", "prediction", "scores"]
 
 
 def scores(cfg, layer, m, h):
+    """Scores ``s = sat_A(round_shift(M h, score_shift))`` of layer ``layer``."""
     return saturate(round_shift(m @ h, cfg.score_shift(layer)), cfg.act_width)
 
 
 def loss_grad(cfg, s, label):
+    """Square-hinge gradient ``g_c = sat_A(-t_c max(0, ONE - t_c s_c))`` of the scores."""
     one = 1 << cfg.act_frac
     t = np.full(s.shape, -1, dtype=np.int64)
     t[label] = 1
@@ -26,6 +28,7 @@ def loss_grad(cfg, s, label):
 
 
 def local_error(cfg, layer, k, g, h):
+    """Local error ``d = sat_A(round_shift(K^T g, score_shift))`` where ``h > 0``, else 0."""
     e = saturate(round_shift(k.T @ g, cfg.score_shift(layer)), cfg.act_width)
     return np.where(h > 0, e, 0)
 

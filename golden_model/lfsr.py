@@ -15,7 +15,7 @@ error pass consume one neuron's column at a time.
 
 import numpy as np
 
-__all__ = ["WIDTH", "MASK", "Lfsr", "draws", "classifier_matrix", "feedback_matrix"]
+__all__ = ["MASK", "WIDTH", "Lfsr", "classifier_matrix", "draws", "feedback_matrix"]
 
 WIDTH = 32
 MASK = 0x80200003
@@ -30,6 +30,7 @@ class Lfsr:
         self.state = seed
 
     def step(self):
+        """One shift; returns the emitted bit (the state's lowest)."""
         bit = self.state & 1
         self.state >>= 1
         if bit:

@@ -140,12 +140,14 @@ class ErrorUnit(wiring.Component):
 
     @classmethod
     def from_config(cls, cfg, layer):
+        """The error unit of hidden layer ``layer`` (0-based) of ``cfg``."""
         return cls(classes=cfg.classes, neurons=cfg.sizes[layer + 1], lanes=cfg.lanes[layer],
                    act_width=cfg.act_width, act_frac=cfg.act_frac, m_bits=cfg.m_bits,
                    m_seed=cfg.m_seeds[layer], k_seed=cfg.k_seeds[layer],
                    feedback=cfg.feedback, score_shift=cfg.score_shift(layer))
 
     def elaborate(self, platform):
+        """Stages A (sequencing, product), B (sums), C (finish), the two C-word memories."""
         m = Module()
         C, P, G = self._classes, self._lanes, self.groups
         aw, ss = self._act_width, self._score_shift

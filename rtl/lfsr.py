@@ -91,13 +91,16 @@ class ClassifierLfsr(wiring.Component):
 
     @property
     def m_bits(self):
+        """Bits of an entry's magnitude draw."""
         return self._m_bits
 
     @property
     def feedback(self):
+        """The feedback mode (``lela.config.FEEDBACK_MODES``)."""
         return self._feedback
 
     def elaborate(self, platform):
+        """One or two 32-bit LFSRs, ``m_bits`` steps unrolled per entry."""
         m = Module()
         bits = self._m_bits
         m_state = Signal(WIDTH, init=self._m_seed)

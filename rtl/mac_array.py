@@ -114,9 +114,11 @@ class MacArray(wiring.Component):
 
     @property
     def lanes(self):
+        """Number of lanes ``P``."""
         return self._lanes
 
     def elaborate(self, platform):
+        """One multiplier, product register and accumulator per lane."""
         m = Module()
         P = self._lanes
         af, wf, aw = self._act_frac, self._weight_frac, self._act_width

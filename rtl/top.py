@@ -151,13 +151,17 @@ class Network(wiring.Component):
 
     @property
     def cfg(self):
+        """The configuration."""
         return self._cfg
 
     @property
     def trace(self):
+        """Results carry every layer's scores and weight digest."""
         return self._trace
 
     def elaborate(self, platform):
+        """The input buffer, the layers in a chain, the result FIFOs and collector,
+        and the access-port sequence."""
         m = Module()
         cfg, L = self._cfg, self._cfg.layers
         m.submodules.inputs = inbuf = self.inputs

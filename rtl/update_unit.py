@@ -118,6 +118,7 @@ class UpdateUnit(wiring.Component):
                    eta_shift=cfg.eta_shift, product_width=product_width, digest=digest)
 
     def elaborate(self, platform):
+        """The S1 -> S2 registers, the new words and the digest sums."""
         m = Module()
         P, ww = self._lanes, self._weight_width
         wgt = data.ArrayLayout(signed(ww), P)

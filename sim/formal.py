@@ -83,6 +83,7 @@ class FormalResult:
 
     @property
     def passed(self):
+        """The check passed (status ``PASS`` and exit status 0)."""
         return self.status == "PASS" and self.returncode == 0
 
 

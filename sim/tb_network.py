@@ -56,7 +56,7 @@ from lela.sim.runner import CLOCK_NS
 
 
 class Mismatch(AssertionError):
-    pass
+    """The design and the model disagree (the message names where)."""
 
 
 def _first_diff(got, want):
@@ -66,6 +66,8 @@ def _first_diff(got, want):
 
 
 class Bench:
+    """The testbench of one job: drives the design, steps the model, compares."""
+
     def __init__(self, dut, job):
         self.dut = dut
         self.job = job
@@ -146,6 +148,7 @@ class Bench:
                        f"({', '.join(fields)}) are X/Z")
 
     def decode(self, raw):
+        """A result beat's bits as a dict (``pred``, ``exit``, ``label``, ``train``, ...)."""
         v = self.out_layout.from_bits(raw)
         out = {"pred": [int(v.pred[i]) for i in range(self.cfg.layers)],
                "exit": int(v.exit), "label": int(v.label), "train": int(v.train)}
@@ -156,6 +159,7 @@ class Bench:
         return out
 
     async def reset(self, cycles=3):
+        """Assert reset for ``cycles`` clock cycles."""
         self.dut.rst.value = 1
         await ClockCycles(self.dut.clk, cycles)
         self.dut.rst.value = 0
@@ -179,6 +183,8 @@ class Bench:
         return value
 
     async def drive(self, indices, stop):
+        """Feed the samples ``indices`` (idle cycles, mid-sample resets as the job
+        says) until done or ``stop()``."""
         dut, job = self.dut, self.job
         idle, resets = job.get("idle", 0.0), set(job.get("reset_at", []))
         n0 = self.cfg.sizes[0]
@@ -216,6 +222,7 @@ class Bench:
                 pos += 1
 
     async def monitor(self, total):
+        """Take ``total`` result beats (with the job's backpressure) and compare each."""
         dut = self.dut
         bp = self.job.get("backpressure", 0.0)
         bar = None
@@ -254,6 +261,7 @@ class Bench:
 
     # -- access port ------------------------------------------------------
     async def access(self, addr, data=0, write=0):
+        """One access-port request; returns ``(data, error)``."""
         dut = self.dut
         dut.i_acc__payload.value = (addr | (data << ACCESS_DATA_BITS)
                                     | (write << 2 * ACCESS_DATA_BITS))
@@ -265,6 +273,7 @@ class Bench:
         return raw & ((1 << ACCESS_DATA_BITS) - 1), (raw >> ACCESS_DATA_BITS) & 1
 
     async def read_layer(self, i):
+        """Layer ``i``'s ``(W, b)`` read through the access port."""
         n_in, n_out = self.cfg.sizes[i], self.cfg.sizes[i + 1]
         w = np.zeros(n_in * n_out, dtype=np.int64)
         for idx in range(n_in * n_out):
@@ -279,6 +288,7 @@ class Bench:
         return fix(w).reshape(n_out, n_in), fix(b)
 
     async def check_weights(self, where):
+        """Every layer's weights and biases read back equal the model's."""
         for i in range(self.cfg.layers):
             w, b = await self.read_layer(i)
             for name, got, want in (("W", w, self.model.w[i]), ("b", b, self.model.b[i])):
@@ -330,6 +340,7 @@ class Bench:
         self.history = [self.snapshot()]
 
     def snapshot(self):
+        """A copy of the model's weights and biases."""
         return [(w.copy(), b.copy()) for w, b in zip(self.model.w, self.model.b)]
 
 
