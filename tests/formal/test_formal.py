@@ -48,8 +48,8 @@ def test_check(check):
 def _assert_counterexample(check, result):
     assert result.status == "FAIL" and result.returncode != 0, _describe(check, result)
     assert result.trace is not None and result.trace.is_file(), _describe(check, result)
-    here = Path(__file__).with_name("harness.py")
-    assert any(str(here) in loc for loc in result.failed), _describe(check, result)
+    harnesses = Path(__file__).with_name("harness")   # the failing assert is a harness's
+    assert any(f"{harnesses}/" in loc for loc in result.failed), _describe(check, result)
     return read_trace(result.trace)
 
 
