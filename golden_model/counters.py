@@ -1,5 +1,5 @@
-"""Analytic model of the per-layer counters of the RTL: twin of the counters
-in ``lela.rtl.layer``.
+"""Analytic model of the per-layer counters of the RTL: twin of
+``lela.rtl.counters`` (per sample; the RTL counts per cycle).
 
 Every layer counts, per sample it processes (``COUNTERS``, in access-port
 order):
