@@ -268,9 +268,9 @@ class Layer(wiring.Component):
                 else:
                     m.d.sync += kw.eq(kw + 1)
 
-        def publish(token):
-            m.d.comb += [slots.publish.eq(1), slots.publish_token.eq(token)]
-            m.d.sync += tok_out.eq(token)
+        def publish():
+            m.d.comb += slots.publish.eq(1)
+            m.d.sync += tok_out.eq(passed_on)
 
         result = self.o_result.payload
         m.d.comb += [result.pred.eq(eu.pred), result.label.eq(tok_out.label),
@@ -280,11 +280,13 @@ class Layer(wiring.Component):
                          result.digest.eq(Mux(tok.train, uu.digest, 0))]
 
         # early exit: an inference sample whose margin reaches the threshold
-        answers = (~tok.train & tok.early_exit & (eu.margin >= tok.threshold)
+        # answers; a sample an earlier layer answered passes on as it came
+        answers = (~tok.exited & ~tok.train & tok.early_exit & (eu.margin >= tok.threshold)
                    if i < cfg.layers - 1 else Const(0))
         passed_on = Signal(tok_layout)
-        m.d.comb += [passed_on.eq(tok), passed_on.exited.eq(answers),
-                     passed_on.exit.eq(Mux(answers, i, tok.exit))]
+        m.d.comb += [passed_on.eq(tok), passed_on.exited.eq(tok.exited | answers),
+                     passed_on.exit.eq(Mux(answers, i, tok.exit)),
+                     slots.publish_token.eq(passed_on)]
 
         with m.FSM(name="seq") as fsm:
             with m.State("IDLE"):
@@ -299,10 +301,10 @@ class Layer(wiring.Component):
                         m.next = "FWD"
             with m.State("SKIP"):
                 # an earlier layer answered: pass the token on, report zeros
-                publish(tok)
+                publish()
                 m.d.comb += [self.o_result.valid.eq(1), self.o_release.eq(1),
-                             result.pred.eq(0), result.label.eq(tok.label),
-                             result.train.eq(tok.train), result.exit.eq(tok.exit)]
+                             result.pred.eq(0), result.label.eq(passed_on.label),
+                             result.train.eq(passed_on.train), result.exit.eq(passed_on.exit)]
                 if self._trace:
                     m.d.comb += [result.scores.eq(0), result.digest.eq(0)]
                 m.next = "IDLE"
@@ -311,7 +313,7 @@ class Layer(wiring.Component):
                 with m.If(last_beat):
                     m.next = "SCORES"
             with m.State("SCORES"), m.If(eu.scores_done):
-                publish(passed_on)
+                publish()
                 with m.If(tok.train):
                     m.d.comb += eu.start_d.eq(1)
                     m.d.sync += restart_beats()
