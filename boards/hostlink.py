@@ -13,12 +13,13 @@ WRITE_MEM is checked word by word (range and format) before its first write.
 """
 
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
+from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from lela.contract import ACCESS_INDEX_BITS, LAYER_SHIFT, SPACE_SHIFT, bits
 from lela.rtl._params import check_int, invalid
 
 from . import protocol as P
@@ -108,17 +109,21 @@ class HostLink(wiring.Component):
 
     @property
     def max_payload(self):
+        """Bytes of the frame buffer."""
         return self._max_payload
 
     @property
     def result_depth(self):
+        """Results held for the host."""
         return self._depth
 
     @property
     def timeout(self):
+        """Inter-byte timeout (clock cycles)."""
         return self._timeout
 
     def elaborate(self, platform):
+        """Frame buffer, result FIFO, CRC and the request/response state machine."""
         cfg = self._cfg
         m = Module()
         n0, layers, aw, ww = cfg.sizes[0], cfg.layers, cfg.act_width, cfg.weight_width
@@ -160,7 +165,6 @@ class HostLink(wiring.Component):
         ]
 
         # -- frame state --------------------------------------------------------
-        crc = Signal(16, init=P.CRC_INIT)
         cmd = Signal(8)
         length = Signal(16)
         idx = Signal(16)        # payload bytes received / items done
@@ -190,10 +194,18 @@ class HostLink(wiring.Component):
         rx = self.i_rx
         tx = self.o_tx
 
-        # one CRC step, shared: a frame is either being received or being sent
+        # one CRC, shared: a frame is either being received or being sent. It
+        # takes the byte on ``o_tx`` (sending) or ``i_rx`` when ``valid``;
+        # ``crc_start`` clears it for the next frame. That is a synchronous
+        # reset rather than the Processor's ``start`` (tied low), which puts a
+        # mux in front of the update for a case that never happens here (a
+        # start with a byte; about 25 more iCE40 LUTs): the reset maps onto the
+        # flip-flops' own set/reset.
+        crc = P.CRC.create()
+        crc_start = Signal()
+        m.submodules.crc = ResetInserter(crc_start)(crc)
         sending = Signal()
-        crc_next = Signal(16)   # ``crc`` after the byte on ``o_tx`` (sending) or ``i_rx``
-        m.d.comb += crc_next.eq(_crc16_step(crc, Mux(sending, tx.payload, rx.payload)))
+        m.d.comb += crc.data.eq(Mux(sending, tx.payload, rx.payload))
 
         def respond(code, n_bytes=0, *, then_discard=False):
             m.d.sync += [status.eq(code), resp_len.eq(n_bytes), hcnt.eq(0),
@@ -204,7 +216,8 @@ class HostLink(wiring.Component):
             """A state that takes a byte of a frame (with the inter-byte timeout)."""
             m.d.comb += rx.ready.eq(1)
             with m.If(rx.valid):
-                m.d.sync += [timer.eq(0), crc.eq(crc_next)]
+                m.d.sync += timer.eq(0)
+                m.d.comb += crc.valid.eq(1)
                 body(rx.payload)
             with m.Elif(timer == self._timeout - 1):
                 m.d.sync += timer.eq(0)
@@ -246,9 +259,9 @@ class HostLink(wiring.Component):
             return then
 
         sample_len = P.sample_payload_bytes(cfg)
-        w_sizes = Array(Const(cfg.sizes[i] * cfg.sizes[i + 1], P.INDEX_BITS + 1)
+        w_sizes = Array(Const(cfg.sizes[i] * cfg.sizes[i + 1], ACCESS_INDEX_BITS + 1)
                         for i in range(layers))
-        b_sizes = Array(Const(cfg.sizes[i + 1], P.INDEX_BITS + 1) for i in range(layers))
+        b_sizes = Array(Const(cfg.sizes[i + 1], ACCESS_INDEX_BITS + 1) for i in range(layers))
 
         # the gather datapath, shared by every gather state; the read port
         # follows ``ptr`` unless a state says otherwise
@@ -261,7 +274,8 @@ class HostLink(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += rx.ready.eq(1)
                 with m.If(rx.valid):
-                    m.d.sync += [crc.eq(P.CRC_INIT), cmd.eq(0)]
+                    m.d.comb += crc_start.eq(1)
+                    m.d.sync += cmd.eq(0)
                     with m.If(rx.payload == P.SYNC_REQUEST):
                         m.next = "CMD"
                     with m.Else():
@@ -270,7 +284,8 @@ class HostLink(wiring.Component):
             with m.State("DISCARD"):
                 m.d.comb += rx.ready.eq(1)
                 with m.If(rx.valid & (rx.payload == P.SYNC_REQUEST)):
-                    m.d.sync += [crc.eq(P.CRC_INIT), cmd.eq(0)]
+                    m.d.comb += crc_start.eq(1)
+                    m.d.sync += cmd.eq(0)
                     m.next = "CMD"
 
             with m.State("CMD"):
@@ -316,26 +331,23 @@ class HostLink(wiring.Component):
                              snap_in_flight.eq(in_flight), snap_pending.eq(fifo.level),
                              acc_error.eq(0)]
                 C = P.Command
-                with m.If(crc != 0):
+                with m.If(~crc.match_detected):
                     respond(P.Status.CRC)
                 with m.Elif(length > max_payload):
                     respond(P.Status.LENGTH)
                 with m.Else(), m.Switch(cmd):
-                    with m.Case(C.STATUS):
-                        with m.If(length != 0):
-                            respond(P.Status.LENGTH)
-                        with m.Else():
-                            m.next = "STATUS"
-                    with m.Case(C.SET_MODE):
-                        with m.If(length != 1):
-                            respond(P.Status.LENGTH)
-                        with m.Else():
-                            m.next = "MODE"
-                    with m.Case(C.SET_THRESHOLD):
-                        with m.If(length != P.THRESHOLD_BYTES):
-                            respond(P.Status.LENGTH)
-                        with m.Else():
-                            m.next = "THRESHOLD"
+                    # commands with a fixed payload length: (length, first state)
+                    for command, (n_bytes, state) in {
+                            C.STATUS: (0, "STATUS"),
+                            C.SET_MODE: (1, "MODE"),
+                            C.SET_THRESHOLD: (P.THRESHOLD_BYTES, "THRESHOLD"),
+                            C.READ_RESULTS: (1, "R_COUNT"),
+                            C.READ_MEM: (P.ADDRESS_BYTES + P.COUNT_BYTES, "M_ADDR")}.items():
+                        with m.Case(command):
+                            with m.If(length != n_bytes):
+                                respond(P.Status.LENGTH)
+                            with m.Else():
+                                m.next = state
                     with m.Case(C.SAMPLE):
                         with m.If(length != sample_len):
                             respond(P.Status.LENGTH)
@@ -343,16 +355,6 @@ class HostLink(wiring.Component):
                             respond(P.Status.BUSY)
                         with m.Else():
                             m.next = "S_LABEL"
-                    with m.Case(C.READ_RESULTS):
-                        with m.If(length != 1):
-                            respond(P.Status.LENGTH)
-                        with m.Else():
-                            m.next = "R_COUNT"
-                    with m.Case(C.READ_MEM):
-                        with m.If(length != P.ADDRESS_BYTES + P.COUNT_BYTES):
-                            respond(P.Status.LENGTH)
-                        with m.Else():
-                            m.next = "M_ADDR"
                     with m.Case(C.WRITE_MEM):
                         with m.If((length < P.ADDRESS_BYTES + P.WORD_BYTES)
                                   | (length[:2] != 0)):
@@ -378,25 +380,23 @@ class HostLink(wiring.Component):
                     lambda: respond(P.Status.OK, P.STATUS_BYTES))
 
             # ------------------------------------------------- mode, threshold
-            def mode_then():
-                with m.If(word[2:8] != 0):
-                    respond(P.Status.VALUE)
-                with m.Elif(in_flight != 0):
-                    respond(P.Status.BUSY)
-                with m.Else():
-                    m.d.sync += [train.eq(word[0]), early_exit.eq(word[1])]
-                    respond(P.Status.OK)
-            gather("MODE", 1, mode_then)
+            def setting(name, nbytes, bad, assign):
+                """State ``name``: a static setting from ``nbytes`` payload
+                bytes: VALUE if ``bad``, BUSY with a sample in flight, else
+                ``assign`` (statements, applied once)."""
+                def then():
+                    with m.If(bad):
+                        respond(P.Status.VALUE)
+                    with m.Elif(in_flight != 0):
+                        respond(P.Status.BUSY)
+                    with m.Else():
+                        m.d.sync += assign
+                        respond(P.Status.OK)
+                gather(name, nbytes, then)
 
-            def threshold_then():
-                with m.If(word[aw:] != 0 if aw < 32 else Const(0)):
-                    respond(P.Status.VALUE)
-                with m.Elif(in_flight != 0):
-                    respond(P.Status.BUSY)
-                with m.Else():
-                    m.d.sync += threshold.eq(word[:aw])
-                    respond(P.Status.OK)
-            gather("THRESHOLD", P.THRESHOLD_BYTES, threshold_then)
+            setting("MODE", 1, word[2:8] != 0, [train.eq(word[0]), early_exit.eq(word[1])])
+            setting("THRESHOLD", P.THRESHOLD_BYTES, word[aw:] != 0 if aw < 32 else Const(0),
+                    threshold.eq(word[:aw]))
 
             # ----------------------------------------------------------- sample
             def label_then():
@@ -505,9 +505,9 @@ class HostLink(wiring.Component):
             # ----------------------------------------------------- memory write
             def w_addr_then():
                 m.d.sync += addr.eq(word)
-                layer, space, index = word[P.LAYER_SHIFT:], word[P.SPACE_SHIFT:P.LAYER_SHIFT], \
-                    word[:P.INDEX_BITS]
-                sel = layer[:max(1, (layers - 1).bit_length())]
+                layer, space, index = (word[LAYER_SHIFT:], word[SPACE_SHIFT:LAYER_SHIFT],
+                                       word[:ACCESS_INDEX_BITS])
+                sel = layer[:bits(layers)]
                 limit = Mux(space == P.SPACE_W, w_sizes[sel], b_sizes[sel])
                 with m.If((layer >= layers) | (space > P.SPACE_B) | (index + count > limit)):
                     respond(P.Status.ADDRESS)
@@ -554,8 +554,9 @@ class HostLink(wiring.Component):
             with m.State("RESPOND"):
                 m.d.comb += [tx.valid.eq(1), tx.payload.eq(header[hcnt]), rd.addr.eq(0)]
                 with m.If(tx.ready):
-                    m.d.sync += [hcnt.eq(hcnt + 1), ptr.eq(0),
-                                 crc.eq(Mux(hcnt == 0, P.CRC_INIT, crc_next))]
+                    # the sync byte is not checksummed
+                    m.d.comb += [crc_start.eq(hcnt == 0), crc.valid.eq(hcnt != 0)]
+                    m.d.sync += [hcnt.eq(hcnt + 1), ptr.eq(0)]
                     with m.If(hcnt == P.RESPONSE_HEADER - 1):
                         m.d.sync += hcnt.eq(0)
                         with m.If(resp_len == 0):
@@ -567,12 +568,14 @@ class HostLink(wiring.Component):
                 m.d.comb += [tx.valid.eq(1), tx.payload.eq(rd.data),
                              rd.addr.eq(Mux(tx.ready, ptr + 1, ptr))]
                 with m.If(tx.ready):
-                    m.d.sync += [ptr.eq(ptr + 1), crc.eq(crc_next)]
+                    m.d.comb += crc.valid.eq(1)
+                    m.d.sync += ptr.eq(ptr + 1)
                     with m.If(ptr == resp_len - 1):
                         m.next = "SEND_CRC"
 
             with m.State("SEND_CRC"):
-                m.d.comb += [tx.valid.eq(1), tx.payload.eq(Mux(hcnt == 0, crc[8:], crc[:8]))]
+                m.d.comb += [tx.valid.eq(1),
+                             tx.payload.eq(Mux(hcnt == 0, crc.crc[8:], crc.crc[:8]))]
                 with m.If(tx.ready):
                     m.d.sync += hcnt.eq(hcnt + 1)
                     with m.If(hcnt == 1):
@@ -588,21 +591,3 @@ class HostLink(wiring.Component):
         m.d.comb += sending.eq(fsm.ongoing("RESPOND") | fsm.ongoing("SEND_PAYLOAD"))
         return m
 
-
-def _crc16_step(crc, byte):
-    """CRC-16/CCITT-FALSE register after one more byte (MSB first).
-
-    The step is linear over GF(2) in (register, byte), so each output bit is
-    the XOR of the input bits whose unit vectors set it; this keeps the
-    logic flat (one XOR tree per bit) instead of eight chained muxes.
-    """
-    def step(c, d):
-        for i in reversed(range(8)):
-            fb = ((c >> 15) ^ (d >> i)) & 1
-            c = ((c << 1) & 0xFFFF) ^ (P.CRC_POLY if fb else 0)
-        return c
-
-    inputs = [crc[i] for i in range(16)] + [byte[i] for i in range(8)]
-    images = [step(1 << i, 0) for i in range(16)] + [step(0, 1 << i) for i in range(8)]
-    return Cat(*(Cat(*(bit for bit, image in zip(inputs, images) if image >> j & 1)).xor()
-                 for j in range(16)))

@@ -11,11 +11,16 @@ Response (board to host)::
 
     SYNC_RESPONSE  command  status  length_lo length_hi  payload[length]  crc_hi crc_lo
 
-The checksum is CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF,
-no reflection, no final XOR) over every byte after the sync byte and before
-the checksum, sent most significant byte first; running the same CRC over a
-whole frame after its sync byte, checksum included, leaves 0. Multi-byte
-fields of headers and payloads are little-endian.
+The checksum is :data:`CRC`, CRC-16/CCITT-FALSE (polynomial 0x1021, initial
+value 0xFFFF, no reflection, no final XOR), over every byte after the sync
+byte and before the checksum, sent most significant byte first; running the
+same CRC over a whole frame after its sync byte, checksum included, leaves 0
+(the algorithm's residue). Multi-byte fields of headers and payloads are
+little-endian.
+
+The addresses of READ_MEM and WRITE_MEM are the access port's
+(:func:`lela.contract.access_address`); this module passes the contract's
+names on (``SPACE_*``, :func:`address`) for the host driver and the tests.
 
 Every request gets exactly one response, whose ``command`` echoes the
 request's (0 when the request had no readable command) and whose ``status``
@@ -28,9 +33,14 @@ from __future__ import annotations
 import enum
 import struct
 
+from amaranth.lib.crc import catalog
+
+from lela.contract import SPACE_B, SPACE_COUNTERS, SPACE_INFO, SPACE_W, access_address
+
 __all__ = [
     "ADDRESS_BYTES",
     "COUNT_BYTES",
+    "CRC",
     "CRC_BYTES",
     "LABEL_BYTES",
     "PROTOCOL_VERSION",
@@ -52,10 +62,8 @@ __all__ = [
     "act_bytes",
     "address",
     "crc16",
-    "crc16_table",
     "result_bytes",
     "sample_payload_bytes",
-    "split_address",
 ]
 
 PROTOCOL_VERSION = 1
@@ -66,10 +74,12 @@ SYNC_RESPONSE = 0x5A
 REQUEST_HEADER = 4
 #: bytes of a response header (sync, command, status, 2 length bytes)
 RESPONSE_HEADER = 5
-CRC_BYTES = 2
-
-CRC_POLY = 0x1021
-CRC_INIT = 0xFFFF
+#: The frames' checksum, a byte at a time: CRC-16/CCITT-FALSE (the same
+#: catalog entry as CRC-16/IBM-3740), whose residue is 0. The gateware's
+#: :class:`~amaranth.lib.crc.Processor` and :func:`crc16` are both made from it.
+CRC = catalog.CRC16_CCITT_FALSE(data_width=8)
+#: bytes of a frame's checksum
+CRC_BYTES = CRC.algorithm.crc_width // 8
 
 
 class Command(enum.IntEnum):
@@ -121,18 +131,8 @@ THRESHOLD_BYTES = 4
 ADDRESS_BYTES = 4
 COUNT_BYTES = 2
 
-SPACE_W, SPACE_B, SPACE_COUNTERS, SPACE_INFO = 0, 1, 2, 3
-LAYER_SHIFT, SPACE_SHIFT, INDEX_BITS = 24, 20, 20
-
-
-def address(layer, space, index=0):
-    """Access-port address of ``index`` in ``space`` of ``layer``."""
-    return layer << LAYER_SHIFT | space << SPACE_SHIFT | index
-
-
-def split_address(addr):
-    """``(layer, space, index)`` of an access-port address."""
-    return addr >> LAYER_SHIFT, (addr >> SPACE_SHIFT) & 0xF, addr & ((1 << INDEX_BITS) - 1)
+#: Access-port address of ``index`` in ``space`` of ``layer`` (the contract's).
+address = access_address
 
 
 def act_bytes(cfg):
@@ -141,6 +141,7 @@ def act_bytes(cfg):
 
 
 def sample_payload_bytes(cfg):
+    """Bytes of a SAMPLE payload: the u16 label, then ``N_0`` inputs of :func:`act_bytes`."""
     return LABEL_BYTES + cfg.sizes[0] * act_bytes(cfg)
 
 
@@ -150,21 +151,17 @@ def result_bytes(cfg):
     return 2 * cfg.layers + 1 + LABEL_BYTES + 1
 
 
-def crc16_table():
-    table = []
-    for byte in range(256):
-        crc = byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ CRC_POLY if crc & 0x8000 else crc << 1) & 0xFFFF
-        table.append(crc)
-    return table
+def crc16(data):
+    """:data:`CRC` of the bytes ``data`` (``crc16(b"123456789") == 0x29B1``).
 
+    Parameters
+    ----------
+    data : bytes-like or iterable of int
+        The bytes after a frame's sync byte (with or without its checksum).
 
-_TABLE = crc16_table()
-
-
-def crc16(data, crc=CRC_INIT):
-    """CRC-16/CCITT-FALSE of ``data`` (``crc16(b"123456789") == 0x29B1``)."""
-    for byte in data:
-        crc = ((crc << 8) & 0xFFFF) ^ _TABLE[(crc >> 8) ^ byte]
-    return crc
+    Returns
+    -------
+    int
+        The 16-bit checksum; 0 for a whole frame whose checksum is right.
+    """
+    return CRC.compute(data)

@@ -14,25 +14,31 @@ from amaranth import Array, Const, Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from lela.boards import protocol as P
+from lela.contract import (
+    ACCESS_INDEX_BITS,
+    LAYER_SHIFT,
+    SPACE_B,
+    SPACE_COUNTERS,
+    SPACE_INFO,
+    SPACE_SHIFT,
+    SPACE_W,
+    exit_bits,
+    label_bits,
+)
 
 #: cycles from a sample's last beat to its result
 LATENCY = 300
 
 
-def label_bits(cfg):
-    return max(1, (cfg.classes - 1).bit_length())
-
-
 class StandIn(wiring.Component):
     def __init__(self, cfg):
         self.cfg = cfg
-        lb = label_bits(cfg)
+        lb = label_bits(cfg.classes)
         sample = data.StructLayout({"x": signed(cfg.act_width), "label": unsigned(lb),
                                     "train": unsigned(1)})
         result = data.StructLayout({
             "pred": data.ArrayLayout(unsigned(lb), cfg.layers),
-            "exit": unsigned(max(1, (cfg.layers - 1).bit_length())),
+            "exit": unsigned(exit_bits(cfg)),
             "label": unsigned(lb), "train": unsigned(1)})
         super().__init__({
             "i_sample": In(stream.Signature(sample)),
@@ -61,7 +67,8 @@ class StandIn(wiring.Component):
         timer = Signal(range(LATENCY + 1))
 
         req = self.i_acc.payload
-        layer, space, index = req.addr[24:], req.addr[20:24], req.addr[:20]
+        layer, space, index = (req.addr[LAYER_SHIFT:], req.addr[SPACE_SHIFT:LAYER_SHIFT],
+                               req.addr[:ACCESS_INDEX_BITS])
 
         with m.FSM():
             with m.State("IDLE"):
@@ -75,10 +82,10 @@ class StandIn(wiring.Component):
                 with m.Elif(self.i_acc.valid & (beats == 0)):
                     m.d.sync += [self.o_acc.payload.error.eq(1), self.o_acc.payload.data.eq(0)]
                     for i in range(cfg.layers):
-                        for sp, words, writable in ((P.SPACE_W, w[i], True),
-                                                    (P.SPACE_B, b[i], True),
-                                                    (P.SPACE_COUNTERS, [samples, trained], False),
-                                                    (P.SPACE_INFO,
+                        for sp, words, writable in ((SPACE_W, w[i], True),
+                                                    (SPACE_B, b[i], True),
+                                                    (SPACE_COUNTERS, [samples, trained], False),
+                                                    (SPACE_INFO,
                                                      [Const(cfg.sizes[i], 32),
                                                       Const(cfg.sizes[i + 1], 32)], False)):
                             arr = Array(words)
