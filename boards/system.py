@@ -64,6 +64,7 @@ class LinkedCore(wiring.Component):
         })
 
     def elaborate(self, platform):
+        """The core and the link, connected."""
         m = Module()
         m.submodules.core = core = self.core
         m.submodules.link = link = self.link
@@ -120,6 +121,7 @@ class SerialCore(wiring.Component):
         })
 
     def elaborate(self, platform):
+        """The UART, its receive FIFO and the linked core."""
         m = Module()
         m.submodules.linked = linked = self.linked
         m.submodules.uart_rx = urx = self.uart_rx

@@ -38,7 +38,20 @@ def divisor_for(clk_freq, baud):
     return divisor
 
 
-class UARTTx(wiring.Component):
+class _UART(wiring.Component):
+    """What both directions share: the bit period, validated."""
+
+    def __init__(self, members, *, divisor):
+        self._divisor = check_int(self, "divisor", divisor, MIN_DIVISOR)
+        super().__init__(members)
+
+    @property
+    def divisor(self):
+        """Clock cycles per bit."""
+        return self._divisor
+
+
+class UARTTx(_UART):
     """8N1 transmitter.
 
     Parameters
@@ -55,17 +68,13 @@ class UARTTx(wiring.Component):
     """
 
     def __init__(self, *, divisor):
-        self._divisor = check_int(self, "divisor", divisor, MIN_DIVISOR)
         super().__init__({
             "i_data": In(stream.Signature(8)),
             "tx": Out(1, init=1),
-        })
-
-    @property
-    def divisor(self):
-        return self._divisor
+        }, divisor=divisor)
 
     def elaborate(self, platform):
+        """Shift register and bit timer."""
         m = Module()
         timer = Signal(range(self._divisor))
         bits = Signal(range(11))           # bits still to shift out, stop bit included
@@ -93,7 +102,7 @@ class UARTTx(wiring.Component):
         return m
 
 
-class UARTRx(wiring.Component):
+class UARTRx(_UART):
     """8N1 receiver.
 
     Parameters
@@ -116,19 +125,15 @@ class UARTRx(wiring.Component):
     """
 
     def __init__(self, *, divisor):
-        self._divisor = check_int(self, "divisor", divisor, MIN_DIVISOR)
         super().__init__({
             "rx": In(1, init=1),
             "o_data": Out(stream.Signature(8)),
             "o_frame_error": Out(1),
             "o_overrun": Out(1),
-        })
-
-    @property
-    def divisor(self):
-        return self._divisor
+        }, divisor=divisor)
 
     def elaborate(self, platform):
+        """Input synchronizer, bit timer and the start/data/stop state machine."""
         m = Module()
         rx = Signal(init=1)
         m.submodules.sync_rx = FFSynchronizer(self.rx, rx, init=1)
