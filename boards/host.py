@@ -394,10 +394,12 @@ def train_board(board, dataset, *, epochs=1, order_seed=0, check=True, log=print
     def check_train(n, r):
         if not check:
             return
-        traces = model.train_step(x_train[order[n]], int(dataset.y_train[order[n]]))
-        want = tuple(t.prediction for t in traces)
-        if r.pred != want and not mismatches:
-            mismatches.append(f"training sample {n}: board predicted {r.pred}, model {want}")
+        # the model's result beat for the sample, from the golden twin of the network step
+        want = model.step(x_train[order[n]], int(dataset.y_train[order[n]]),
+                          train=True).result(trace=False)
+        got = {"pred": list(r.pred), "exit": r.exit, "label": r.label, "train": int(r.train)}
+        if got != want and not mismatches:
+            mismatches.append(f"training sample {n}: the board's result {got}, the model's {want}")
 
     if check or cfg.weight_memory == "single_port":   # single port: no initial contents
         log("lela board: loading the model's initial weights ...")

@@ -114,7 +114,7 @@ def test_inference_and_early_exit(trained):
 
 def test_counters_and_layer_info(trained):
     board, _, _, _, _ = trained
-    from lela.golden_model.counters import COUNTERS
+    from lela.contract import COUNTERS
     for i in range(SIM_CFG.layers):
         counters = board.read_counters(i)
         assert len(counters) == len(COUNTERS)
