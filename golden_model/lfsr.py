@@ -15,10 +15,10 @@ error pass consume one neuron's column at a time.
 
 import numpy as np
 
-__all__ = ["MASK", "WIDTH", "Lfsr", "classifier_matrix", "draws", "feedback_matrix"]
+from lela.contract import LFSR_MASK as MASK
+from lela.contract import LFSR_WIDTH as WIDTH
 
-WIDTH = 32
-MASK = 0x80200003
+__all__ = ["MASK", "WIDTH", "Lfsr", "classifier_matrix", "draws", "feedback_matrix"]
 
 
 class Lfsr:

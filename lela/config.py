@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
-from .contract import bias_shift, score_acc_bound, weight_shift
+from .contract import LFSR_WIDTH, bias_shift, score_acc_bound, weight_shift
 
 __all__ = ["DEFAULT", "FEEDBACK_MODES", "LOSSES", "WEIGHT_MEMORIES", "Config", "ConfigError",
            "config_file"]
@@ -26,8 +26,6 @@ WEIGHT_MEMORIES = ("dual_port", "single_port")
 #: Losses the fixed-point datapath (and so the RTL) implements.
 HARDWARE_LOSSES = ("square_hinge",)
 
-#: Width of the classifier generator's LFSR: a seed is in ``[1, 2**LFSR_WIDTH - 1]``.
-LFSR_WIDTH = 32
 #: Widest signed intermediate value the fixed-point model computes exactly (it
 #: uses NumPy int64); :meth:`Config.check_hardware` keeps every step within it.
 INT_BITS = 64

@@ -8,7 +8,7 @@ the tests that compare them (RTL against model, board against model) keep
 them honest.
 
 Sections: the access port (address map, counters, layer information), the
-result digest, the pipeline latencies of the layer engine, the widths and
+classifier generator's LFSR, the result digest, the pipeline latencies of the layer engine, the widths and
 shifts derived from a :class:`~lela.config.Config`, and the cycle bound.
 """
 
@@ -17,7 +17,8 @@ from __future__ import annotations
 __all__ = [
     "ACCESS_DATA_BITS", "ACCESS_INDEX_BITS", "ACCESS_SPACE_BITS", "COUNTERS", "COUNTER_BITS",
     "COUNTER_HIGH", "DIGEST_BITS", "DRAIN_CYCLES", "EU_FETCH_CYCLES", "EU_PIPELINE_CYCLES",
-    "FORWARD_LATENCY", "FORWARD_TO_SCORES", "INFO", "LAYER_SHIFT", "MAX_LAYERS", "PRODUCT_LATENCY",
+    "FORWARD_LATENCY", "FORWARD_TO_SCORES", "INFO", "LAYER_SHIFT", "LFSR_MASK", "LFSR_WIDTH",
+    "MAX_LAYERS", "PRODUCT_LATENCY",
     "SPACES", "SPACE_B", "SPACE_COUNTERS", "SPACE_INFO", "SPACE_SHIFT", "SPACE_W", "WRITE_LATENCY",
     "access_address", "bias_shift", "bits", "cycle_bound", "exit_bits", "forward_acc_width",
     "label_bits", "layer_cycle_bound", "mac_acc_width", "score_acc_bound", "score_acc_width", "split_access_address", "sum_width",
@@ -65,6 +66,13 @@ def split_access_address(addr):
     return (addr >> LAYER_SHIFT, (addr >> SPACE_SHIFT) & ((1 << ACCESS_SPACE_BITS) - 1),
             addr & ((1 << ACCESS_INDEX_BITS) - 1))
 
+
+# -- random classifier generator ----------------------------------------------
+#: Width of the classifier generator's LFSR: a seed is in ``[1, 2**LFSR_WIDTH - 1]``.
+LFSR_WIDTH = 32
+#: Its feedback mask: polynomial ``x^32 + x^22 + x^2 + x + 1`` (Galois, right-shifting;
+#: the order of the entries is in ``lela.golden_model.lfsr``).
+LFSR_MASK = 0x80200003
 
 # -- results ------------------------------------------------------------------
 #: Width of a layer's weight digest (the running Fletcher sums ``B << 32 | A``).
