@@ -82,9 +82,9 @@ def layer_of(name):
     best = None
     for i, prefixes in enumerate(LAYERS):
         for prefix in prefixes:
-            if name == prefix or name.startswith(prefix + "."):
-                if best is None or len(prefix) > len(best[1]):
-                    best = (i, prefix)
+            inside = name == prefix or name.startswith(prefix + ".")
+            if inside and (best is None or len(prefix) > len(best[1])):
+                best = (i, prefix)
     if best is None:
         raise AssertionError(f"module {name} is in no layer of LAYERS")
     return best[0]
