@@ -31,6 +31,7 @@ COMMANDS = {
     "board": "talk to a board (or a simulated one) over the host link",
     "bench": "measure utilisation, Fmax, throughput, memory traffic, simulator speed, "
              "early exit and accuracy (docs/benchmarks.md)",
+    "sweep": "run a design-space sweep on Dask (docs/sweeps.md): table, Pareto fronts, plots",
 }
 
 
