@@ -192,3 +192,74 @@ def test_quick_bench_writes_every_section(tmp_path):
     assert markdown(report, report["command"], report["seconds"]) == text
     report["simulators"]["same_predictions"] = None
     assert "(not run)" in markdown(report, report["command"], report["seconds"])
+
+
+# -- the bench's builds on the sweep engine (a stand-in for lela build) --------------
+def fake_synthesize(board, cfg, label, build_dir):
+    """Stands for ``resources.synthesize``: a report that is a function of its inputs,
+    written where the bench caches its builds (a module-level function: the workers
+    import it)."""
+    import time
+    from pathlib import Path
+
+    time.sleep(0.2)
+    cfg = Config.from_dict(cfg)
+    rep = {"board": board, "label": label, "config": cfg.to_dict(), "error": None,
+           "lut4": 1000 * sum(cfg.lanes) + len(board), "timing_met": True,
+           "fmax_mhz": {"sync": 50.0 + cfg.lanes[0]}, "critical_path": [], "built": "then"}
+    Path(build_dir).mkdir(parents=True, exist_ok=True)
+    (Path(build_dir) / "bench-report.json").write_text(json.dumps(rep))
+    return dict(rep, cached=False)
+
+
+def test_the_builds_run_on_the_engine_with_the_serial_figures(tmp_path, monkeypatch):
+    import dataclasses
+
+    from lela.bench import QUICK, resources, run_bench
+    from lela.bench.common import Clock, Context
+
+    monkeypatch.setattr(resources, "synthesize", fake_synthesize)
+    monkeypatch.setattr(resources, "design_figures", lambda cfg: {"mac_multipliers": sum(cfg.lanes)})
+    plan = dataclasses.replace(QUICK, synth="build", ecp5_lanes=(1, 2, 4))
+    quiet = Clock(lambda msg: None)
+
+    # serial: the section builds one after the other itself
+    serial = resources.measure(Context(plan, tmp_path / "serial", None, quiet))
+    jobs = resources.jobs(Context(plan, tmp_path / "plan", None, quiet))
+    assert [j.args[2] for j in jobs] == ["ULX3S lanes 1", "ULX3S lanes 2", "ULX3S lanes 4",
+                                         "iCEBreaker"]
+    assert all(j.fn is fake_synthesize for j in jobs)
+    # the larger design starts first
+    assert max(jobs, key=lambda j: j.priority).args[2] == "ULX3S lanes 4"
+
+    reports = {}
+    for workers in (1, 2):
+        root = tmp_path / f"w{workers}"
+        report = run_bench(plan, sections=("resources",), build_root=root, mnist=None,
+                           workers=workers, log=lambda msg: None)
+        assert report["parallel"]["jobs"] == 4
+        assert report["workers"] == report["parallel"]["workers"] == workers
+        assert len(list((root / "synth").glob("*/bench-report.json"))) == 4
+        reports[workers] = report["resources"]
+        # a second run finds every build cached: no job, the reports reused
+        again = run_bench(plan, sections=("resources",), build_root=root, mnist=None,
+                          workers=workers, log=lambda msg: None)
+        assert again["parallel"] == {"jobs": 0, "workers": None, "seconds": 0.0, "failed": []}
+        assert [b["cached"] for b in again["resources"]["builds"]] == [True] * 4
+        assert ([dict(b, cached=False) for b in again["resources"]["builds"]]
+                == reports[workers]["builds"])
+    assert reports[1] == reports[2] == serial
+    assert [b["label"] for b in serial["builds"]] == [j.args[2] for j in jobs]
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["--workers", "0"], "--workers must be >= 1, not 0"),
+    (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "--workers sizes the local"),
+    (["--scheduler", "no address"], "not a Dask scheduler address: 'no address'"),
+])
+def test_bad_workers_or_scheduler(argv, needle, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["bench", "--out", str(out), "--build-dir", str(tmp_path / "b"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+    assert not (tmp_path / "b").exists()

@@ -39,6 +39,13 @@ Every comparison flag of the report (``equal_fixed``, ``counters_equal_model``,
 (:mod:`lela.bench.checks`); a difference raises :class:`BenchMismatch` naming
 it, and a comparison that could not be made is None ("not run").
 
+Before the sections, the builds and Verilator runs that depend on nothing
+else the run measures (``resources``' uncached board builds, ``utilisation``'s
+runs) go in parallel through the sweep engine (:func:`lela.sweep.run_jobs`,
+a local Dask cluster or ``client``); the sections then take their results and
+run one after the other, so the timed figures are measured alone and every
+figure equals a serial run's.
+
 The :data:`QUICK` plan runs every section small (CI: a few minutes, one small
 network, synthesis only from a cached build); what a run skipped is listed in
 the JSON (``skipped``) and in the Markdown.

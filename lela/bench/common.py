@@ -15,7 +15,7 @@ from lela.data import load_digits
 
 __all__ = ["FULL", "MNIST_DIR", "PACKAGE_DIR", "QUICK", "REPO_DIR", "SECTIONS", "Clock",
            "Context", "Plan", "config_key", "digits", "divides", "json_default", "named_config",
-           "run_samples", "sizes_text", "train_order", "with_lanes"]
+           "run_samples", "simulate", "sizes_text", "train_order", "with_lanes"]
 
 #: Sections in the order they run (``throughput`` needs the others' figures).
 SECTIONS = ("accuracy", "early_exit", "utilisation", "traffic", "simulators", "resources",
@@ -129,18 +129,40 @@ class Context:
         self.skipped = []
         self.trained = None     # the fixed-point model after the accuracy section's training
         self.util_runs = {}     # config json -> utilisation run
+        #: job name -> result, or :class:`lela.sweep.engine.Failure`, of the builds and
+        #: simulations run on the workers before the sections (:func:`lela.bench.run_bench`)
+        self.prefetched = {}
 
     def skip(self, section, what):
         """Record (and log) that ``section`` left ``what`` out of this run."""
         self.skipped.append({"section": section, "what": what})
         self.log(f"skipped ({section}): {what}")
 
+    def take(self, name):
+        """The result of the job ``name`` run on the workers; the exception it
+        raised is raised here, where the section would have raised it itself."""
+        from lela.sweep.engine import Failure
+
+        value = self.prefetched.pop(name)
+        if not isinstance(value, Failure):
+            return value
+        if value.exception is not None:
+            raise value.exception
+        raise RuntimeError(f"{name}: {value.error_type}: {value.error}")
+
 
 def run_samples(ctx, cfg, name, x, label, train, *, sim="verilator", **job):
     """Run the testbench on ``x`` (quantized) with labels; returns (result, wall s, build s)."""
+    return simulate(ctx.sim_root, cfg.to_dict(), name, x, label, train, sim=sim, **job)
+
+
+def simulate(sim_root, cfg, name, x, label, train, *, sim="verilator", **job):
+    """:func:`run_samples` of the configuration ``cfg`` (a dict) with its builds in
+    ``sim_root``: a module-level function, so that a worker can run it."""
     from lela.sim.runner import build, run_job
 
-    runner, bdir, _, build_s = build(cfg, sim, root=ctx.sim_root)
+    cfg = Config.from_dict(cfg)
+    runner, bdir, _, build_s = build(cfg, sim, root=sim_root)
     (bdir / "jobs").mkdir(parents=True, exist_ok=True)
     data = bdir / "jobs" / f"{name}.npz"
     np.savez(data, x=np.asarray(x, np.int64), label=np.asarray(label, np.int64),

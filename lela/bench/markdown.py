@@ -341,18 +341,37 @@ def _md_early_exit(e):
     return out
 
 
+def _md_parallel(report):
+    par = report.get("parallel")
+    if par is None:
+        return [("- builds and simulations: one after the other inside the sections (a run "
+                "from before `lela bench` ran them on the sweep engine's workers)")]
+    if not par["jobs"]:
+        return [("- builds and simulations: none to run beside the sections (every build "
+                "cached or not requested); the sections ran one after the other")]
+    return [(f"- builds and simulations: {par['jobs']} independent job(s) (board builds, "
+             f"Verilator runs) on {par['workers']} worker(s) of the sweep engine in "
+             f"{par['seconds'] / 60:.1f} minutes, before the sections")]
+
+
 def markdown(report, command, seconds):
     """``benchmarks.md`` for ``report``."""
     out = ["# Benchmarks", "",
            ("Every figure below comes from one run of `lela bench` (`lela/bench/`); the raw "
            "numbers are in [benchmarks.json](benchmarks.json), the plots in "
            "[benchmarks/](benchmarks/). These machines are shared and noisy: ratios measured "
-           "in the same run are the figures to quote, absolute times are beside them."), "",
+           "in the same run are the figures to quote, absolute times are beside them. The "
+           "builds and Verilator runs that depend on nothing else the run measures go first, "
+           "in parallel on the workers of the sweep engine (`lela bench --workers N`, "
+           "`--scheduler ADDRESS`; docs/sweeps.md); the sections then run one after the "
+           "other with nothing beside them, so that the timed figures (the CPU baselines of "
+           "the throughput section, the simulator speeds) are measured alone."), "",
            f"- command: `{command}` (from the repository root)",
            (f"- took {seconds / 60:.1f} minutes ({report['plan']} plan), started "
             f"{report['started']}, commit {report['commit']}"
             + (f"; {', '.join(report['resumed'])} kept from an interrupted run (--resume)"
                if report.get("resumed") else "")),
+           *_md_parallel(report),
            (f"- machine: {report['machine']['cpus']} CPUs ({report['machine']['cpu']}), load "
            f"average at the end {report['machine']['loadavg_end']}; Verilator "
            f"{report['machine']['verilator']}, {report['machine']['icarus']}, Amaranth "

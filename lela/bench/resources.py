@@ -9,12 +9,13 @@ import hashlib
 import json
 import os
 import time
+from pathlib import Path
 
 from lela.boards.build import sources_digest
 
 from .common import REPO_DIR, divides, named_config, with_lanes
 
-__all__ = ["design_figures", "fmax", "measure"]
+__all__ = ["builds", "design_figures", "fmax", "job_name", "jobs", "measure", "synthesize"]
 
 
 def _synth_dir(ctx, board, cfg):
@@ -30,21 +31,47 @@ def _repo_relative(lines):
     return [line.replace(root, "") for line in lines]
 
 
-def _synthesize(ctx, board, cfg, label):
-    from lela.boards.build import BuildError, build
+def job_name(ctx, board, cfg):
+    """The name of the job that builds ``cfg`` for ``board`` on a worker."""
+    return f"bench-build-{_synth_dir(ctx, board, cfg).name}"
 
-    bdir = _synth_dir(ctx, board, cfg)
-    cached = bdir / "bench-report.json"
-    if cached.exists():
-        rep = json.loads(cached.read_text())
-        rep["cached"] = True
-        rep["critical_path"] = _repo_relative(rep.get("critical_path", []))
-        ctx.log(f"resources: {label}: cached report ({rep.get('built', '?')})")
+
+def _cached(ctx, board, cfg, label):
+    cached = _synth_dir(ctx, board, cfg) / "bench-report.json"
+    if not cached.exists():
+        return None
+    rep = json.loads(cached.read_text())
+    rep["cached"] = True
+    rep["critical_path"] = _repo_relative(rep.get("critical_path", []))
+    ctx.log(f"resources: {label}: cached report ({rep.get('built', '?')})")
+    return rep
+
+
+def _synthesize(ctx, board, cfg, label):
+    name = job_name(ctx, board, cfg)
+    if name in ctx.prefetched:          # built on a worker before the sections ran
+        return ctx.take(name)
+    rep = _cached(ctx, board, cfg, label)
+    if rep is not None:
         return rep
     if ctx.plan.synth != "build":
         ctx.skip("resources", f"{label} (no cached build; --quick does not synthesize)")
         return None
     ctx.log(f"resources: {label}: synthesis, place and route (yowasp)")
+    return synthesize(board, cfg.to_dict(), label, str(_synth_dir(ctx, board, cfg)))
+
+
+def synthesize(board, cfg, label, build_dir):
+    """``lela build`` of the configuration ``cfg`` (a dict) for ``board`` in
+    ``build_dir``; its report (``cached`` False) is written there as
+    ``bench-report.json``, where a later run finds it. A module-level
+    function, so that a worker can run it."""
+    from lela.boards.build import BuildError, build
+    from lela.config import Config
+
+    cfg = Config.from_dict(cfg)
+    bdir = Path(build_dir)
+    cached = bdir / "bench-report.json"
     error = None
     try:
         report = build(board, cfg, build_dir=bdir, log=lambda *a: None)
@@ -90,27 +117,56 @@ def design_figures(cfg):
             "weight_word_bits": [p * cfg.weight_width for p in cfg.lanes]}
 
 
-def measure(ctx):
-    """Resources and Fmax: ULX3S lane sweep, iCEBreaker configuration."""
+def builds(ctx, skip=None):
+    """The builds of the section: ``(board, cfg, label)`` for the ULX3S lane
+    sweep and the iCEBreaker configuration; ``skip(section, what)`` is told
+    what is left out."""
+    skip = skip or (lambda section, what: None)
     ulx3s = named_config("ulx3s")
     plan = []
     for p in ctx.plan.lanes:
         if p not in ctx.plan.ecp5_lanes and divides(ulx3s, p):
-            ctx.skip("resources", f"ULX3S lanes {p} (measured in utilisation, not in this "
-                                  f"run's ECP5 sweep, --ecp5-lanes)")
+            skip("resources", f"ULX3S lanes {p} (measured in utilisation, not in this "
+                              f"run's ECP5 sweep, --ecp5-lanes)")
     for p in ctx.plan.ecp5_lanes:
         if not divides(ulx3s, p):
-            ctx.skip("resources", f"ULX3S lanes {p} (does not divide every layer)")
+            skip("resources", f"ULX3S lanes {p} (does not divide every layer)")
             continue
         plan.append(("ulx3s", with_lanes(ulx3s, p), f"ULX3S lanes {p}"))
     plan.append(("icebreaker", named_config("icebreaker"), "iCEBreaker"))
-    builds, designs = [], []
-    for board, cfg, label in plan:
+    return plan
+
+
+def jobs(ctx):
+    """The builds that are not cached (when the plan synthesizes) as
+    :class:`lela.sweep.Job` s, independent of each other: one per board and
+    configuration, each in its own build folder."""
+    from lela.sweep.engine import Job
+    from lela.sweep.measure import MEASUREMENTS, cost
+
+    if ctx.plan.synth != "build":
+        return []
+    out = []
+    for board, cfg, label in builds(ctx):
+        bdir = _synth_dir(ctx, board, cfg)
+        if (bdir / "bench-report.json").exists():
+            continue
+        ctx.log(f"resources: {label}: synthesis, place and route (yowasp), for the workers")
+        out.append(Job(job_name(ctx, board, cfg), synthesize,
+                       (board, cfg.to_dict(), label, str(bdir)),
+                       priority=cost(MEASUREMENTS["build"], cfg)))
+    return out
+
+
+def measure(ctx):
+    """Resources and Fmax: ULX3S lane sweep, iCEBreaker configuration."""
+    builds_, designs = [], []
+    for board, cfg, label in builds(ctx, ctx.skip):
         rep = _synthesize(ctx, board, cfg, label)
         if rep:
             rep["fmax"] = fmax(rep)
-            builds.append(rep)
+            builds_.append(rep)
         designs.append({"label": label, "board": board, "sizes": list(cfg.sizes),
                         "lanes": cfg.lanes[0], "synthesized": rep is not None,
                         **design_figures(cfg)})
-    return {"builds": builds, "designs": designs, "sources_digest": sources_digest()}
+    return {"builds": builds_, "designs": designs, "sources_digest": sources_digest()}

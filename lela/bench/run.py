@@ -53,14 +53,37 @@ def headline(report):
     return h
 
 
+def parallel_jobs(ctx, sections):
+    """The expensive pieces of ``sections`` that depend on nothing else the run
+    measures, as :class:`lela.sweep.Job` s: the uncached board builds of
+    ``resources`` and the Verilator runs of ``utilisation`` (and ``traffic``)."""
+    jobs = []
+    if "utilisation" in sections or "traffic" in sections:
+        jobs += utilisation.jobs(ctx, sections)
+    if "resources" in sections:
+        jobs += resources.jobs(ctx)
+    return jobs
+
+
 def run_bench(plan, *, sections=SECTIONS, build_root="build/bench", mnist=MNIST_DIR,
-              resume=False, log=print):
+              resume=False, log=print, workers=None, client=None):
     """Run ``sections`` of ``plan``; returns the report dict (see :mod:`lela.bench`).
+
+    First the independent builds and simulations (:func:`parallel_jobs`) run
+    on the sweep engine (:func:`lela.sweep.run_jobs`): on ``client`` (a
+    ``distributed.Client``), or on a local cluster of ``workers`` (default
+    one per core; with one they run in this process). Then the sections run
+    one after the other, alone, taking those results: the figures are the
+    same as a serial run's, and the timed measurements (the CPU baselines, the
+    simulator speeds) have nothing running beside them. The report's
+    ``parallel`` entry says how many jobs ran on how many workers.
 
     With ``resume``, the sections that a previous run of the same plan saved in
     ``build_root`` are kept as they are (and their times with them). A figure
     that differs from the one it is checked against raises
     :class:`~.checks.BenchMismatch`."""
+    from lela.sweep.engine import run_jobs
+
     for s in sections:
         if s not in SECTIONS:
             raise ValueError(f"section must be one of {', '.join(SECTIONS)}, not {s!r}")
@@ -71,6 +94,17 @@ def run_bench(plan, *, sections=SECTIONS, build_root="build/bench", mnist=MNIST_
     timings = {}
     partial = ctx.root / f"partial-{plan.name}.json"
     saved = json.loads(partial.read_text()) if resume and partial.exists() else {}
+    todo = [n for n in SECTIONS if n in sections and n not in saved.get("report", {})]
+    jobs = parallel_jobs(ctx, todo)
+    parallel = {"jobs": len(jobs), "workers": None, "seconds": 0.0, "failed": []}
+    if jobs:
+        clock(f"parallel: {len(jobs)} build(s) and simulation(s) on the sweep engine")
+        ran = run_jobs(jobs, client=client, workers=workers, log=lambda m: clock(f"parallel: {m}"))
+        ctx.prefetched = {**ran.values, **ran.failures}
+        parallel.update(workers=ran.workers, seconds=ran.seconds,
+                        failed=sorted(ran.failures))
+        clock(f"parallel: done in {ran.seconds:.0f} s on {ran.workers} worker(s)"
+              + (f", {len(ran.failures)} failed" if ran.failures else ""))
     for name in SECTIONS:
         if name not in sections:
             ctx.skip(name, "not requested (--sections)")
@@ -96,7 +130,8 @@ def run_bench(plan, *, sections=SECTIONS, build_root="build/bench", mnist=MNIST_
     report = {
         "plan": plan.name, "started": started,
         "seconds": time.perf_counter() - t0 + sum(timings[k] for k in kept), "resumed": kept,
-        "section_seconds": timings, "skipped": ctx.skipped,
+        "section_seconds": timings, "parallel": parallel, "workers": parallel["workers"],
+        "skipped": ctx.skipped,
         "machine": machine(),
         "commit": git_commit(),
         **ctx.report,

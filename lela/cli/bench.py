@@ -44,6 +44,12 @@ def add_arguments(parser):
     parser.add_argument("--resume", action="store_true",
                         help="keep the sections a failed run of the same plan finished (saved "
                              "in the build folder) and measure the others")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="run the builds and simulations on a local Dask cluster of N "
+                             "workers (default one per core; 1: one after the other here)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the builds and simulations on the existing Dask cluster of "
+                             "this scheduler (tcp://HOST:8786) instead")
     parser.add_argument("--render", metavar="JSON",
                         help="measure nothing: write the Markdown and plots of an existing "
                              "benchmarks.json into --out")
@@ -52,6 +58,11 @@ def add_arguments(parser):
 def run(args) -> int:
     """Measure (or ``--render``), write the report, print the headline; exit status
     1 on a :class:`~lela.bench.BenchMismatch`."""
+    if args.workers is not None and args.workers < 1:
+        raise CommandError(f"--workers must be >= 1, not {args.workers!r}")
+    if args.scheduler and args.workers:
+        raise CommandError("--workers sizes the local cluster; with --scheduler the cluster "
+                           "has its own workers")
     out = output_dir(args.out, "--out")
     if args.render:
         try:
@@ -82,20 +93,35 @@ def run(args) -> int:
         raise CommandError(f"--sections must name sections from {', '.join(bench.SECTIONS)}, "
                            f"not {args.sections!r}")
     build_root = output_dir(args.build_dir, "--build-dir")
+    client = None
+    if args.scheduler:
+        from lela import sweep
+
+        try:
+            client = sweep.connect(args.scheduler)
+        except sweep.SchedulerError as e:
+            raise CommandError(str(e)) from None
     try:
         report = bench.run_bench(plan, sections=sections, build_root=build_root,
                                  mnist=args.mnist, resume=args.resume,
-                                 log=lambda msg: print(msg, flush=True))
+                                 log=lambda msg: print(msg, flush=True),
+                                 workers=args.workers, client=client)
     except bench.BenchMismatch as e:
         print(f"lela bench: {e}", file=sys.stderr)
         return 1
+    finally:
+        if client is not None:
+            client.close()
     report["command"] = (" ".join(["lela", "bench", *sys.argv[2:]])
                          if sys.argv[1:2] == ["bench"]
                          else "lela bench" + (" --quick" if args.quick else ""))
     plots = bench.write_report(report, out)
     seconds = report["seconds"]
+    par = report["parallel"]
+    workers = (f"; {par['jobs']} build(s) and simulation(s) on {par['workers']} worker(s)"
+               if par["jobs"] else "")
     print(f"lela bench: wrote {out / 'benchmarks.md'}, {out / 'benchmarks.json'} and "
-          f"{len(plots)} plots in {seconds / 60:.1f} minutes")
+          f"{len(plots)} plots in {seconds / 60:.1f} minutes{workers}")
     for k, v in report["headline"].items():
         print(f"  {k}: {v}")
     return 0

@@ -15,13 +15,26 @@ the simulation and the boards, and knows nothing of the command line.
 """
 
 from .cache import Cache, sources_digest, task_key
-from .engine import SchedulerError, SweepResult, Task, connect, local_client, run_sweep, run_task
+from .engine import (
+    Failure,
+    Job,
+    JobsResult,
+    SchedulerError,
+    SweepResult,
+    Task,
+    connect,
+    local_client,
+    run_jobs,
+    run_sweep,
+    run_task,
+)
 from .measure import MEASUREMENTS, Measurement
 from .pareto import FRONTS, mark_fronts, pareto_front
 from .report import format_table, rows, write_report
 from .spec import Point, Spec, SweepError, expand, load_spec, parse_spec
 
-__all__ = ["FRONTS", "MEASUREMENTS", "Cache", "Measurement", "Point", "SchedulerError", "Spec",
-           "SweepError", "SweepResult", "Task", "connect", "expand", "format_table",
-           "load_spec", "local_client", "mark_fronts", "pareto_front", "parse_spec", "rows",
-           "run_sweep", "run_task", "sources_digest", "task_key", "write_report"]
+__all__ = ["FRONTS", "MEASUREMENTS", "Cache", "Failure", "Job", "JobsResult", "Measurement",
+           "Point", "SchedulerError", "Spec", "SweepError", "SweepResult", "Task", "connect",
+           "expand", "format_table", "load_spec", "local_client", "mark_fronts", "pareto_front",
+           "parse_spec", "rows", "run_jobs", "run_sweep", "run_task", "sources_digest",
+           "task_key", "write_report"]

@@ -23,6 +23,10 @@ exception that is the machine's rather than the input's is retried
 out of memory) is replaced by its nanny, and the scheduler gives the task to
 another worker; after ``allowed_failures`` deaths of the same task it is
 reported as failed (``KilledWorker``).
+
+The same engine runs any list of independent function calls
+(:class:`Job`, :func:`run_jobs`): ``lela bench`` sends its board builds and
+simulations through it.
 """
 
 from __future__ import annotations
@@ -42,8 +46,9 @@ from lela.config import Config
 from .cache import Cache, sources_digest, task_key, tool_versions
 from .measure import EXPECTED_ERRORS, MEASUREMENTS, cost
 
-__all__ = ["SchedulerError", "SweepResult", "Task", "connect", "dashboard_available",
-           "local_client", "plan_tasks", "run_sweep", "run_task"]
+__all__ = ["Failure", "Job", "JobsResult", "SchedulerError", "SweepResult", "Task", "connect",
+           "dashboard_available", "local_client", "plan_tasks", "run_jobs", "run_sweep",
+           "run_task"]
 
 
 @dataclass(frozen=True)
@@ -319,68 +324,223 @@ def _threads(client):
                client.scheduler_info(n_workers=-1)["workers"].values())
 
 
-def _run(client, todo, store, entries, result, *, retries, progress, rerun, no_workers):
+@dataclass(frozen=True)
+class Job:
+    """One function call for :func:`run_jobs`: ``fn(*args, **kwargs)`` on a worker.
+
+    Attributes
+    ----------
+    name : str
+        Its name, unique among the jobs of a run (the Dask key).
+    fn : callable
+        A module-level function (the workers import it); its arguments and
+        its result must pickle.
+    args : tuple
+        Positional arguments.
+    kwargs : dict
+        Keyword arguments.
+    priority : int
+        The expected longest first, as :attr:`Task.priority`.
+    """
+
+    name: str
+    fn: Callable
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A job that gave no result.
+
+    Attributes
+    ----------
+    error_type : str
+        The exception's class name (``KilledWorker``, ``NoWorkers``,
+        ``Cancelled`` when the cluster gave up on it).
+    error : str
+        One line.
+    exception : BaseException or None
+        The exception the job raised, when there was one.
+    """
+
+    error_type: str
+    error: str
+    exception: BaseException | None = None
+
+
+@dataclass
+class JobsResult:
+    """What :func:`run_jobs` ran.
+
+    Attributes
+    ----------
+    values : dict
+        Job name -> its result.
+    failures : dict
+        Job name -> :class:`Failure`, for the jobs without a result.
+    workers : int or None
+        Workers that ran them: the cluster's, 1 when they ran in this
+        process, None when there was no job.
+    seconds : float
+        Wall-clock time.
+    dashboard : str or None
+        The Dask dashboard address, when there was one.
+    """
+
+    values: dict = field(default_factory=dict)
+    failures: dict = field(default_factory=dict)
+    workers: int | None = None
+    seconds: float = 0.0
+    dashboard: str | None = None
+
+
+def _in_order(jobs):
+    """The jobs longest first (stable: equal priorities in the order given)."""
+    return sorted(jobs, key=lambda item: -item[1].priority)
+
+
+def run_jobs(jobs, *, client=None, workers=None, retries=0, allowed_failures=3,
+             no_workers=300.0, dashboard=":0", log=None) -> JobsResult:
+    """Run independent :class:`Job` s on Dask, the longest first, and wait for all.
+
+    On ``client`` (a ``distributed.Client`` of any cluster), or on a
+    :func:`local_client` of ``workers`` (default one per core) started for
+    them. With one worker (or one job) and no ``client`` the jobs run in this
+    process instead, one after the other in the same order: a cluster would
+    add nothing. No more jobs are on the cluster at once than it has threads
+    (see :func:`run_sweep`); a job that raises is retried ``retries`` times,
+    one whose workers died ``allowed_failures`` times, or that waited
+    ``no_workers`` seconds on a cluster without workers, fails. A failure
+    does not stop the others: it is in :attr:`JobsResult.failures`, with the
+    exception the job raised. ``log(message)`` is told the cluster."""
+    t0 = time.perf_counter()
+    log = log or (lambda msg: None)
+    jobs = list(jobs)
+    names = [job.name for job in jobs]
+    if len(set(names)) != len(names):
+        raise ValueError("job names must be unique")
+    out = JobsResult()
+    if not jobs:
+        return out
+
+    def done(name, value, failure):
+        if failure is None:
+            out.values[name] = value
+        else:
+            out.failures[name] = failure
+
+    items = [(job.name, job) for job in jobs]
+    if client is None and (workers == 1 or len(jobs) == 1):
+        out.workers = 1
+        log(f"{len(jobs)} job(s) in this process")
+        for name, job in _in_order(items):
+            for attempt in range(retries + 1):
+                try:
+                    done(name, job.fn(*job.args, **job.kwargs), None)
+                    break
+                except Exception as e:  # noqa: BLE001 - reported, as from a worker
+                    if attempt == retries:
+                        done(name, None, Failure(type(e).__name__, _first_line(e), e))
+    else:
+        with contextlib.ExitStack() as stack:
+            local = client is None
+            if local:
+                client = stack.enter_context(local_client(
+                    workers, dashboard=dashboard, allowed_failures=allowed_failures))
+            out.workers = len(client.scheduler_info(n_workers=-1)["workers"])
+            out.dashboard = _dashboard(client, local)
+            log(f"{len(jobs)} job(s) on {out.workers} worker(s)"
+                + (f"; dashboard {out.dashboard}" if out.dashboard else ""))
+            _drive(client, items, retries=retries, no_workers=no_workers, done=done)
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def _call(fn, args, kwargs):
+    """``fn(*args, **kwargs)``, on a worker (the job's arguments kept apart from
+    ``Client.submit``'s own)."""
+    return fn(*args, **kwargs)
+
+
+def _drive(client, items, *, retries, no_workers, done):
+    """Run ``items`` (name, :class:`Job`) on ``client``, the longest first, never
+    more at once than the cluster has threads; ``done(name, value, failure)``
+    is told each as it ends (``failure`` a :class:`Failure` or None)."""
     from distributed import wait
     from distributed.client import FuturesCancelledError
+
+    # Longest first, and never more jobs on the cluster than it has threads: a
+    # job sent to a busy worker waits there behind its running one even when
+    # another worker becomes free (Dask assigns such independent tasks to
+    # workers at once, whatever their priority), so the rest wait here in order.
+    pending = _in_order(items)
+    running = {}            # future -> name
+    alone_since = None      # since when the cluster has had no worker
+    while pending or running:
+        threads = _threads(client)
+        while pending and len(running) < max(1, threads):
+            name, job = pending.pop(0)
+            running[client.submit(_call, job.fn, job.args, job.kwargs, key=name,
+                                  retries=retries, priority=job.priority, pure=False)] = name
+        if threads:
+            alone_since = None
+        elif alone_since is None:
+            alone_since = time.monotonic()
+        elif time.monotonic() - alone_since > no_workers:
+            why = Failure("NoWorkers", f"the cluster had no worker for {no_workers:g} s")
+            for future, name in running.items():
+                future.cancel()
+                done(name, None, why)
+            for name, _ in pending:
+                done(name, None, why)
+            return
+        try:
+            with client.as_current():
+                wait(list(running), timeout=2, return_when="FIRST_COMPLETED")
+        except (TimeoutError, FuturesCancelledError):
+            pass        # none finished yet (the workers are looked at again); or cancelled
+        for future in [f for f in running if f.status != "pending"]:
+            name = running.pop(future)
+            if future.status == "finished":
+                value, failure = future.result(), None
+            else:   # its workers died too often, or it raised after its retries, or
+                    # the cluster cancelled it: no result
+                e = future.exception() if future.status == "error" else None
+                value = None
+                failure = (Failure(type(e).__name__, _first_line(e), e) if e else
+                           Failure("Cancelled", f"the task was {future.status}"))
+            future.release()
+            done(name, value, failure)
+
+
+def _run(client, todo, store, entries, result, *, retries, progress, rerun, no_workers):
     from tqdm import tqdm
 
     if rerun:
         for key in todo:
             store.path(key).unlink(missing_ok=True)
     root = str(store.root)
-    # Longest first, and never more tasks on the cluster than it has threads: a
-    # task sent to a busy worker waits there behind its running one even when
-    # another worker becomes free (Dask assigns such independent tasks to
-    # workers at once, whatever their priority), so the rest wait here in order.
-    pending = sorted(todo.items(), key=lambda item: -item[1].priority)
-    running = {}            # future -> key
-    alone_since = None      # since when the cluster has had no worker
     bar = tqdm(total=len(todo), desc="lela sweep", unit="task", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)
+    names = {task.name: key for key, task in todo.items()}
 
-    def done(key, entry):
+    def done(name, entry, failure):
+        key = names[name]
+        if failure is None:
+            if store.get(key) is None:      # a worker without the client's folder
+                store.put(entry)
+            result.ran += 1
+        else:   # nothing cached
+            entry = _failure(todo[key], failure.error_type, failure.error)
+            result.failed += 1
         entries[key] = dict(entry, cached=False)
         bar.update()
 
+    items = [(task.name, Job(task.name, run_task, (task, root), priority=task.priority))
+             for task in todo.values()]
     try:
-        while pending or running:
-            threads = _threads(client)
-            while pending and len(running) < max(1, threads):
-                key, task = pending.pop(0)
-                running[client.submit(run_task, task, root, key=task.name, retries=retries,
-                                      priority=task.priority, pure=False)] = key
-            if threads:
-                alone_since = None
-            elif alone_since is None:
-                alone_since = time.monotonic()
-            elif time.monotonic() - alone_since > no_workers:
-                why = f"the cluster had no worker for {no_workers:g} s"
-                for future, key in running.items():
-                    future.cancel()
-                    done(key, _failure(todo[key], "NoWorkers", why))
-                for key, task in pending:
-                    done(key, _failure(task, "NoWorkers", why))
-                result.failed += len(running) + len(pending)
-                return
-            try:
-                with client.as_current():
-                    wait(list(running), timeout=2, return_when="FIRST_COMPLETED")
-            except (TimeoutError, FuturesCancelledError):
-                pass        # none finished yet (the workers are looked at again); or cancelled
-            for future in [f for f in running if f.status != "pending"]:
-                key = running.pop(future)
-                if future.status == "finished":
-                    entry = future.result()
-                    if store.get(key) is None:      # a worker without the client's folder
-                        store.put(entry)
-                    result.ran += 1
-                else:   # its workers died too often, or it raised after its retries, or
-                        # the cluster cancelled it: no result, nothing cached
-                    e = future.exception() if future.status == "error" else None
-                    entry = _failure(todo[key], type(e).__name__ if e else "Cancelled",
-                                     _first_line(e) if e else f"the task was {future.status}")
-                    result.failed += 1
-                future.release()
-                done(key, entry)
+        _drive(client, items, retries=retries, no_workers=no_workers, done=done)
     finally:
         bar.close()
