@@ -13,7 +13,7 @@ WRITE_MEM is checked word by word (range and format) before its first write.
 """
 
 
-from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Signal, Value
+from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
@@ -196,14 +196,9 @@ class HostLink(wiring.Component):
 
         # one CRC, shared: a frame is either being received or being sent. It
         # takes the byte on ``o_tx`` (sending) or ``i_rx`` when ``valid``;
-        # ``crc_start`` clears it for the next frame. That is a synchronous
-        # reset rather than the Processor's ``start`` (tied low), which puts a
-        # mux in front of the update for a case that never happens here (a
-        # start with a byte; about 25 more iCE40 LUTs): the reset maps onto the
-        # flip-flops' own set/reset.
-        crc = P.CRC.create()
-        crc_start = Signal()
-        m.submodules.crc = ResetInserter(crc_start)(crc)
+        # ``start`` clears it for the next frame.
+        m.submodules.crc = crc = P.CRC.create()
+        crc_start = crc.start
         sending = Signal()
         m.d.comb += crc.data.eq(Mux(sending, tx.payload, rx.payload))
 
