@@ -58,6 +58,19 @@ METHODS = ("local", "local_trainable", "fa", "bp")
 FA_HIDDEN_EXTRA_SHIFT = 2
 
 
+def _batch(s, labels):
+    """Scores as B x C, labels as B, and the row indices."""
+    labels = np.atleast_1d(labels)
+    return np.atleast_2d(s), labels, np.arange(len(labels))
+
+
+def _targets(s, labels, rows):
+    """The square hinge's targets: +1 for the label's class, -1 elsewhere."""
+    t = -np.ones_like(s)
+    t[rows, labels] = 1.0
+    return t
+
+
 def loss(s, labels, kind):
     """Mean over the batch of the per-sample loss of scores ``s`` (B x C).
 
@@ -65,12 +78,9 @@ def loss(s, labels, kind):
     hinge: the fixed model's convention, see the module docstring);
     ``cross_entropy`` is the softmax cross-entropy.
     """
-    s = np.atleast_2d(s)
-    labels = np.atleast_1d(labels)
-    rows = np.arange(len(labels))
+    s, labels, rows = _batch(s, labels)
     if kind == "square_hinge":
-        t = -np.ones_like(s)
-        t[rows, labels] = 1.0
+        t = _targets(s, labels, rows)
         return float(np.mean(0.5 * np.sum(np.maximum(0.0, 1.0 - t * s) ** 2, axis=1)))
     if kind == "cross_entropy":
         z = s - s.max(axis=1, keepdims=True)
@@ -81,12 +91,9 @@ def loss(s, labels, kind):
 
 def loss_grad(s, labels, kind):
     """Per-sample gradient ``g = dloss/ds`` (B x C) of :func:`loss` (not averaged)."""
-    s = np.atleast_2d(s)
-    labels = np.atleast_1d(labels)
-    rows = np.arange(len(labels))
+    s, labels, rows = _batch(s, labels)
     if kind == "square_hinge":
-        t = -np.ones_like(s)
-        t[rows, labels] = 1.0
+        t = _targets(s, labels, rows)
         return -t * np.maximum(0.0, 1.0 - t * s)
     if kind == "cross_entropy":
         z = np.exp(s - s.max(axis=1, keepdims=True))

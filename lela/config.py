@@ -17,7 +17,7 @@ from pathlib import Path
 from .contract import LFSR_WIDTH, bias_shift, score_acc_bound, weight_shift
 
 __all__ = ["DEFAULT", "FEEDBACK_MODES", "LOSSES", "WEIGHT_MEMORIES", "Config", "ConfigError",
-           "config_file"]
+           "config_file", "read_toml"]
 
 FEEDBACK_MODES = ("symmetric", "sign_concordant", "independent")
 LOSSES = ("square_hinge", "cross_entropy")
@@ -273,13 +273,7 @@ class Config:
     def from_toml(cls, path) -> Config:
         """The configuration in a TOML file (a ``[lela]`` table or the top level)."""
         path = Path(path)
-        try:
-            with path.open("rb") as f:
-                data = tomllib.load(f)
-        except FileNotFoundError:
-            raise ConfigError(f"config file {str(path)!r} does not exist") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {e}") from None
+        data = read_toml(path, "config file", ConfigError)
         if "lela" in data and len(data) > 1:
             others = ", ".join(sorted(k for k in data if k != "lela"))
             raise ConfigError(f"config file {str(path)!r}: fields outside the [lela] table "
@@ -298,6 +292,24 @@ class Config:
         return self.replace(sizes=sizes, lanes=lanes,
                             m_seeds=_stretch(self.m_seeds, layers),
                             k_seeds=_stretch(self.k_seeds, layers))
+
+
+def read_toml(path, what, error):
+    """The TOML file ``path`` as a dict; ``error`` (an exception class) with a
+    one-line message naming ``what`` and the path if it cannot be read."""
+    try:
+        with Path(path).open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise error(f"{what} {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise error(f"{what} {str(path)!r} is a directory") from None
+    except PermissionError:
+        raise error(f"{what} {str(path)!r} cannot be read (permission denied)") from None
+    except tomllib.TOMLDecodeError as e:
+        raise error(f"{what} {str(path)!r} is not valid TOML: {e}") from None
+    except UnicodeDecodeError:
+        raise error(f"{what} {str(path)!r} is not UTF-8 text") from None
 
 
 def _stretch(seeds, n):

@@ -83,6 +83,7 @@ def test_output_file_that_is_a_directory(capsys, tmp_path, argv):
     (["experiment", "--epochs", "0"], "--epochs must be >= 1, not 0"),
     (["generate", "--lanes", "3"], "lanes"),
     (["generate", "--config", "no-such.toml"], "'no-such.toml' does not exist"),
+    (["generate", "--config", "docs"], "config file 'docs' is a directory"),
     (["bench", "--quick", "--ecp5-lanes", "4,x"], "--ecp5-lanes must be positive integers"),
     (["bench", "--quick", "--sections", "utilisation,nope"], "not 'utilisation,nope'"),
     (["bench", "--render", "no-such.json"], "--render: cannot read 'no-such.json'"),

@@ -31,11 +31,18 @@ and a point they reject is reported with its :class:`~lela.config.ConfigError`
 from __future__ import annotations
 
 import itertools
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from lela.config import FEEDBACK_MODES, LOSSES, WEIGHT_MEMORIES, Config, ConfigError, config_file
+from lela.config import (
+    FEEDBACK_MODES,
+    LOSSES,
+    WEIGHT_MEMORIES,
+    Config,
+    ConfigError,
+    config_file,
+    read_toml,
+)
 
 __all__ = ["AXES", "CHOICES", "Point", "Spec", "SweepError", "expand", "load_spec", "parse_spec",
            "point_config"]
@@ -147,17 +154,7 @@ def load_spec(path, measurements=None) -> Spec:
     """The sweep file ``path``, parsed and checked (:func:`parse_spec`); its
     relative paths (base configuration, data set) are relative to its folder."""
     p = Path(path)
-    try:
-        with p.open("rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        raise SweepError(f"sweep file {str(path)!r} does not exist") from None
-    except IsADirectoryError:
-        raise SweepError(f"sweep file {str(path)!r} is a directory") from None
-    except tomllib.TOMLDecodeError as e:
-        raise SweepError(f"sweep file {str(path)!r} is not valid TOML: {e}") from None
-    except UnicodeDecodeError:
-        raise SweepError(f"sweep file {str(path)!r} is not UTF-8 text") from None
+    data = read_toml(p, "sweep file", SweepError)
     return parse_spec(data, where=str(path), folder=p.parent, name=p.stem,
                       measurements=measurements)
 
