@@ -343,7 +343,7 @@ def test_an_existing_cluster_through_the_command(cluster, tmp_path):
 def marked(cfg, options, *, board=None, seed=None, work=None):
     """A measurement that marks when it starts, then works a little."""
     (Path(options["marks"]) / f"{time.monotonic_ns()}-{cfg.lanes[0]}").write_text("")
-    time.sleep(0.3)     # stands for a build
+    time.sleep(1.0)     # stands for a build (long beside a busy machine's scheduling lag)
     return {}
 
 
@@ -363,8 +363,10 @@ def test_the_longest_tasks_start_first(cluster, tmp_path):
                     measurements=WITH_MARKED)
     started = [int(p.name.split("-")[1]) for p in sorted(tmp_path.glob("*-*"),
                                                          key=lambda p: int(p.name.split("-")[0]))]
-    # two workers, one task each at a time: 8 and 4 lanes first, then 2, then 1
-    assert sorted(started[:2]) == [4, 8] and started[2:] == [2, 1], started
+    # two workers, one task each at a time: 8 and 4 lanes first, then the two
+    # short ones (which of those starts first is the workers' race when the
+    # first two end together)
+    assert sorted(started[:2]) == [4, 8] and sorted(started[2:]) == [1, 2], started
 
 
 # -- bad input: one line, exit status 2, nothing started or written --------------------

@@ -19,8 +19,9 @@ from pathlib import Path
 from lela.config import Config, ConfigError
 from lela.data import DataError
 
-__all__ = ["COMMANDS", "CommandError", "add_config_arguments", "config_from_args", "main",
-           "output_file", "write_json"]
+__all__ = ["COMMANDS", "CommandError", "add_cluster_arguments", "add_config_arguments",
+           "check_cluster_arguments", "config_from_args", "main", "output_dir", "output_file",
+           "write_json"]
 
 #: subcommand -> one-line help; the command is the module ``lela.cli.<subcommand>``
 COMMANDS = {
@@ -91,6 +92,27 @@ def config_from_args(args, default=None) -> Config:
     if lanes is not None:
         changes["lanes"] = lanes * cfg.layers if len(lanes) == 1 else lanes
     return cfg.replace(**changes) if changes else cfg
+
+
+def add_cluster_arguments(parser, what, one_worker=""):
+    """``--workers N`` and ``--scheduler ADDRESS``: where ``what`` runs (a
+    local Dask cluster, or an existing one); ``one_worker`` says what one
+    worker means, if anything special."""
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help=f"run {what} on a local Dask cluster of N worker processes "
+                             f"(default one per core{one_worker})")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help=f"run {what} on the existing Dask cluster of this scheduler "
+                             "(such as tcp://HOST:8786) instead of a local one")
+
+
+def check_cluster_arguments(args):
+    """:class:`CommandError` if ``--workers`` or ``--scheduler`` cannot be honoured."""
+    if args.workers is not None and args.workers < 1:
+        raise CommandError(f"--workers must be >= 1, not {args.workers!r}")
+    if args.scheduler and args.workers:
+        raise CommandError("--workers sizes the local cluster; with --scheduler the cluster "
+                           "has its own workers")
 
 
 def output_file(path, what="output file") -> Path | None:

@@ -14,7 +14,7 @@ import sys
 
 from lela import bench
 
-from . import CommandError, output_dir
+from . import CommandError, add_cluster_arguments, check_cluster_arguments, output_dir
 
 __all__ = ["add_arguments", "run"]
 
@@ -44,12 +44,8 @@ def add_arguments(parser):
     parser.add_argument("--resume", action="store_true",
                         help="keep the sections a failed run of the same plan finished (saved "
                              "in the build folder) and measure the others")
-    parser.add_argument("--workers", type=int, metavar="N",
-                        help="run the builds and simulations on a local Dask cluster of N "
-                             "workers (default one per core; 1: one after the other here)")
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="run the builds and simulations on the existing Dask cluster of "
-                             "this scheduler (tcp://HOST:8786) instead")
+    add_cluster_arguments(parser, "the builds and simulations",
+                          one_worker="; 1: one after the other, in this process")
     parser.add_argument("--render", metavar="JSON",
                         help="measure nothing: write the Markdown and plots of an existing "
                              "benchmarks.json into --out")
@@ -58,11 +54,7 @@ def add_arguments(parser):
 def run(args) -> int:
     """Measure (or ``--render``), write the report, print the headline; exit status
     1 on a :class:`~lela.bench.BenchMismatch`."""
-    if args.workers is not None and args.workers < 1:
-        raise CommandError(f"--workers must be >= 1, not {args.workers!r}")
-    if args.scheduler and args.workers:
-        raise CommandError("--workers sizes the local cluster; with --scheduler the cluster "
-                           "has its own workers")
+    check_cluster_arguments(args)
     out = output_dir(args.out, "--out")
     if args.render:
         try:

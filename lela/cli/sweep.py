@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lela import sweep
 
-from . import CommandError, output_dir
+from . import CommandError, add_cluster_arguments, check_cluster_arguments, output_dir
 
 __all__ = ["add_arguments", "run"]
 
@@ -21,11 +21,7 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser):
     """The flags of ``lela sweep``."""
     parser.add_argument("spec", metavar="SWEEP.toml", help="the sweep file (docs/sweeps.md)")
-    parser.add_argument("--workers", type=int, metavar="N",
-                        help="worker processes of the local cluster (default: one per core)")
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="run on the existing Dask cluster of this scheduler "
-                             "(such as tcp://host:8786) instead of a local one")
+    add_cluster_arguments(parser, "the sweep's tasks")
     parser.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",
                         help="how long to try to reach --scheduler (default 10)")
     parser.add_argument("--out", metavar="DIR",
@@ -53,11 +49,7 @@ def run(args) -> int:
         spec = sweep.load_spec(args.spec)
     except sweep.SweepError as e:
         raise CommandError(str(e)) from None
-    if args.scheduler and args.workers:
-        raise CommandError("--workers sizes the local cluster; with --scheduler the cluster "
-                           "has its own workers")
-    if args.workers is not None and args.workers < 1:
-        raise CommandError(f"--workers must be >= 1, not {args.workers!r}")
+    check_cluster_arguments(args)
     if args.connect_timeout <= 0:
         raise CommandError(f"--connect-timeout must be > 0, not {args.connect_timeout!r}")
     if args.retries < 0:
