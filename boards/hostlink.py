@@ -196,7 +196,8 @@ class HostLink(wiring.Component):
 
         # one CRC, shared: a frame is either being received or being sent. It
         # takes the byte on ``o_tx`` (sending) or ``i_rx`` when ``valid``;
-        # ``start`` clears it for the next frame.
+        # ``start`` clears it for the next frame. (A ResetInserter around the
+        # processor instead made Yosys 0.70's abc9 abort on the 4-lane ULX3S build.)
         m.submodules.crc = crc = P.CRC.create()
         crc_start = crc.start
         sending = Signal()
