@@ -36,12 +36,14 @@ from lela.contract import (
     COUNTERS,
     DRAIN_CYCLES,
     EU_FETCH_CYCLES,
+    EU_FINISH_CYCLES,
     EU_PIPELINE_CYCLES,
     FORWARD_TO_SCORES,
+    classifier_lanes,
 )
 
-__all__ = ["COUNTERS", "MODES", "busy_cycles", "layer_modes", "per_sample", "totals",
-           "update_beat_cycles"]
+__all__ = ["COUNTERS", "MODES", "busy_cycles", "classifier_cycles", "layer_modes", "per_sample",
+           "totals", "update_beat_cycles"]
 
 MODES = ("train", "infer", "skip")
 
@@ -58,16 +60,24 @@ def _shape(cfg, layer):
     return n_in, n, p, n // p, cfg.classes
 
 
+def classifier_cycles(cfg, layer):
+    """Cycles of the error unit's entries for one group of ``P`` neurons:
+    ``P C / Q`` (``Q``: :func:`lela.contract.classifier_lanes`)."""
+    _, _, p, _, c = _shape(cfg, layer)
+    return p * c // classifier_lanes(cfg, layer)
+
+
 def _scores_done(cfg, layer):
     """Cycle (counting the first busy cycle as 1) at which the scores are final."""
-    n_in, _, p, g, c = _shape(cfg, layer)
-    per_group = EU_FETCH_CYCLES + p * c
+    n_in, _, _, g, c = _shape(cfg, layer)
+    entries = classifier_cycles(cfg, layer)
+    per_group = EU_FETCH_CYCLES + entries
     # the error unit reads group q once it is written (cycle (q+1) n_in +
     # FORWARD_TO_SCORES) and
     # once it is done with group q-1; the later of the two bounds wins at an end
     last_entry = max(n_in + FORWARD_TO_SCORES + g * per_group - 1,
-                     g * n_in + FORWARD_TO_SCORES + p * c)
-    return last_entry + EU_PIPELINE_CYCLES
+                     g * n_in + FORWARD_TO_SCORES + entries)
+    return last_entry + c + EU_FINISH_CYCLES
 
 
 def busy_cycles(cfg, layer, mode):
@@ -79,9 +89,10 @@ def busy_cycles(cfg, layer, mode):
         return scores
     if mode != "train":
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    n_in, _, p, g, c = _shape(cfg, layer)
+    n_in, _, _, g, _ = _shape(cfg, layer)
     beat = update_beat_cycles(cfg)
-    d_group = EU_FETCH_CYCLES + p * c + EU_PIPELINE_CYCLES   # one group of d after its start
+    # one group of d after its start
+    d_group = EU_FETCH_CYCLES + classifier_cycles(cfg, layer) + EU_PIPELINE_CYCLES
     first_update = scores + d_group             # issue of the first update beat
     last_update = first_update + (g - 1) * max(beat * n_in, d_group) + beat * (n_in - 1)
     return last_update + DRAIN_CYCLES

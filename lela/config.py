@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
-from .contract import LFSR_WIDTH, bias_shift, score_acc_bound, weight_shift
+from .contract import LFSR_WIDTH, bias_shift, classifier_choices, score_acc_bound, weight_shift
 
 __all__ = ["DEFAULT", "FEEDBACK_MODES", "LOSSES", "WEIGHT_MEMORIES", "Config", "ConfigError",
            "config_file", "read_toml"]
@@ -93,6 +93,13 @@ class Config:
         Build the seven per-layer performance counters (access-port space 2).
         Without them a counter read is an access error; they cost about a
         third of a layer's logic on an iCE40.
+    classifier_lanes : tuple of int
+        Classifier products per cycle ``Q`` of every hidden layer's error unit
+        (one entry per hidden layer), or empty (the default) to choose them
+        from the lanes (:func:`lela.contract.classifier_lanes`). ``Q`` is a
+        divisor of ``classes`` or ``R * classes`` for a divisor ``R`` of the
+        layer's lanes. ``Q = 1`` multiplies with a ``*`` (a DSP block);
+        ``Q > 1`` shifts and adds the ``m_bits``-wide entries in logic.
     """
 
     sizes: tuple[int, ...] = (64, 128, 128, 128)
@@ -112,9 +119,10 @@ class Config:
     dropout: float = 0.0
     weight_memory: str = "dual_port"
     counters: bool = True
+    classifier_lanes: tuple[int, ...] = ()
 
     def __post_init__(self):
-        for name in ("sizes", "lanes", "m_seeds", "k_seeds"):
+        for name in ("sizes", "lanes", "m_seeds", "k_seeds", "classifier_lanes"):
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
@@ -155,6 +163,14 @@ class Config:
             if n % p:
                 fail("lanes", self.lanes,
                      f"layer {i + 1}: {p} lanes do not divide its {n} neurons")
+        if self.classifier_lanes != ():
+            check_tuple("classifier_lanes", self.classifier_lanes, layers)
+            for i, (q, p) in enumerate(zip(self.classifier_lanes, self.lanes)):
+                choices = classifier_choices(self.classes, p)
+                if q not in choices:
+                    fail("classifier_lanes", self.classifier_lanes,
+                         f"layer {i + 1} ({self.classes} classes, {p} lanes) can have "
+                         f"{', '.join(map(str, choices))}")
         check_int("act_width", self.act_width, 4, 32)
         check_int("act_frac", self.act_frac, 0, self.act_width - 2)
         check_int("weight_width", self.weight_width, 4, 32)
@@ -289,7 +305,7 @@ class Config:
         sizes = tuple(sizes)
         layers = len(sizes) - 1
         lanes = tuple(self.lanes[0] if n % self.lanes[0] == 0 else 1 for n in sizes[1:])
-        return self.replace(sizes=sizes, lanes=lanes,
+        return self.replace(sizes=sizes, lanes=lanes, classifier_lanes=(),
                             m_seeds=_stretch(self.m_seeds, layers),
                             k_seeds=_stretch(self.k_seeds, layers))
 

@@ -15,13 +15,48 @@ shifts derived from a :class:`~lela.config.Config`, and the cycle bound.
 from __future__ import annotations
 
 __all__ = [
-    "ACCESS_DATA_BITS", "ACCESS_INDEX_BITS", "ACCESS_SPACE_BITS", "COUNTERS", "COUNTER_BITS",
-    "COUNTER_HIGH", "DIGEST_BITS", "DRAIN_CYCLES", "EU_FETCH_CYCLES", "EU_PIPELINE_CYCLES",
-    "FORWARD_LATENCY", "FORWARD_TO_SCORES", "INFO", "LAYER_SHIFT", "LFSR_MASK", "LFSR_WIDTH",
-    "MAX_LAYERS", "PRODUCT_LATENCY",
-    "SPACES", "SPACE_B", "SPACE_COUNTERS", "SPACE_INFO", "SPACE_SHIFT", "SPACE_W", "WRITE_LATENCY",
-    "access_address", "bias_shift", "bits", "cycle_bound", "exit_bits", "forward_acc_width",
-    "label_bits", "layer_cycle_bound", "mac_acc_width", "score_acc_bound", "score_acc_width", "split_access_address", "sum_width",
+    "ACCESS_DATA_BITS",
+    "ACCESS_INDEX_BITS",
+    "ACCESS_SPACE_BITS",
+    "COUNTERS",
+    "COUNTER_BITS",
+    "COUNTER_HIGH",
+    "DIGEST_BITS",
+    "DRAIN_CYCLES",
+    "EU_FETCH_CYCLES",
+    "EU_FINISH_CYCLES",
+    "EU_PIPELINE_CYCLES",
+    "FORWARD_LATENCY",
+    "FORWARD_TO_SCORES",
+    "INFO",
+    "LAYER_SHIFT",
+    "LFSR_MASK",
+    "LFSR_WIDTH",
+    "MAX_LAYERS",
+    "PRODUCT_LATENCY",
+    "SPACES",
+    "SPACE_B",
+    "SPACE_COUNTERS",
+    "SPACE_INFO",
+    "SPACE_SHIFT",
+    "SPACE_W",
+    "WRITE_LATENCY",
+    "access_address",
+    "bias_shift",
+    "bits",
+    "classifier_choices",
+    "classifier_lanes",
+    "classifier_split",
+    "cycle_bound",
+    "exit_bits",
+    "forward_acc_width",
+    "label_bits",
+    "layer_cycle_bound",
+    "mac_acc_width",
+    "score_acc_bound",
+    "score_acc_width",
+    "split_access_address",
+    "sum_width",
     "weight_shift",
 ]
 
@@ -90,8 +125,13 @@ WRITE_LATENCY = 2
 FORWARD_TO_SCORES = FORWARD_LATENCY + 1
 #: Error unit: cycles spent reading a group's activation word before its entries.
 EU_FETCH_CYCLES = 1
-#: Error unit: last entry of a pass (stage A) -> its results visible (stages B, C).
+#: Error unit: last entry of an error pass (stage A) -> its group of ``d``
+#: visible (stages B, C).
 EU_PIPELINE_CYCLES = 3
+#: Error unit: last entry of a scores pass (stage A) -> ``scores_done``, on
+#: top of one cycle per class (the finish reads the ``C`` sums back one by one:
+#: a wait for the last write, the read, stage C, the flag).
+EU_FINISH_CYCLES = 4
 #: Layer: issue of the last update beat -> result handed over (the last
 #: write-back, then the digest register).
 DRAIN_CYCLES = WRITE_LATENCY + 1
@@ -152,6 +192,41 @@ def weight_shift(cfg):
 def bias_shift(cfg):
     """Right shift of the bias update ``d_j`` (a negative value shifts left)."""
     return cfg.act_frac - cfg.weight_frac + cfg.eta_shift
+
+
+# -- classifier lanes ---------------------------------------------------------
+def classifier_choices(classes, lanes):
+    """The classifier lanes ``Q`` (products per cycle) an error unit of
+    ``classes`` classes and ``lanes`` MAC lanes can have: a divisor of ``C``
+    (``Q`` classes of one neuron per cycle), or ``R * C`` for a divisor ``R``
+    of ``P`` (``R`` whole neurons per cycle)."""
+    return ([q for q in range(1, classes + 1) if classes % q == 0]
+            + [r * classes for r in range(2, lanes + 1) if lanes % r == 0])
+
+
+def classifier_split(classes, q):
+    """``(R, Q_c)``: the neurons and the classes of one neuron that ``Q``
+    classifier lanes cover per cycle (``Q = R * Q_c``)."""
+    return (1, q) if q <= classes else (q // classes, classes)
+
+
+def classifier_lanes(cfg, layer):
+    """``Q``: classifier products per cycle of layer ``layer``'s error unit.
+
+    ``cfg.classifier_lanes`` when given; else the smallest
+    :func:`classifier_choices` value that spends at most ``B / 32`` cycles
+    on a group of ``P`` neurons (``B`` is :func:`cycle_bound`), so that the
+    error unit's tail before and after the update pass costs about ``B / 16``.
+    A network whose bound is under ``32 C`` keeps one product per cycle.
+    """
+    if cfg.classifier_lanes:
+        return cfg.classifier_lanes[layer]
+    p, c = cfg.lanes[layer], cfg.classes
+    target = cycle_bound(cfg) // 32
+    if target < c:
+        return 1
+    choices = classifier_choices(c, p)
+    return next((q for q in choices if p * c // q <= target), choices[-1])
 
 
 # -- cycle bound --------------------------------------------------------------

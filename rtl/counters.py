@@ -7,7 +7,7 @@ not asserted):
 =========================  =================================================
 ``busy_cycles``            +1 while ``busy``
 ``mac_multiplies``         +P per MAC beat (``beat``)
-``classifier_multiplies``  +1 per error-unit multiply (``classifier_multiply``)
+``classifier_multiplies``  +Q per error-unit cycle with multiplies (``classifier_multiply``)
 ``weight_reads``           +P per MAC beat (one weight word read)
 ``weight_writes``          +P per weight word written back (``weight_write``)
 ``act_reads``              +1 per MAC beat (its input ``h_k``), +P per
@@ -49,6 +49,8 @@ class Counters(wiring.Component):
     ----------
     lanes : int
         ``P``: MAC lanes of the layer (weights per word, activations per word).
+    classifier_lanes : int
+        ``Q``: the error unit's products per multiplying cycle.
 
     Attributes
     ----------
@@ -58,7 +60,7 @@ class Counters(wiring.Component):
         A MAC beat is issued (``P`` multiplies, one weight word and one input
         activation read).
     classifier_multiply : In(1)
-        The error unit multiplies this cycle.
+        The error unit multiplies this cycle (``Q`` products).
     weight_write : In(1)
         A weight word is written back by the update.
     word_read : In(1)
@@ -75,9 +77,11 @@ class Counters(wiring.Component):
     ``r_data`` shows the counts of the cycles before the current one.
     """
 
-    def __init__(self, *, lanes):
+    def __init__(self, *, lanes, classifier_lanes=1):
         check_int(self, "lanes", lanes, 1)
+        check_int(self, "classifier_lanes", classifier_lanes, 1)
         self._lanes = lanes
+        self._classifier_lanes = classifier_lanes
         members = {name: In(1) for name in EVENTS}
         members.update({"r_index": In(COUNTER_INDEX_BITS), "r_data": Out(ACCESS_DATA_BITS)})
         super().__init__(members)
@@ -92,7 +96,7 @@ class Counters(wiring.Component):
         inc = {
             "busy_cycles": self.busy,
             "mac_multiplies": Mux(self.beat, P, 0),
-            "classifier_multiplies": self.classifier_multiply,
+            "classifier_multiplies": Mux(self.classifier_multiply, self._classifier_lanes, 0),
             "weight_reads": Mux(self.beat, P, 0),
             "weight_writes": Mux(self.weight_write, P, 0),
             "act_reads": Mux(self.beat, 1, 0) + Mux(self.word_read, P, 0),

@@ -1,33 +1,45 @@
 """Local error unit (the layer's random classifier): twin of
 ``lela.golden_model.error_unit``.
 
-One multiply-accumulate per cycle, fed by the classifier LFSR in its
-j-major, c-minor order:
+``Q`` multiply-accumulates per cycle (the classifier lanes,
+:func:`lela.contract.classifier_lanes`), fed by the classifier LFSR with the
+next ``Q`` entries of its j-major, c-minor order: ``Q_c`` classes of one
+neuron, or ``R`` whole neurons (``Q = R * Q_c``,
+:func:`lela.contract.classifier_split`). A neuron's ``C`` classes take
+``S = C / Q_c`` cycles (slices); a group of ``P`` neurons takes
+``P C / Q`` cycles.
 
-* **scores** ``s = sat(round_shift(M h, score_shift))``: for neuron ``j`` the
-  ``C`` entries ``M[0, j] .. M[C-1, j]`` meet ``h_j``. The ``C`` partial sums
-  live in a ``C``-word memory (block or distributed RAM, not registers):
-  class ``c``'s sum is read with its entry in stage A and written back in
-  stage B. After the last neuron each sum is rounded and saturated, and its
-  loss gradient ``g_c`` (square hinge) is formed at once and stored in a
-  second ``C``-word memory; the running top-two scores give the prediction
-  and the margin.
+* **scores** ``s = sat(round_shift(M h, score_shift))``: the ``C`` partial
+  sums live in ``Q_c`` memories of ``S`` words (block or distributed RAM, not
+  registers; registers when ``S = 1``): slice ``q``'s sums are read in stage A
+  and written back in stage B with the slice's products added (summed over
+  the ``R`` neurons of the cycle). After the last neuron the sums are read
+  back one class per cycle, rounded and saturated, and the loss gradient
+  ``g_c`` (square hinge) is formed and stored in ``Q_c`` more memories; the
+  running top-two scores give the prediction and the margin.
 * **errors** ``d_j = sat(round_shift(K[:, j] . g, score_shift))`` where
   ``h_j > 0``, else 0: the LFSR rewinds and replays the same order (``K``
-  for the feedback mode); ``g_c`` is read a cycle ahead of its entry. ``d``
-  is delivered ``P`` neurons (one MAC-array group) at a time; the next group
-  is computed while the layer updates with the current one.
+  for the feedback mode); ``g`` of a slice is read a cycle ahead of its
+  entries. ``d`` is delivered ``P`` neurons (one MAC-array group) at a time,
+  ``R`` per neuron step; the next group is computed while the layer updates
+  with the current one.
 
 ``h`` comes from the layer's own activation buffer: one word (``P``
 activations, one group) is read per group, a cycle before its entries
 (``lela.contract.EU_FETCH_CYCLES``). The scores can therefore trail the
 forward pass by any amount.
 
-Pipeline: A (LFSR entry x operand -> product register), B (score sum or error
-accumulator), C (round/saturate, shared by both passes; gradient, top-two,
-d bank). The last entry of a pass (stage A) is visible in ``scores_done`` /
-``d_valid`` ``lela.contract.EU_PIPELINE_CYCLES`` cycles later; the
-accumulator is ``lela.contract.score_acc_width`` bits wide.
+Pipeline: A (LFSR entries x operands -> product registers), B (score sums
+or error accumulators), C (round/saturate, one unit shared by both passes
+plus ``R - 1`` for the other neurons of an error step; gradient, top-two,
+d bank). The last entry of an error pass (stage A) is visible in ``d_valid``
+``lela.contract.EU_PIPELINE_CYCLES`` cycles later; the scores are final
+``C + lela.contract.EU_FINISH_CYCLES`` cycles after the last entry of the
+scores pass. The accumulator is ``lela.contract.score_acc_width`` bits wide.
+
+With ``Q = 1`` the one product is a ``*`` (a DSP block); with ``Q > 1`` each
+product shifts and adds the ``m_bits + 1`` bits of its entry in logic, so
+that the classifier lanes do not take the MAC lanes' multipliers.
 """
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed
@@ -36,13 +48,31 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from lela.config import FEEDBACK_MODES
-from lela.contract import bits, label_bits, score_acc_width
+from lela.contract import (
+    bits,
+    classifier_choices,
+    classifier_lanes,
+    classifier_split,
+    label_bits,
+    score_acc_width,
+)
 
 from ._params import check_choice, check_int, invalid
 from .lfsr import ClassifierLfsr, entry_shape
 from .numerics import round_shift, saturate
 
-__all__ = ["ErrorUnit"]
+__all__ = ["ErrorUnit", "shift_add_product"]
+
+
+def shift_add_product(x, y):
+    """``x * y`` for a narrow signed ``x`` as a sum of shifted ``y`` (logic,
+    no multiplier): bit ``b`` of ``x`` adds ``y << b``, its sign bit subtracts."""
+    top = len(x) - 1
+    total = Mux(x[0], y, 0)
+    for b in range(1, top):
+        total = total + Mux(x[b], y << b, 0)
+    return total - Mux(x[top], y << top, 0)
+
 
 
 class ErrorUnit(wiring.Component):
@@ -62,6 +92,9 @@ class ErrorUnit(wiring.Component):
         Classifier generator (see :class:`~lela.rtl.lfsr.ClassifierLfsr`).
     score_shift : int
         Scale of the classifier entries (``Config.score_shift``).
+    classifier_lanes : int
+        ``Q``: products per cycle, one of
+        :func:`lela.contract.classifier_choices` ``(classes, lanes)``.
 
     Attributes
     ----------
@@ -90,13 +123,13 @@ class ErrorUnit(wiring.Component):
     d_take : In(1)
         The layer took ``d`` (when ``d_valid``); the next group starts.
     mult : Out(1)
-        A classifier multiply happens this cycle.
+        ``Q`` classifier multiplies happen this cycle.
     word_read : Out(1)
         An activation word (``lanes`` values) is consumed this cycle.
     """
 
     def __init__(self, *, classes, neurons, lanes, act_width, act_frac, m_bits, m_seed,
-                 k_seed, feedback, score_shift):
+                 k_seed, feedback, score_shift, classifier_lanes=1):
         check_int(self, "classes", classes, 2)
         check_int(self, "lanes", lanes, 1)
         check_int(self, "neurons", neurons, lanes)
@@ -111,11 +144,18 @@ class ErrorUnit(wiring.Component):
         check_choice(self, "feedback", feedback, FEEDBACK_MODES)
         if not isinstance(score_shift, int) or isinstance(score_shift, bool):
             invalid(self, ValueError(f"score_shift must be an integer, not {score_shift!r}"))
+        choices = classifier_choices(classes, lanes)
+        if classifier_lanes not in choices or isinstance(classifier_lanes, bool):
+            invalid(self, ValueError(
+                f"classifier_lanes must be one of {', '.join(map(str, choices))} "
+                f"({classes} classes, {lanes} lanes), not {classifier_lanes!r}"))
         self._classes, self._neurons, self._lanes = classes, neurons, lanes
         self._act_width, self._act_frac = act_width, act_frac
         self._m_bits, self._m_seed, self._k_seed = m_bits, m_seed, k_seed
         self._feedback, self._score_shift = feedback, score_shift
         self.groups = neurons // lanes
+        #: ``Q``: classifier products per cycle.
+        self.classifier_lanes = classifier_lanes
         #: Accumulator bits of the score and error sums (no overflow).
         self.acc_width = score_acc_width(act_width, m_bits, neurons, classes)
         act = signed(act_width)
@@ -144,30 +184,36 @@ class ErrorUnit(wiring.Component):
         return cls(classes=cfg.classes, neurons=cfg.sizes[layer + 1], lanes=cfg.lanes[layer],
                    act_width=cfg.act_width, act_frac=cfg.act_frac, m_bits=cfg.m_bits,
                    m_seed=cfg.m_seeds[layer], k_seed=cfg.k_seeds[layer],
-                   feedback=cfg.feedback, score_shift=cfg.score_shift(layer))
+                   feedback=cfg.feedback, score_shift=cfg.score_shift(layer),
+                   classifier_lanes=classifier_lanes(cfg, layer))
 
     def elaborate(self, platform):
-        """Stages A (sequencing, product), B (sums), C (finish), the two C-word memories."""
+        """Stages A (sequencing, products), B (sums), C (finish), the sum and g memories."""
         m = Module()
         C, P, G = self._classes, self._lanes, self.groups
+        Q = self.classifier_lanes
+        R, QC = classifier_split(C, Q)
+        S, J = C // QC, P // R          # slices per neuron, neuron steps per group
         aw, ss = self._act_width, self._score_shift
         act = signed(aw)
+        acc = signed(self.acc_width)
 
         m.submodules.lfsr = lfsr = ClassifierLfsr(
             m_bits=self._m_bits, m_seed=self._m_seed, k_seed=self._k_seed,
-            feedback=self._feedback)
+            feedback=self._feedback, entries=Q)
 
         # -- stage A: sequencing ------------------------------------------
         scoring = Signal()       # pass: scores (1) or errors (0)
         active = Signal()        # a pass is running in stage A
         fetch = Signal()         # reading the group's word (else: entries)
         grp = Signal(bits(G))
-        lane = Signal(bits(P))
-        cls = Signal(bits(C))
+        step = Signal(bits(J))   # neuron step in the group (R neurons each)
+        slc = Signal(bits(S))    # slice of the classes (Q_c each)
         bank_busy = Signal()     # a group of d is in flight or waiting to be taken
 
         run = active & ~fetch
-        cls_next = Signal.like(cls)    # cls after this cycle: read address of g
+        last_slice, last_step = slc == S - 1, step == J - 1
+        slc_next = Signal.like(slc)    # slc after this cycle: read address of g
         m.d.comb += [
             self.rd_addr.eq(grp),
             lfsr.en.eq(run),
@@ -177,87 +223,154 @@ class ErrorUnit(wiring.Component):
         can_fetch = Mux(scoring, self.groups_ready > grp, ~bank_busy)
         m.d.comb += self.word_read.eq(active & fetch & can_fetch)
 
-        m.d.comb += cls_next.eq(cls)
-        m.d.sync += cls.eq(cls_next)
+        m.d.comb += slc_next.eq(slc)
+        m.d.sync += slc.eq(slc_next)
         with m.If(self.start | self.start_d):
-            m.d.comb += cls_next.eq(0)
+            m.d.comb += slc_next.eq(0)
             m.d.sync += [scoring.eq(self.start), active.eq(1), fetch.eq(1),
-                         grp.eq(0), lane.eq(0), bank_busy.eq(0)]
+                         grp.eq(0), step.eq(0), bank_busy.eq(0)]
         with m.Elif(active & fetch), m.If(can_fetch):
             m.d.sync += fetch.eq(0)
             with m.If(~scoring):
                 m.d.sync += bank_busy.eq(1)
         with m.Elif(run):
-            with m.If(cls == C - 1):
-                m.d.comb += cls_next.eq(0)
-                with m.If(lane == P - 1):
-                    m.d.sync += [lane.eq(0), fetch.eq(1)]
+            with m.If(last_slice):
+                m.d.comb += slc_next.eq(0)
+                with m.If(last_step):
+                    m.d.sync += [step.eq(0), fetch.eq(1)]
                     with m.If(grp == G - 1):
                         m.d.sync += active.eq(0)
                     with m.Else():
                         m.d.sync += grp.eq(grp + 1)
                 with m.Else():
-                    m.d.sync += lane.eq(lane + 1)
+                    m.d.sync += step.eq(step + 1)
             with m.Else():
-                m.d.comb += cls_next.eq(cls + 1)
+                m.d.comb += slc_next.eq(slc + 1)
         with m.If(self.d_take):
             m.d.sync += bank_busy.eq(0)
 
-        # g_c, read a cycle ahead so that g[cls] is there with the entry
-        m.submodules.g_mem = g_mem = Memory(shape=act, depth=C, init=[])
-        g_rd, g_wr = g_mem.read_port(), g_mem.write_port()
-        m.d.comb += g_rd.addr.eq(cls_next)
+        # -- the finish: the C sums read back one class per cycle ---------
+        # from two cycles after the last entry (its sums are written in B)
+        fin_wait, fin_active = Signal(), Signal()
+        fin_word, fin_elem, fin_cls = Signal(bits(S)), Signal(bits(QC)), Signal(bits(C))
+        m.d.sync += fin_wait.eq(run & scoring & last_slice & last_step & (grp == G - 1))
+        with m.If(self.start | self.start_d):
+            m.d.sync += fin_active.eq(0)
+        with m.Elif(fin_wait):
+            m.d.sync += [fin_active.eq(1), fin_word.eq(0), fin_elem.eq(0), fin_cls.eq(0)]
+        with m.Elif(fin_active):
+            m.d.sync += fin_cls.eq(fin_cls + 1)
+            with m.If(fin_cls == C - 1):
+                m.d.sync += fin_active.eq(0)
+            with m.If(fin_elem == QC - 1):
+                m.d.sync += [fin_elem.eq(0), fin_word.eq(fin_word + 1)]
+            with m.Else():
+                m.d.sync += fin_elem.eq(fin_elem + 1)
+        r_valid, r_cls = Signal(), Signal.like(fin_cls)
+        r_elem, r_word = Signal.like(fin_elem), Signal.like(fin_word)
+        m.d.sync += [r_valid.eq(fin_active & ~self.start), r_elem.eq(fin_elem),
+                     r_word.eq(fin_word), r_cls.eq(fin_cls)]
 
-        x = Mux(scoring, lfsr.m, lfsr.k)
-        h = self.rd_data[lane]
-        y = Mux(scoring, h, g_rd.data)
+        # g of the slice, read a cycle ahead so that it is there with the entries
+        if S > 1:
+            g_mems = [Memory(shape=act, depth=S, init=[]) for _ in range(QC)]
+            for i, mem in enumerate(g_mems):
+                m.submodules[f"g_mem{i}" if QC > 1 else "g_mem"] = mem
+            g_rds = [mem.read_port() for mem in g_mems]
+            g_wrs = [mem.write_port() for mem in g_mems]
+            m.d.comb += [rd.addr.eq(slc_next) for rd in g_rds]
+            g_slice = [rd.data for rd in g_rds]
+        else:
+            g_slice = [Signal(act, name=f"g{i}") for i in range(QC)]
+
+        # -- products -------------------------------------------------------
         b_valid, b_scoring = Signal(), Signal()
-        # no reset (read only with b_valid): the DSP's output register can hold it
-        b_prod = Signal(signed(entry_shape(self._m_bits).width + aw), reset_less=True)
         b_first_j, b_last_j, b_first_c, b_last_c = Signal(), Signal(), Signal(), Signal()
-        b_cls = Signal(bits(C))
-        b_mask = Signal()
+        b_slc = Signal.like(slc)
+        b_mask = [Signal(name=f"b_mask{r}" if R > 1 else "b_mask") for r in range(R)]
+        b_prod = []
+        pw = entry_shape(self._m_bits).width + aw
+        for r in range(R):
+            h = self.rd_data[step * R + r] if J > 1 else self.rd_data[r]
+            m.d.sync += b_mask[r].eq(h > 0)
+            row = []
+            for i in range(QC):
+                e = r * QC + i
+                x = Mux(scoring, lfsr.m[e], lfsr.k[e])
+                y = Mux(scoring, h, g_slice[i])
+                # no reset (read only with b_valid): the DSP's output register can hold it
+                prod = Signal(signed(pw), reset_less=True,
+                              name=f"b_prod{r}_{i}" if Q > 1 else "b_prod")
+                m.d.sync += prod.eq(x * y if Q == 1 else shift_add_product(x, y))
+                row.append(prod)
+            b_prod.append(row)
         m.d.sync += [
-            b_valid.eq(run), b_scoring.eq(scoring), b_prod.eq(x * y),
-            b_first_j.eq((grp == 0) & (lane == 0)),
-            b_last_j.eq((grp == G - 1) & (lane == P - 1)),
-            b_first_c.eq(cls == 0), b_last_c.eq(cls == C - 1),
-            b_cls.eq(cls), b_mask.eq(h > 0),
+            b_valid.eq(run), b_scoring.eq(scoring),
+            b_first_j.eq((grp == 0) & (step == 0)),
+            b_last_j.eq((grp == G - 1) & last_step),
+            b_first_c.eq(slc == 0), b_last_c.eq(last_slice), b_slc.eq(slc),
         ]
 
         # -- stage B: accumulate ------------------------------------------
-        # the C partial score sums live in a small memory: class c's sum is
-        # read in stage A (address cls) and written back here (address b_cls)
-        acc = signed(self.acc_width)
-        m.submodules.sums = sums = Memory(shape=acc, depth=C, init=[])
-        sums_rd, sums_wr = sums.read_port(), sums.write_port()
-        m.d.comb += sums_rd.addr.eq(cls)
-        dacc = Signal(acc)
-        # one rounding and saturation for both passes (they never overlap)
+        # the score sums of a slice: one per class of the slice, summed over
+        # the R neurons of the step
+        tree_s = [sum(b_prod[r][i] for r in range(R)) for i in range(QC)]
+        if S > 1:
+            s_mems = [Memory(shape=acc, depth=S, init=[]) for _ in range(QC)]
+            for i, mem in enumerate(s_mems):
+                m.submodules[f"sums{i}" if QC > 1 else "sums"] = mem
+            s_rds = [mem.read_port() for mem in s_mems]
+            for i, mem in enumerate(s_mems):
+                wr = mem.write_port()
+                sum_s = Mux(b_first_j, 0, s_rds[i].data) + tree_s[i]
+                m.d.comb += [wr.addr.eq(b_slc), wr.data.eq(sum_s),
+                             wr.en.eq(b_valid & b_scoring)]
+            m.d.comb += [rd.addr.eq(Mux(fin_active, fin_word, slc)) for rd in s_rds]
+            if QC == 1:
+                fin_data = s_rds[0].data
+            else:
+                fin_data = Signal(acc, name="fin_data")
+                with m.Switch(r_elem):
+                    for i, rd in enumerate(s_rds):
+                        with m.Case(i):
+                            m.d.comb += fin_data.eq(rd.data)
+        else:
+            sums = [Signal(acc, name=f"sum{i}") for i in range(QC)]
+            with m.If(b_valid & b_scoring):
+                m.d.sync += [sums[i].eq(Mux(b_first_j, 0, sums[i]) + tree_s[i])
+                             for i in range(QC)]
+            fin_data = Signal(acc, name="fin_data")   # the read, a register like a memory's
+            with m.Switch(fin_elem):
+                for i in range(QC):
+                    with m.Case(i):
+                        m.d.sync += fin_data.eq(sums[i])
+
+        # the error sums: one per neuron of the step, over the classes of the slice
+        dacc = [Signal(acc, name=f"dacc{r}" if R > 1 else "dacc") for r in range(R)]
         c_fin = Signal(acc)
         c_cls = Signal(bits(C))
-        c_mask = Signal()
+        c_word, c_elem = Signal.like(r_word), Signal.like(r_elem)
+        c_mask = [Signal(name=f"c_mask{r}" if R > 1 else "c_mask") for r in range(R)]
         c_fin_valid = Signal()
         c_dfin_valid = Signal()
-        sum_s = Mux(b_first_j, 0, sums_rd.data) + b_prod
-        sum_d = Mux(b_first_c, 0, dacc) + b_prod
-        m.d.comb += [sums_wr.addr.eq(b_cls), sums_wr.data.eq(sum_s),
-                     sums_wr.en.eq(b_valid & b_scoring)]
-        m.d.sync += [c_fin_valid.eq(0), c_dfin_valid.eq(0)]
-        with m.If(b_valid & b_scoring & b_last_j):
-            m.d.sync += [c_fin.eq(sum_s), c_fin_valid.eq(1), c_cls.eq(b_cls)]
+        # (b_scoring: a finish never shares stage C with an error sum, by construction)
+        m.d.sync += [c_fin_valid.eq(r_valid & b_scoring & ~self.start), c_dfin_valid.eq(0),
+                     c_fin.eq(fin_data), c_cls.eq(r_cls), c_word.eq(r_word), c_elem.eq(r_elem)]
         with m.If(b_valid & ~b_scoring):
-            m.d.sync += dacc.eq(sum_d)
+            for r in range(R):
+                m.d.sync += dacc[r].eq(Mux(b_first_c, 0, dacc[r])
+                                       + sum(b_prod[r][i] for i in range(QC)))
             with m.If(b_last_c):
-                m.d.sync += [c_dfin_valid.eq(1), c_mask.eq(b_mask)]
+                m.d.sync += [c_dfin_valid.eq(1)] + [c_mask[r].eq(b_mask[r]) for r in range(R)]
 
         # -- stage C: finish ----------------------------------------------
-        # the error sum is dacc itself, one cycle after its last entry
-        s = saturate(round_shift(Mux(c_dfin_valid, dacc, c_fin), ss), aw)
+        # the error sums are dacc themselves, one cycle after their last entry;
+        # one rounding and saturation for both passes (they never overlap)
+        s = saturate(round_shift(Mux(c_dfin_valid, dacc[0], c_fin), ss), aw)
         one = 1 << self._act_frac
         up, down = one - s, one + s   # t = +1 (label) / t = -1
         g = saturate(Mux(c_cls == self.label, -Mux(up > 0, up, 0), Mux(down > 0, down, 0)), aw)
-        g_new = Signal(act)   # g_c of the class in stage C, written to g_mem
+        g_new = Signal(act)   # g_c of the class in stage C, written to its g memory
         m.d.comb += g_new.eq(g)
         s_ring = [self.scores[c] for c in range(C)]
         top1 = Signal(act)
@@ -267,7 +380,14 @@ class ErrorUnit(wiring.Component):
         with m.Elif(c_fin_valid):
             m.d.sync += [s_ring[c].eq(s_ring[c + 1]) for c in range(C - 1)]
             m.d.sync += [s_ring[C - 1].eq(s)]
-            m.d.comb += [g_wr.addr.eq(c_cls), g_wr.data.eq(g_new), g_wr.en.eq(1)]
+            for i in range(QC):
+                here = c_elem == i
+                if S > 1:
+                    m.d.comb += [g_wrs[i].addr.eq(c_word), g_wrs[i].data.eq(g_new),
+                                 g_wrs[i].en.eq(here)]
+                else:
+                    with m.If(here):
+                        m.d.sync += g_slice[i].eq(g_new)
             with m.If(c_cls == 0):
                 m.d.sync += [top1.eq(s), top2.eq(-(1 << aw)), self.pred.eq(0)]
             with m.Elif(s > top1):
@@ -278,14 +398,16 @@ class ErrorUnit(wiring.Component):
                 m.d.sync += self.scores_done.eq(1)
         m.d.comb += self.margin.eq(top1 - top2)
 
-        d_count = Signal(bits(P))
-        dj = Mux(c_mask, s, Const(0, act))
+        d_count = Signal(bits(J))
+        dj = [Mux(c_mask[0], s, Const(0, act))]
+        dj += [Mux(c_mask[r], saturate(round_shift(dacc[r], ss), aw), Const(0, act))
+               for r in range(1, R)]
         with m.If(self.start_d):
             m.d.sync += [self.d_valid.eq(0), d_count.eq(0)]
         with m.Elif(c_dfin_valid):
-            m.d.sync += [self.d[p].eq(self.d[p + 1]) for p in range(P - 1)]
-            m.d.sync += self.d[P - 1].eq(dj)
-            with m.If(d_count == P - 1):
+            m.d.sync += [self.d[p].eq(self.d[p + R]) for p in range(P - R)]
+            m.d.sync += [self.d[P - R + r].eq(dj[r]) for r in range(R)]
+            with m.If(d_count == J - 1):
                 m.d.sync += [d_count.eq(0), self.d_valid.eq(1)]
             with m.Else():
                 m.d.sync += d_count.eq(d_count + 1)

@@ -400,7 +400,8 @@ class Layer(wiring.Component):
 
         # -- counters -----------------------------------------------------------
         if cfg.counters:
-            m.submodules.counters = counters = Counters(lanes=P)
+            m.submodules.counters = counters = Counters(
+                lanes=P, classifier_lanes=eu.classifier_lanes)
             m.d.comb += [counters.busy.eq(self.busy), counters.beat.eq(issue),
                          counters.classifier_multiply.eq(eu.mult),
                          counters.weight_write.eq(uu.w_valid),

@@ -1,14 +1,15 @@
 """Random-classifier generator: twin of ``lela.golden_model.lfsr``.
 
 Two 32-bit Galois LFSRs (polynomial mask :data:`~lela.golden_model.lfsr.MASK`)
-produce one entry of the fixed random classifier ``M`` and one entry of the
-feedback matrix ``K`` per enabled cycle, in the golden model's j-major,
-c-minor order. The ``m_bits`` steps of an entry are unrolled combinationally
-(a chain of ``m_bits`` XOR layers), so nothing is stored but the two states.
+produce ``entries`` consecutive entries of the fixed random classifier ``M``
+and of the feedback matrix ``K`` per enabled cycle, in the golden model's
+j-major, c-minor order. The ``entries * m_bits`` steps are unrolled
+combinationally (the jump is a fixed XOR network of the state), so nothing is
+stored but the two states.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import wiring
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from lela.config import FEEDBACK_MODES
@@ -28,14 +29,20 @@ def unroll(state, bits):
     """``bits`` LFSR steps of ``state`` as logic: ``(draw, next_state)``.
 
     The first emitted bit is the least significant bit of ``draw`` (the
-    golden model's :meth:`~lela.golden_model.lfsr.Lfsr.draw`).
+    golden model's :meth:`~lela.golden_model.lfsr.Lfsr.draw`). The steps are
+    linear over GF(2): each output bit is computed here, at elaboration time,
+    as the set of state bits it XORs, so the logic is one XOR of a fixed set
+    of bits per output, however many steps are unrolled.
     """
+    taps = [1 << i for i in range(WIDTH)]   # taps[i]: the state bits that bit i XORs
     out = []
     for _ in range(bits):
-        bit = state[0]
+        bit = taps[0]
         out.append(bit)
-        state = (state >> 1) ^ Mux(bit, MASK, 0)
-    return Cat(*out), state[:WIDTH]
+        taps = [(taps[i + 1] if i + 1 < WIDTH else 0) ^ (bit if MASK >> i & 1 else 0)
+                for i in range(WIDTH)]
+    state = Value.cast(state)
+    return Cat(*((state & t).xor() for t in out)), Cat(*((state & t).xor() for t in taps))
 
 
 def _odd(draw, bits):
@@ -64,17 +71,19 @@ class ClassifierLfsr(wiring.Component):
     Attributes
     ----------
     en : In(1)
-        Advance both LFSRs by one entry at the next clock edge.
+        Advance both LFSRs by ``entries`` entries at the next clock edge.
     rewind : In(1)
         Reload both seeds at the next clock edge (wins over ``en``).
-    m : Out(signed(m_bits + 1))
-        Current entry of ``M`` (combinational from the state).
-    k : Out(signed(m_bits + 1))
-        Current entry of ``K``.
+    m : Out(ArrayLayout(signed(m_bits + 1), entries))
+        The current ``entries`` entries of ``M``, first in stream order at
+        index 0 (combinational from the state).
+    k : Out(ArrayLayout(signed(m_bits + 1), entries))
+        The same entries of ``K``.
     """
 
-    def __init__(self, *, m_bits, m_seed, k_seed, feedback):
+    def __init__(self, *, m_bits, m_seed, k_seed, feedback, entries=1):
         check_int(self, "m_bits", m_bits, 1, 8)
+        check_int(self, "entries", entries, 1)
         check_int(self, "m_seed", m_seed, 1, 2**WIDTH - 1)
         check_int(self, "k_seed", k_seed, 1, 2**WIDTH - 1)
         check_choice(self, "feedback", feedback, FEEDBACK_MODES)
@@ -82,11 +91,13 @@ class ClassifierLfsr(wiring.Component):
         self._m_seed = m_seed
         self._k_seed = k_seed
         self._feedback = feedback
+        self._entries = entries
+        entry = data.ArrayLayout(entry_shape(m_bits), entries)
         super().__init__({
             "en": In(1),
             "rewind": In(1),
-            "m": Out(entry_shape(m_bits)),
-            "k": Out(entry_shape(m_bits)),
+            "m": Out(entry),
+            "k": Out(entry),
         })
 
     @property
@@ -100,12 +111,13 @@ class ClassifierLfsr(wiring.Component):
         return self._feedback
 
     def elaborate(self, platform):
-        """One or two 32-bit LFSRs, ``m_bits`` steps unrolled per entry."""
+        """One or two 32-bit LFSRs, ``entries * m_bits`` steps unrolled per cycle."""
         m = Module()
-        bits = self._m_bits
+        bits, n = self._m_bits, self._entries
         m_state = Signal(WIDTH, init=self._m_seed)
-        m_draw, m_next = unroll(m_state, bits)
-        m.d.comb += self.m.eq(_odd(m_draw, bits))
+        m_draw, m_next = unroll(m_state, bits * n)
+        m_draws = [m_draw[e * bits:(e + 1) * bits] for e in range(n)]
+        m.d.comb += [self.m[e].eq(_odd(u, bits)) for e, u in enumerate(m_draws)]
         with m.If(self.rewind):
             m.d.sync += m_state.eq(self._m_seed)
         with m.Elif(self.en):
@@ -116,17 +128,18 @@ class ClassifierLfsr(wiring.Component):
             return m
 
         k_state = Signal(WIDTH, init=self._k_seed)
-        k_draw, k_next = unroll(k_state, bits)
-        k_odd = Signal(entry_shape(bits))
-        m.d.comb += k_odd.eq(_odd(k_draw, bits))
+        k_draw, k_next = unroll(k_state, bits * n)
         with m.If(self.rewind):
             m.d.sync += k_state.eq(self._k_seed)
         with m.Elif(self.en):
             m.d.sync += k_state.eq(k_next)
-        if self._feedback == "independent":
-            m.d.comb += self.k.eq(k_odd)
-        else:
-            # sign(M) * |K|: M is odd, so never zero; its sign is the draw's top bit
-            magnitude = Mux(k_odd < 0, -k_odd, k_odd)
-            m.d.comb += self.k.eq(Mux(m_draw[bits - 1], magnitude, -magnitude))
+        for e in range(n):
+            k_odd = Signal(entry_shape(bits), name=f"k_odd{e}" if n > 1 else "k_odd")
+            m.d.comb += k_odd.eq(_odd(k_draw[e * bits:(e + 1) * bits], bits))
+            if self._feedback == "independent":
+                m.d.comb += self.k[e].eq(k_odd)
+            else:
+                # sign(M) * |K|: M is odd, so never zero; its sign is the draw's top bit
+                magnitude = Mux(k_odd < 0, -k_odd, k_odd)
+                m.d.comb += self.k[e].eq(Mux(m_draws[e][bits - 1], magnitude, -magnitude))
         return m

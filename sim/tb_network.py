@@ -15,7 +15,10 @@ The job (JSON, path in ``$LELA_JOB``) says what to do:
 ``check_every``     compare results with the model every N samples (the model
                     still steps on every sample); 1 = every sample
 ``early_exit``      ``[enable, threshold]`` for inference samples
-``reset_at``        sample indices at which reset is asserted mid-sample
+``reset_at``        sample indices at which reset is asserted mid-sample: after
+                    half its beats and a random wait of up to ``B`` cycles
+                    (``lela.contract.cycle_bound``), so that it can fall in
+                    any phase of the samples in flight
 ``readback``        true: read every weight and bias back at the end and compare
 ``counters``        true: compare the per-layer counters with the analytic model
 ``progress``        true: a progress bar on stderr
@@ -49,6 +52,7 @@ from lela.contract import (
     SPACE_COUNTERS,
     SPACE_W,
     access_address,
+    cycle_bound,
 )
 from lela.golden_model.counters import layer_modes, totals
 from lela.golden_model.network import FixedNetwork, initial_weights, update_order
@@ -206,6 +210,7 @@ class Bench:
                 if n in resets and k == n0 // 2:
                     resets.discard(n)
                     dut.i_sample__valid.value = 0
+                    await ClockCycles(dut.clk, self.rng.randint(1, cycle_bound(self.cfg)))
                     first = self.pending[0]  # the samples in flight are fed again
                     await self.after_reset(n)
                     pos = indices.index(first)

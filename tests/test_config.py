@@ -34,6 +34,15 @@ RULES = {
     "lanes_zero": ({"lanes": (4, 0, 4)}, "lanes: layer 2 needs at least 1 lane, not (4, 0, 4)"),
     "lanes_divide": ({"lanes": (4, 4, 3)},
                      "lanes: layer 3: 3 lanes do not divide its 128 neurons, not (4, 4, 3)"),
+    "classifier_count": ({"classifier_lanes": (1, 1)},
+                         ("classifier_lanes: must have 3 entries (one per hidden layer), "
+                         "not (1, 1)")),
+    "classifier_value": ({"classifier_lanes": (1, 3, 1)},
+                         ("classifier_lanes: layer 2 (10 classes, 4 lanes) can have 1, 2, 5, "
+                         "10, 20, 40, not (1, 3, 1)")),
+    "classifier_neurons": ({"classifier_lanes": (80, 1, 1)},
+                           ("classifier_lanes: layer 1 (10 classes, 4 lanes) can have 1, 2, 5, "
+                           "10, 20, 40, not (80, 1, 1)")),
     "act_width_low": ({"act_width": 3, "act_frac": 0}, "act_width: must be in [4, 32], not 3"),
     "act_width_high": ({"act_width": 33}, "act_width: must be in [4, 32], not 33"),
     "act_frac_high": ({"act_frac": 15}, "act_frac: must be in [0, 14], not 15"),

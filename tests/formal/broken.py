@@ -40,7 +40,7 @@ class ZeroResetLfsr(ClassifierLfsr):
         m_state = Signal(WIDTH)                    # bug: init=self._m_seed forgotten
         m_draw, m_next = unroll(m_state, bits)
         odd = ((m_draw << 1) - ((1 << bits) - 1))[:bits + 1].as_signed()
-        m.d.comb += [self.m.eq(odd), self.k.eq(self.m)]
+        m.d.comb += [self.m[0].eq(odd), self.k.eq(self.m)]
         with m.If(self.rewind):
             m.d.sync += m_state.eq(self._m_seed)
         with m.Elif(self.en):

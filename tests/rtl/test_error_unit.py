@@ -10,7 +10,7 @@ from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
 from lela.config import Config
-from lela.contract import EU_FETCH_CYCLES, EU_PIPELINE_CYCLES
+from lela.contract import EU_FETCH_CYCLES, EU_FINISH_CYCLES
 from lela.golden_model import error_unit as golden
 from lela.golden_model.network import classifier_matrices
 from lela.golden_model.numerics import signed_range
@@ -73,7 +73,7 @@ def _run(cfg, layer, samples, seed, gap, take_delay):
                 cycle += 1
                 ctx.set(eu.groups_ready, written)  # visible the cycle after the write
             ctx.set(hz.we, 0)
-            assert mults == cfg.classes * G * P
+            assert mults * eu.classifier_lanes == cfg.classes * G * P
             res = [np.array([ctx.get(eu.scores[c]) for c in range(cfg.classes)]),
                    ctx.get(eu.pred), ctx.get(eu.margin), None, cycle - last_write]
             if train:
@@ -132,41 +132,56 @@ def _check(cfg, layer, samples, got, seed):
                                           err_msg=f"{where}: d")
 
 
-@pytest.mark.parametrize("feedback, lanes, gap", [
-    ("symmetric", 4, 40), ("sign_concordant", 2, 3), ("independent", 1, 0), ("symmetric", 8, 90),
+@pytest.mark.parametrize("feedback, lanes, q, gap", [
+    ("symmetric", 4, 1, 40), ("sign_concordant", 2, 1, 3), ("independent", 1, 1, 0),
+    ("symmetric", 8, 1, 90),
+    # Q classes of one neuron per cycle, then R whole neurons per cycle
+    ("sign_concordant", 4, 2, 5), ("independent", 2, 5, 0), ("symmetric", 8, 10, 7),
+    ("sign_concordant", 8, 20, 1), ("independent", 4, 40, 3), ("symmetric", 16, 160, 0),
 ])
-def test_scores_and_errors(feedback, lanes, gap):
-    seed = 300 + lanes + gap
+def test_scores_and_errors(feedback, lanes, q, gap):
+    seed = 300 + lanes + gap + q
     cfg = Config(sizes=(4, 16), lanes=(lanes,), m_seeds=(0x1A2B3C4D,), k_seeds=(0x0F1E2D3C,),
-                 feedback=feedback)
+                 feedback=feedback, classifier_lanes=(q,))
     rng = np.random.default_rng(seed)
     samples = _samples(cfg, 0, rng, 5)
     got = _run(cfg, 0, samples, seed, gap, take_delay=6)
     _check(cfg, 0, samples, got, seed)
 
 
-def test_many_classes_and_wide_entries():
-    seed = 17
+@pytest.mark.parametrize("q", [1, 13, 39])
+def test_many_classes_and_wide_entries(q):
+    seed = 17 + q
     cfg = Config(sizes=(4, 6), classes=13, lanes=(3,), m_bits=8, m_seeds=(5,), k_seeds=(6,),
-                 feedback="sign_concordant")
+                 feedback="sign_concordant", classifier_lanes=(q,))
     rng = np.random.default_rng(seed)
     samples = _samples(cfg, 0, rng, 4)
     _check(cfg, 0, samples, _run(cfg, 0, samples, seed, gap=1, take_delay=2), seed)
 
 
-def test_scores_latency():
+@pytest.mark.parametrize("q", [1, 5, 20])
+def test_scores_latency(q):
     """When the classifier keeps up, the scores are final a fixed number of
     cycles after the last activation word is written."""
-    cfg = Config(sizes=(4, 8), lanes=(2,), m_seeds=(1,), k_seeds=(2,))
+    cfg = Config(sizes=(4, 8), lanes=(2,), m_seeds=(1,), k_seeds=(2,), classifier_lanes=(q,))
     samples = _samples(cfg, 0, np.random.default_rng(0), 2)
     got = _run(cfg, 0, samples, 0, gap=40, take_delay=0)
-    # write at w, visible at w+1, fetch w+1, entries w+2..w+1+P*C, then the pipeline
-    expected = 1 + EU_FETCH_CYCLES + cfg.lanes[0] * cfg.classes + EU_PIPELINE_CYCLES - 1
+    # write at w, visible at w+1, fetch w+1, entries w+2..w+1+P*C/Q, then the
+    # finish: one class per cycle and its pipeline
+    expected = (EU_FETCH_CYCLES + cfg.lanes[0] * cfg.classes // q + cfg.classes
+                + EU_FINISH_CYCLES)
     assert [r[4] for r in got] == [expected] * 2
 
 
-def test_parameters_are_validated():
-    with pytest.raises(ValueError, match=re.escape("neurons must be a multiple of lanes (4), "
-                                                   "not 6")):
-        ErrorUnit(classes=10, neurons=6, lanes=4, act_width=16, act_frac=12, m_bits=4,
-                  m_seed=1, k_seed=2, feedback="symmetric", score_shift=4)
+@pytest.mark.parametrize("kwargs, message", [
+    ({"neurons": 6}, "neurons must be a multiple of lanes (4), not 6"),
+    ({"classifier_lanes": 3}, ("classifier_lanes must be one of 1, 2, 5, 10, 20, 40 "
+                               "(10 classes, 4 lanes), not 3")),
+    ({"classifier_lanes": 30}, "not 30"),
+])
+def test_parameters_are_validated(kwargs, message):
+    args = {"classes": 10, "neurons": 8, "lanes": 4, "act_width": 16, "act_frac": 12,
+            "m_bits": 4, "m_seed": 1, "k_seed": 2, "feedback": "symmetric",
+            "score_shift": 4} | kwargs
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ErrorUnit(**args)

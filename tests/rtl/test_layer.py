@@ -14,7 +14,16 @@ from amaranth.lib import data
 from amaranth.sim import Simulator
 
 from lela.config import Config
-from lela.contract import COUNTER_HIGH, COUNTERS, INFO, SPACE_B, SPACE_COUNTERS, SPACE_INFO, SPACE_W
+from lela.contract import (
+    COUNTER_HIGH,
+    COUNTERS,
+    INFO,
+    SPACE_B,
+    SPACE_COUNTERS,
+    SPACE_INFO,
+    SPACE_W,
+    cycle_bound,
+)
 from lela.golden_model import counters as golden_counters
 from lela.golden_model.layer import Token, layer_step
 from lela.golden_model.network import classifier_matrices, initial_weights
@@ -198,32 +207,38 @@ def _sign(v, width):
     return v - (1 << width) if v >> (width - 1) else v
 
 
-def _config(lanes, memory="dual_port", counters=True):
+def _config(lanes, memory="dual_port", counters=True, classifier_lanes=()):
     return Config(sizes=(6, 8, 4), classes=3, lanes=lanes, m_seeds=(0x1234567, 0x89ABCDE),
                   k_seeds=(0x2468ACE, 0x13579BD), eta_shift=2, feedback="sign_concordant",
-                  weight_memory=memory, counters=counters)
+                  weight_memory=memory, counters=counters, classifier_lanes=classifier_lanes)
 
 
 _MODES = ["train", "train", "infer", "train", "skip", "infer_ee"]
 
 
-@pytest.mark.parametrize("index, lanes, memory, counters", [
-    (0, (2, 4), "dual_port", True), (1, (2, 4), "dual_port", True),
-    (1, (4, 1), "dual_port", True), (0, (2, 4), "single_port", False),
-    (1, (4, 1), "single_port", True), (1, (2, 4), "dual_port", False)])
-def test_layer_against_the_model(index, lanes, memory, counters):
-    seed = 500 + index * 10 + lanes[index] + 100 * (memory == "single_port") + 200 * counters
-    cfg = _config(lanes, memory, counters)
+@pytest.mark.parametrize("index, lanes, memory, counters, classifier", [
+    (0, (2, 4), "dual_port", True, ()), (1, (2, 4), "dual_port", True, ()),
+    (1, (4, 1), "dual_port", True, ()), (0, (2, 4), "single_port", False, ()),
+    (1, (4, 1), "single_port", True, ()), (1, (2, 4), "dual_port", False, ()),
+    # classifier lanes: all classes of one neuron, then two and four neurons per cycle
+    (0, (2, 4), "dual_port", True, (3, 6)), (1, (2, 4), "dual_port", True, (6, 6)),
+    (1, (4, 4), "single_port", True, (1, 12))])
+def test_layer_against_the_model(index, lanes, memory, counters, classifier):
+    seed = (500 + index * 10 + lanes[index] + 100 * (memory == "single_port") + 200 * counters
+            + 1000 * sum(classifier))
+    cfg = _config(lanes, memory, counters, classifier)
     samples = _samples(cfg, index, np.random.default_rng(seed), 9, _MODES)
     _check(cfg, index, samples, seed)
 
 
 @pytest.mark.parametrize("idle, backpressure", [(0, 0), (1, 0), (0, 1), (1, 1)])
-def test_layer_four_ways(idle, backpressure):
+@pytest.mark.parametrize("classifier", [(), (3, 12)])
+def test_layer_four_ways(idle, backpressure, classifier):
     """The same checks with the producer's gaps and the consumer's (and the
-    results') backpressure on and off."""
-    seed = 600 + 10 * idle + backpressure
-    cfg = _config((2, 4))
+    results') backpressure on and off, with one classifier product per cycle
+    and with several."""
+    seed = 600 + 10 * idle + backpressure + sum(classifier)
+    cfg = _config((2, 4), classifier_lanes=classifier)
     samples = _samples(cfg, 1, np.random.default_rng(seed), 8, _MODES)
     _check(cfg, 1, samples, seed, idle=bool(idle), backpressure=bool(backpressure))
 
@@ -264,14 +279,16 @@ def _check(cfg, index, samples, seed, **stalls):
     assert rb["write"] == [(0, 0), (0xFFFF8000, 0), (0, 0), (0x7FFF, 0)]
 
 
-def test_busy_cycles_model_matches_the_schedule_bound():
-    """Steady-state cost of a training sample stays within 10% of 2 N_in N_out / P
-    for the default network and 1, 2, 4, 8 lanes (the model is pinned to the
-    RTL by the counter checks above)."""
-    for p in (1, 2, 4, 8):
-        cfg = Config(lanes=(p, p, p))
-        for i in range(cfg.layers):
-            bound = 2 * cfg.sizes[i] * cfg.sizes[i + 1] // p
-            busy = golden_counters.busy_cycles(cfg, i, "train") + 1  # + the accepting cycle
-            if i:  # layer 0 (64 inputs) is never the bottleneck
-                assert busy <= 1.1 * bound, (p, i, busy, bound)
+@pytest.mark.parametrize("p, ratio", [(1, 1.10), (2, 1.10), (4, 1.10), (8, 1.10), (16, 1.10),
+                                      (32, 1.10), (64, 1.25)])
+def test_busy_cycles_model_stays_near_the_bound(p, ratio):
+    """Steady-state cost of a training sample of every layer of the default
+    network stays within ``ratio`` of ``B`` (the slowest layer's
+    ``2 N_in N_out / P``) for 1 to 64 lanes, with the classifier lanes chosen
+    from the lanes (the model is pinned to the RTL by the counter checks
+    above and by the bench's Verilator runs)."""
+    cfg = Config(lanes=(p, p, p))
+    bound = cycle_bound(cfg)
+    for i in range(cfg.layers):
+        busy = golden_counters.busy_cycles(cfg, i, "train") + 1  # + the accepting cycle
+        assert busy <= ratio * bound, (p, i, busy, bound)

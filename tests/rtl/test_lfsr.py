@@ -17,9 +17,11 @@ M_SEED, K_SEED = DEFAULT.m_seeds[0], DEFAULT.k_seeds[0]
 class _AllModes(Elaboratable):
     """One generator per feedback mode, driven together (one simulation)."""
 
-    def __init__(self, m_bits, m_seed, k_seed):
+    def __init__(self, m_bits, m_seed, k_seed, entries=1):
+        self.entries = entries
         self.units = {mode: ClassifierLfsr(m_bits=m_bits, m_seed=m_seed, k_seed=k_seed,
-                                           feedback=mode) for mode in FEEDBACK_MODES}
+                                           feedback=mode, entries=entries)
+                      for mode in FEEDBACK_MODES}
 
     def elaborate(self, platform):
         m = Module()
@@ -36,7 +38,8 @@ def _expected(mode, m_seed, k_seed, classes, neurons, bits):
 
 
 def _run(dut, count, schedule=None):
-    """Entries emitted while ``en`` follows ``schedule`` (default: always on)."""
+    """Entries emitted while ``en`` follows ``schedule`` (default: always on),
+    in stream order: ``dut.entries`` per enabled cycle."""
     units = dut.units
     got = {mode: [] for mode in units}
     schedule = np.ones(count, dtype=bool) if schedule is None else schedule
@@ -47,7 +50,8 @@ def _run(dut, count, schedule=None):
                 ctx.set(unit.en, int(en))
             if en:
                 for mode, unit in units.items():
-                    got[mode].append((ctx.get(unit.m), ctx.get(unit.k)))
+                    m, k = ctx.get(unit.m), ctx.get(unit.k)
+                    got[mode].extend((m[e], k[e]) for e in range(dut.entries))
             await ctx.tick()
 
     sim = Simulator(dut)
@@ -97,7 +101,7 @@ def test_rewind_replays_the_sequence():
         for _ in range(2):
             run = []
             for _ in range(37):
-                run.append((ctx.get(dut.m), ctx.get(dut.k)))
+                run.append((ctx.get(dut.m)[0], ctx.get(dut.k)[0]))
                 await ctx.tick()
             seen.append(run)
             ctx.set(dut.rewind, 1)  # wins over en
@@ -114,12 +118,29 @@ def test_rewind_replays_the_sequence():
     np.testing.assert_array_equal(np.array(seen[0])[:, 1], k_exp)
 
 
+@pytest.mark.parametrize("entries, bits", [(2, 4), (10, 4), (40, 4), (7, 8)])
+def test_several_entries_per_cycle_are_the_stream(entries, bits):
+    """``entries`` per cycle are the next ``entries`` of the one-per-cycle
+    stream, with idle cycles between."""
+    seed = 40 + entries
+    schedule = np.random.default_rng(seed).random(300) < 0.7
+    got = _run(_AllModes(bits, M_SEED, K_SEED, entries), 300, schedule)
+    n = int(schedule.sum()) * entries
+    for mode in FEEDBACK_MODES:
+        m_exp, k_exp = _expected(mode, M_SEED, K_SEED, 1, n, bits)
+        np.testing.assert_array_equal(got[mode][:, 0], m_exp,
+                                      err_msg=f"seed {seed}, entries {entries}, mode {mode}")
+        np.testing.assert_array_equal(got[mode][:, 1], k_exp,
+                                      err_msg=f"seed {seed}, entries {entries}, mode {mode}")
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"m_bits": 0}, "m_bits must be an integer in [1, 8], not 0"),
     ({"m_bits": True}, "not True"),
     ({"m_seed": 0}, "m_seed must be an integer in [1, 4294967295], not 0"),
     ({"k_seed": 2**32}, "k_seed must be an integer in [1, 4294967295], not 4294967296"),
     ({"feedback": "random"}, "not 'random'"),
+    ({"entries": 0}, "entries must be an integer >= 1, not 0"),
 ])
 def test_parameters_are_validated(kwargs, message):
     args = {"m_bits": 4, "m_seed": 1, "k_seed": 1, "feedback": "symmetric"} | kwargs

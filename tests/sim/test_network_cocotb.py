@@ -18,6 +18,10 @@ DEFAULT = Config()
 SMALL_DIGITS = Config(sizes=(64, 16, 16), lanes=(4, 2), m_seeds=(0x1234567, 0x89ABCDE),
                       k_seeds=(0x2468ACE, 0x13579BD), eta_shift=5)
 
+#: the same network with several classifier products per cycle: layer 1 four
+#: whole neurons per cycle (R = 4), layer 2 half a neuron's classes (Q_c = 5)
+PARALLEL = SMALL_DIGITS.replace(classifier_lanes=(40, 5))
+
 CONDITIONS = {"plain": (0.0, 0.0), "idle": (0.3, 0.0),
               "backpressure": (0.0, 0.5), "idle+backpressure": (0.3, 0.5)}
 
@@ -64,13 +68,24 @@ def test_train_epoch(sim, condition, builds, tmp_path):
     assert result["samples"] == count
 
 
+@pytest.mark.parametrize("condition", CONDITIONS)
+def test_parallel_classifier(sim, condition, builds, tmp_path):
+    """Training with the parallel classifier lanes, every sample checked and
+    every weight read back, under idle cycles and backpressure."""
+    idle, bp = CONDITIONS[condition]
+    seed = 31 + list(CONDITIONS).index(condition)
+    job = digits_job(tmp_path, PARALLEL, 60, seed, idle=idle, backpressure=bp, readback=True)
+    result = builds(PARALLEL, sim)(job, f"parallel-{condition}")
+    assert result["samples"] == 60
+
+
 def test_reset_mid_sample(sim, builds, tmp_path):
     """Reset in the middle of samples: the weights hold a prefix of one
     update, and training then continues bit-exact."""
-    job = digits_job(tmp_path, SMALL_DIGITS, 40, 5, reset_at=[7, 23], readback=True,
+    job = digits_job(tmp_path, SMALL_DIGITS, 40, 5, reset_at=[7, 16, 23, 30], readback=True,
                      idle=0.2, backpressure=0.2)
     result = builds(SMALL_DIGITS, sim)(job, "reset")
-    assert len(result["reset_states"]) == 2 * SMALL_DIGITS.layers
+    assert len(result["reset_states"]) == 4 * SMALL_DIGITS.layers
     # the resets really interrupted an update in progress
     assert "partial update" in result["reset_states"], result["reset_states"]
 

@@ -35,7 +35,7 @@ class LfsrHarness(Harness):
             for state, seed in states:
                 m.d.comb += [Assert(state != 0), Assert(implies(rewound, state == seed)),
                              Cover(stepped & (state != seed))]
-            for entry in (dut.m, dut.k):
+            for entry in (dut.m[0], dut.k[0]):
                 m.d.comb += [Assert(entry[0]), Assert((entry >= -top) & (entry <= top)),
                              Cover(entry == top), Cover(entry == -top)]
             m.d.comb += Cover(rewound)
