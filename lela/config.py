@@ -14,10 +14,18 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
-from .contract import LFSR_WIDTH, bias_shift, classifier_choices, score_acc_bound, weight_shift
+from .contract import (
+    LFSR_WIDTH,
+    bias_shift,
+    classifier_choices,
+    layer_cycle_bound,
+    multipliers_used,
+    score_acc_bound,
+    weight_shift,
+)
 
 __all__ = ["DEFAULT", "FEEDBACK_MODES", "LOSSES", "WEIGHT_MEMORIES", "Config", "ConfigError",
-           "config_file", "read_toml"]
+           "balance_lanes", "config_file", "divisors", "read_toml"]
 
 FEEDBACK_MODES = ("symmetric", "sign_concordant", "independent")
 LOSSES = ("square_hinge", "cross_entropy")
@@ -308,6 +316,41 @@ class Config:
         return self.replace(sizes=sizes, lanes=lanes, classifier_lanes=(),
                             m_seeds=_stretch(self.m_seeds, layers),
                             k_seeds=_stretch(self.k_seeds, layers))
+
+
+def divisors(n):
+    """The divisors of ``n``, ascending."""
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def balance_lanes(cfg, multipliers):
+    """A copy of ``cfg`` whose lanes per layer fit a budget of ``multipliers``
+    multiplier blocks (:func:`lela.contract.multipliers_used`) and keep the
+    pipeline balanced: starting from one lane per layer, the slowest layer
+    layers (largest ``2 N_in N_out / P``) take their next divisor of lanes
+    together while the budget holds. The classifier lanes are chosen from the lanes (explicit
+    ``classifier_lanes`` are dropped). :class:`ConfigError` if even one lane
+    per layer does not fit."""
+    if not isinstance(multipliers, int) or isinstance(multipliers, bool):
+        raise ConfigError(f"multipliers: must be an integer, not {multipliers!r}")
+    cfg = cfg.replace(lanes=(1,) * cfg.layers, classifier_lanes=())
+    need = multipliers_used(cfg)
+    if multipliers < need:
+        raise ConfigError(f"multipliers: {cfg.layers} hidden layers need at least {need} (one "
+                          f"MAC lane and one classifier multiplier each), not {multipliers!r}")
+    while True:
+        bounds = [layer_cycle_bound(cfg, i) for i in range(cfg.layers)]
+        lanes = list(cfg.lanes)
+        for i, bound in enumerate(bounds):
+            if bound == max(bounds):   # every slowest layer, or the bound stays
+                bigger = [d for d in divisors(cfg.sizes[i + 1]) if d > lanes[i]]
+                if not bigger:
+                    return cfg
+                lanes[i] = bigger[0]
+        trial = cfg.replace(lanes=tuple(lanes))
+        if multipliers_used(trial) > multipliers:
+            return cfg
+        cfg = trial
 
 
 def read_toml(path, what, error):

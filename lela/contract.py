@@ -229,6 +229,14 @@ def classifier_lanes(cfg, layer):
     return next((q for q in choices if p * c // q <= target), choices[-1])
 
 
+def multipliers_used(cfg):
+    """Multiplier blocks (DSPs: MULT18X18D, SB_MAC16) of ``cfg``'s layers: one
+    per MAC lane, and one per error unit with ``Q = 1`` (its ``*``); wider
+    classifier lanes shift and add in logic. For operands that fit one block
+    (up to 18 bits on the ECP5, 16 on the iCE40)."""
+    return sum(cfg.lanes) + sum(classifier_lanes(cfg, i) == 1 for i in range(cfg.layers))
+
+
 # -- cycle bound --------------------------------------------------------------
 def layer_cycle_bound(cfg, layer):
     """``2 N_in N_out / P`` of layer ``layer``: forward and update, one weight

@@ -33,11 +33,13 @@ from lela.contract import (
     SPACE_SHIFT,
     SPACE_W,
     bias_shift,
+    classifier_lanes,
     cycle_bound,
     exit_bits,
     forward_acc_width,
     label_bits,
     layer_cycle_bound,
+    multipliers_used,
     weight_shift,
 )
 from lela.golden_model import counters as golden_counters
@@ -99,6 +101,7 @@ def manifest(cfg, top, ports, trace=True):
         layers.append({
             "index": i, "n_in": cfg.sizes[i], "n_out": cfg.sizes[i + 1],
             "lanes": cfg.lanes[i], "groups": cfg.sizes[i + 1] // cfg.lanes[i],
+            "classifier_lanes": classifier_lanes(cfg, i),
             "m_seed": cfg.m_seeds[i], "k_seed": cfg.k_seeds[i],
             "score_shift": cfg.score_shift(i), "forward_acc_width": forward_acc_width(cfg, i),
             "weight_words": cfg.sizes[i] * cfg.sizes[i + 1] // cfg.lanes[i],
@@ -124,6 +127,7 @@ def manifest(cfg, top, ports, trace=True):
         },
         "memories_bits": memories,
         "memory_bits_total": total,
+        "multipliers": multipliers_used(cfg),
         "address_map": {
             "format": "layer << 24 | space << 20 | index",
             "layer_shift": LAYER_SHIFT, "space_shift": SPACE_SHIFT,

@@ -2,13 +2,15 @@
 
 import argparse
 import dataclasses
+import itertools
 import re
 from importlib import resources
 
 import pytest
 
 from lela.cli import add_config_arguments, config_from_args
-from lela.config import DEFAULT, INT_BITS, Config, ConfigError
+from lela.config import DEFAULT, INT_BITS, Config, ConfigError, balance_lanes, divisors
+from lela.contract import cycle_bound, multipliers_used
 
 
 def raises(message):
@@ -264,6 +266,19 @@ def test_cli_lanes():
     assert parse("--lanes", "1,2,8").lanes == (1, 2, 8)
 
 
+def test_cli_multipliers_and_classifier_lanes():
+    assert parse("--multipliers", "15").lanes == (2, 4, 4)
+    assert parse("--multipliers", "156").lanes == (16, 32, 32)
+    assert parse("--classifier-lanes", "5").classifier_lanes == (5, 5, 5)
+    cfg = parse("--multipliers", "40", "--classifier-lanes", "1,2,40")
+    assert cfg.lanes == (8, 16, 16) and cfg.classifier_lanes == (1, 2, 40)
+    with raises("--lanes and --multipliers both choose the lanes: give one"):
+        parse("--lanes", "4", "--multipliers", "40")
+    with raises("multipliers: 3 hidden layers need at least 6 (one MAC lane and one "
+                "classifier multiplier each), not 2"):
+        parse("--multipliers", "2")
+
+
 def test_cli_sizes_shrink():
     cfg = parse("--sizes", "64,32,16")
     assert cfg.sizes == (64, 32, 16) and cfg.lanes == (4, 4)
@@ -344,3 +359,28 @@ def test_toml_with_fields_outside_the_lela_table_is_rejected(tmp_path):
     path.write_text("eta_shift = 5\n[lela]\nclasses = 10\n")
     with pytest.raises(ConfigError, match=r"fields outside the \[lela\] table would be ignored \(eta_shift\)"):
         Config.from_toml(path)
+
+
+def test_balance_lanes_reaches_the_smallest_bound_within_the_budget():
+    """For every budget, the lanes chosen fit it and reach the smallest cycle
+    bound of any choice of lanes (every combination of divisors tried)."""
+    base = Config()
+    combos = []
+    for lanes in itertools.product(*(divisors(n) for n in base.sizes[1:])):
+        cfg = base.replace(lanes=lanes)
+        combos.append((cycle_bound(cfg), multipliers_used(cfg)))
+    for budget in range(6, 200):
+        cfg = balance_lanes(base, budget)
+        assert multipliers_used(cfg) <= budget, budget
+        best = min(b for b, used in combos if used <= budget)
+        assert cycle_bound(cfg) == best, (budget, cfg.lanes)
+
+
+@pytest.mark.parametrize("budget, message", [
+    (5, ("multipliers: 3 hidden layers need at least 6 (one MAC lane and one classifier "
+         "multiplier each), not 5")),
+    (6.0, "multipliers: must be an integer, not 6.0"),
+])
+def test_balance_lanes_rejects_a_budget_it_cannot_meet(budget, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        balance_lanes(Config(), budget)

@@ -35,7 +35,7 @@ class Plan:
     #: network of the accuracy, early-exit, utilisation and traffic sections
     config: str = "default"
     #: MAC lanes of the utilisation sweep (those that divide every layer)
-    lanes: tuple = (1, 2, 4, 8, 16, 32)
+    lanes: tuple = (1, 2, 4, 8, 16, 32, 64)
     #: training samples per utilisation run (steady state from the second half)
     util_samples: int = 10
     #: also measure the iCEBreaker configuration's cycles (for its throughput)

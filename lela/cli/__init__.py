@@ -16,7 +16,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from lela.config import Config, ConfigError
+from lela.config import Config, ConfigError, balance_lanes
 from lela.data import DataError
 
 __all__ = ["COMMANDS", "CommandError", "add_cluster_arguments", "add_config_arguments",
@@ -58,6 +58,13 @@ def add_config_arguments(parser):
     g.add_argument("--classes", type=int)
     g.add_argument("--lanes", type=_int_list, metavar="P1,P2,...",
                    help="MAC lanes per hidden layer (one value applies to all)")
+    g.add_argument("--multipliers", type=int, metavar="N",
+                   help="choose the lanes per hidden layer for a budget of N multiplier "
+                        "blocks, balancing the pipeline (instead of --lanes; "
+                        "docs/architecture.md)")
+    g.add_argument("--classifier-lanes", type=_int_list, metavar="Q1,Q2,...",
+                   help="error-unit products per cycle per hidden layer (one value applies "
+                        "to all; default: chosen from the lanes)")
     g.add_argument("--eta-shift", type=int, help="learning rate 2**-ETA_SHIFT")
     g.add_argument("--feedback", help="symmetric | sign_concordant | independent")
     g.add_argument("--loss", help="square_hinge | cross_entropy")
@@ -91,7 +98,16 @@ def config_from_args(args, default=None) -> Config:
     lanes = getattr(args, "lanes", None)
     if lanes is not None:
         changes["lanes"] = lanes * cfg.layers if len(lanes) == 1 else lanes
-    return cfg.replace(**changes) if changes else cfg
+    budget = getattr(args, "multipliers", None)
+    if budget is not None and lanes is not None:
+        raise ConfigError("--lanes and --multipliers both choose the lanes: give one")
+    cfg = cfg.replace(**changes) if changes else cfg
+    if budget is not None:
+        cfg = balance_lanes(cfg, budget)
+    q = getattr(args, "classifier_lanes", None)
+    if q is not None:
+        cfg = cfg.replace(classifier_lanes=q * cfg.layers if len(q) == 1 else q)
+    return cfg
 
 
 def add_cluster_arguments(parser, what, one_worker=""):

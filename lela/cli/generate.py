@@ -24,7 +24,9 @@ def run(args) -> int:
     out = output_dir(args.out)
     info = generate(cfg, out, trace=not args.no_trace)
     print(f"lela generate: {out / info['verilog']} and {out / 'manifest.json'}")
-    print(f"  layers {cfg.sizes}, lanes {cfg.lanes}, {info['memory_bits_total']} memory bits")
+    q = tuple(layer["classifier_lanes"] for layer in info["parameters"]["layer"])
+    print(f"  layers {cfg.sizes}, lanes {cfg.lanes}, classifier lanes {q}, "
+          f"{info['multipliers']} multipliers, {info['memory_bits_total']} memory bits")
     print(f"  cycle bound B = {info['cycle_bound']}, modelled steady state "
           f"{info['cycles_per_sample_model']} cycles/sample "
           f"({info['cycles_per_sample_ratio']:.3f} B)")

@@ -26,7 +26,7 @@ from .harness import (
     contract_stages,
 )
 
-__all__ = ["BROKEN", "CHECKS", "EU_CFG", "LAYER1_CFG", "LAYER_CFG", "NEG_CFG", "NET1_CFG", "NET2_CFG",
+__all__ = ["BROKEN", "CHECKS", "EU_CFG", "EU_CLASSES_CFG", "EU_NEURONS_CFG", "LAYER1_CFG", "LAYER_CFG", "NEG_CFG", "NET1_CFG", "NET2_CFG",
            "OUTSIDE_CONTRACT", "Check"]
 
 #: One layer: 3 inputs, so the weight memory has 3 words (not a power of two:
@@ -36,6 +36,10 @@ LAYER_CFG = Config(sizes=(3, 2), classes=2, lanes=(2,), act_width=4, act_frac=2,
                    k_seeds=(0x89ABCDE,), eta_shift=1)
 #: Two groups of neurons, so the error unit delivers d more than once per pass.
 EU_CFG = LAYER_CFG.replace(sizes=(3, 4))
+#: The error unit with several classifier products per cycle: both classes of
+#: a neuron (Q = 2, registers for the sums), two whole neurons (Q = 4).
+EU_CLASSES_CFG = EU_CFG.replace(classifier_lanes=(2,))
+EU_NEURONS_CFG = EU_CFG.replace(classifier_lanes=(4,))
 #: Negative update shifts (exact left shifts): weight_shift -1, bias_shift -2.
 NEG_CFG = LAYER_CFG.replace(act_frac=1, eta_shift=0)
 #: Network tops: one input per sample keeps a sample short enough for a
@@ -94,6 +98,18 @@ CHECKS = [
     Check("error_handshake", "error_unit", "bmc", 40, lambda: ErrorHandshakeHarness(EU_CFG)),
     Check("error_handshake_cover", "error_unit", "cover", 40,
           lambda: ErrorHandshakeHarness(EU_CFG)),
+    Check("error_stages_classes", "error_unit", "prove", 1,
+          lambda: ErrorStagesHarness(EU_CLASSES_CFG)),
+    Check("error_stages_neurons", "error_unit", "prove", 1,
+          lambda: ErrorStagesHarness(EU_NEURONS_CFG)),
+    Check("error_stages_neurons_cover", "error_unit", "cover", 24,
+          lambda: ErrorStagesHarness(EU_NEURONS_CFG)),
+    Check("error_handshake_classes", "error_unit", "bmc", 30,
+          lambda: ErrorHandshakeHarness(EU_CLASSES_CFG)),
+    Check("error_handshake_neurons", "error_unit", "bmc", 30,
+          lambda: ErrorHandshakeHarness(EU_NEURONS_CFG)),
+    Check("error_handshake_neurons_cover", "error_unit", "cover", 30,
+          lambda: ErrorHandshakeHarness(EU_NEURONS_CFG)),
     # LFSR
     Check("lfsr_state", "lfsr", "prove", 1, lambda: LfsrHarness(**_LFSR)),
     Check("lfsr_state_cover", "lfsr", "cover", 30, lambda: LfsrHarness(**_LFSR)),
@@ -118,7 +134,7 @@ CHECKS = [
     Check("input_buffer", "network", "prove", 3, lambda: InputBufferHarness(LAYER_CFG)),
     Check("input_buffer_cover", "network", "cover", 12, lambda: InputBufferHarness(LAYER_CFG)),
     Check("network", "network", "bmc", 28, lambda: NetworkHarness(NET1_CFG, trace=True)),
-    Check("network_cover", "network", "cover", 28, lambda: NetworkHarness(NET1_CFG, trace=True)),
+    Check("network_cover", "network", "cover", 34, lambda: NetworkHarness(NET1_CFG, trace=True)),
     Check("network_two_layers", "network", "bmc", 20,
           lambda: NetworkHarness(NET2_CFG, trace=False, cover_training=False)),
     Check("network_two_layers_cover", "network", "cover", 20,

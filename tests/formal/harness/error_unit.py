@@ -46,8 +46,10 @@ class ErrorStagesHarness(Harness):
                      Assert(implies(ok & fin_valid, g_written == g))]
         dfin_valid = self.past(probe(frag, "c_dfin_valid", 1) & ~dut.start_d,
                                name="dfin_valid")
-        dfin = self.past(probe(frag, "dacc", acc), name="dfin")   # the error sum
-        mask = self.past(probe(frag, "c_mask"), name="mask")
+        # the error sum of the step's last neuron (R neurons per step)
+        last = "" if dut.classifier_lanes <= cfg.classes else str(dut.classifier_lanes // C - 1)
+        dfin = self.past(probe(frag, f"dacc{last}", acc), name="dfin")
+        mask = self.past(probe(frag, f"c_mask{last}"), name="mask")
         d = Mux(mask, clamp(self.rounded(dfin, self.shift, "d_round"), aw), 0)
         m.d.comb += Assert(implies(ok & dfin_valid, dut.d[P - 1] == d))
         lo, hi = signed_range(aw)
