@@ -252,24 +252,36 @@ class ErrorUnit(wiring.Component):
         # -- the finish: the C sums read back one class per cycle ---------
         # from two cycles after the last entry (its sums are written in B)
         fin_wait, fin_active = Signal(), Signal()
-        fin_word, fin_elem, fin_cls = Signal(bits(S)), Signal(bits(QC)), Signal(bits(C))
+        fin_cls = Signal(bits(C))
+        # class c is element c % Q_c of word c // Q_c: counted apart only
+        # when neither is trivial
+        split = 1 < QC < C
+        fin_word = Signal(bits(S)) if split else (fin_cls if QC == 1 else Const(0, 1))
+        fin_elem = Signal(bits(QC)) if split else (fin_cls if S == 1 else Const(0, 1))
         m.d.sync += fin_wait.eq(run & scoring & last_slice & last_step & (grp == G - 1))
         with m.If(self.start | self.start_d):
             m.d.sync += fin_active.eq(0)
         with m.Elif(fin_wait):
-            m.d.sync += [fin_active.eq(1), fin_word.eq(0), fin_elem.eq(0), fin_cls.eq(0)]
+            m.d.sync += [fin_active.eq(1), fin_cls.eq(0)]
+            if split:
+                m.d.sync += [fin_word.eq(0), fin_elem.eq(0)]
         with m.Elif(fin_active):
             m.d.sync += fin_cls.eq(fin_cls + 1)
             with m.If(fin_cls == C - 1):
                 m.d.sync += fin_active.eq(0)
-            with m.If(fin_elem == QC - 1):
-                m.d.sync += [fin_elem.eq(0), fin_word.eq(fin_word + 1)]
-            with m.Else():
-                m.d.sync += fin_elem.eq(fin_elem + 1)
+            if split:
+                with m.If(fin_elem == QC - 1):
+                    m.d.sync += [fin_elem.eq(0), fin_word.eq(fin_word + 1)]
+                with m.Else():
+                    m.d.sync += fin_elem.eq(fin_elem + 1)
         r_valid, r_cls = Signal(), Signal.like(fin_cls)
-        r_elem, r_word = Signal.like(fin_elem), Signal.like(fin_word)
-        m.d.sync += [r_valid.eq(fin_active & ~self.start), r_elem.eq(fin_elem),
-                     r_word.eq(fin_word), r_cls.eq(fin_cls)]
+        m.d.sync += [r_valid.eq(fin_active & ~self.start), r_cls.eq(fin_cls)]
+        if split:
+            r_elem, r_word = Signal.like(fin_elem), Signal.like(fin_word)
+            m.d.sync += [r_elem.eq(fin_elem), r_word.eq(fin_word)]
+        else:
+            r_word = r_cls if QC == 1 else Const(0, 1)
+            r_elem = r_cls if S == 1 else Const(0, 1)
 
         # g of the slice, read a cycle ahead so that it is there with the entries
         if S > 1:
@@ -349,13 +361,18 @@ class ErrorUnit(wiring.Component):
         dacc = [Signal(acc, name=f"dacc{r}" if R > 1 else "dacc") for r in range(R)]
         c_fin = Signal(acc)
         c_cls = Signal(bits(C))
-        c_word, c_elem = Signal.like(r_word), Signal.like(r_elem)
+        if split:
+            c_word, c_elem = Signal.like(r_word), Signal.like(r_elem)
+            m.d.sync += [c_word.eq(r_word), c_elem.eq(r_elem)]
+        else:
+            c_word = c_cls if QC == 1 else Const(0, 1)
+            c_elem = c_cls if S == 1 else Const(0, 1)
         c_mask = [Signal(name=f"c_mask{r}" if R > 1 else "c_mask") for r in range(R)]
         c_fin_valid = Signal()
         c_dfin_valid = Signal()
         # (b_scoring: a finish never shares stage C with an error sum, by construction)
         m.d.sync += [c_fin_valid.eq(r_valid & b_scoring & ~self.start), c_dfin_valid.eq(0),
-                     c_fin.eq(fin_data), c_cls.eq(r_cls), c_word.eq(r_word), c_elem.eq(r_elem)]
+                     c_fin.eq(fin_data), c_cls.eq(r_cls)]
         with m.If(b_valid & ~b_scoring):
             for r in range(R):
                 m.d.sync += dacc[r].eq(Mux(b_first_c, 0, dacc[r])

@@ -45,6 +45,9 @@ def _md_headline(r):
         rows.append((("utilisation: measured cycles/sample ÷ bound B, "
                      f"{sizes_text(r['utilisation']['sizes'])}, {h['utilisation_lanes']} lanes"),
                      f"**{h['utilisation_ratio']:.4f}**"))
+    if "utilisation_by_lanes" in h:
+        rows.append(("utilisation by lanes P (measured ÷ B)",
+                     ", ".join(f"{p}: {v:.3f}" for p, v in h["utilisation_by_lanes"].items())))
     for label, f in (h.get("fmax_mhz") or {}).items():
         rows.append((f"Fmax, {label} (nextpnr)", f"**{_f(f, 1)} MHz**"))
     if "throughput_ratio_vs_numpy_batch1_ecp5" in h:
@@ -115,17 +118,23 @@ def _md_utilisation(u):
            "(median of the second half of the run; the schedule does not depend on the "
            "data). B = max over layers of 2·N_in·N_out/P (forward and update, one weight "
            "per lane per cycle). Model: `golden_model.counters.busy_cycles` + 1 of the "
-           "slowest layer. Error-unit floor: 2·C·N_out, the cycles of the error unit's one "
-           "multiplier (C scores and C feedback terms per neuron)."), ""]
+           "slowest layer. Classifier lanes Q: the error unit's products per cycle, chosen "
+           "from the lanes (`lela.contract.classifier_lanes`). Error-unit floor: "
+           "2·C·N_out/Q, the cycles of the error unit's Q lanes (C scores and C feedback "
+           "terms per neuron)."), ""]
     rows = []
     for r in u["rows"] + u.get("boards", []):
         rows.append([f"{sizes_text(r['sizes'])}" + ("" if r in u["rows"] else
                                                     f" ({r['label']})"),
-                     r["lanes"][0], _f(r["bound"]), _f(r["cycles_per_sample"]),
+                     r["lanes"][0],
+                     ", ".join(str(q) for q in r["classifier_lanes"]) if "classifier_lanes" in r
+                     else "–",
+                     _f(r["bound"]), _f(r["cycles_per_sample"]),
                      f"{r['ratio']:.4f}", _f(r["model_cycles"]),
                      "yes" if r["model_equal"] else "no", _f(r["classifier_floor"]),
                      r["slowest_layer"]])
-    out.append(_table(["network", "lanes P", "B", "measured", "measured / B", "model",
+    out.append(_table(["network", "lanes P", "classifier lanes Q", "B", "measured",
+                       "measured / B", "model",
                        "= model", "error-unit floor", "slowest layer"], rows))
     out += ["", *_scaling_note(u), "", "![cycles per sample vs lanes](benchmarks/utilisation.png)"]
     return out
@@ -139,18 +148,18 @@ def _scaling_note(u):
     k = max(range(len(sizes) - 1), key=lambda i: sizes[i] * sizes[i + 1])
     n_in, c = sizes[k], u["classes"]
     text = [
-        ("Where scaling stops, and why: a layer's training sample costs 2·G·N_in MAC beats "
-        "(G = N_out/P groups) plus a fixed overhead of 2·P·C + 14 cycles while the error "
-        "unit keeps up (P·C + 4 ≤ N_in; docs/architecture.md §3). The error unit has one "
-        "multiplier per layer: it spends P·C + 1 cycles on each group's scores and P·C + 4 "
-        "on its d values, so once P·C exceeds N_in it, not the MAC lanes, sets the pace "
-        f"and the cost tends to 2·C·N_out whatever P. Here the bound is set by layer {k + 1} "
-        f"(N_in = {n_in}) and C = {c}: lanes pay off up to P ≈ N_in/C = {n_in / c:.1f}.")]
+        ("Why it scales: a layer's training sample costs 2·G·N_in MAC beats (G = N_out/P "
+        "groups) plus a tail of 2·P·C/Q + C + 15 cycles (the last group's scores, "
+        "their finish, the first group's d; docs/architecture.md §3), as long as the error "
+        "unit keeps up with the update (P·C/Q + 4 ≤ N_in). With one classifier product per "
+        "cycle that stops at P ≈ N_in/C "
+        f"(here {n_in / c:.1f}: layer {k + 1}, N_in = {n_in}, C = {c}); the error unit's "
+        "Q classifier lanes grow with P so that a group's classifier work stays within "
+        "B/32 cycles.")]
     last = rows[-1]
     text.append(f"At {last['lanes'][0]} lanes the measured {_f(last['cycles_per_sample'])} "
-                f"cycles are {last['ratio']:.2f} x B and "
-                f"{last['cycles_per_sample'] / last['classifier_floor']:.2f} x the "
-                "error-unit floor.")
+                f"cycles are {last['ratio']:.2f} x B; the error unit's classifier lanes need "
+                f"{_f(last['classifier_floor'])} of them.")
     return [" ".join(text)]
 
 
@@ -387,7 +396,13 @@ def markdown(report, command, seconds):
                      ("simulators", _md_simulators), ("early_exit", _md_early_exit),
                      ("accuracy", _md_accuracy)):
         if report.get(name):
-            out += ["", *fn(report[name])]
+            section = fn(report[name])
+            again = report.get("remeasured", {}).get(name)
+            if again:   # a later run of this section alone, merged into the report
+                section[1:1] = ["", (f"Re-measured on its own, after the rest of this "
+                                     f"report: `{again['command']}`, commit "
+                                     f"{again['commit']}, started {again['started']}.")]
+            out += ["", *section]
     out += ["", "## Skipped in this run", ""]
     out += [f"- {s['section']}: {s['what']}" for s in report["skipped"]] or ["- nothing"]
     return "\n".join(out) + "\n"

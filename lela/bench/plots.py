@@ -35,8 +35,8 @@ def plots(report, folder):
         ax.loglog(p, [r["cycles_per_sample"] for r in u["rows"]], "o-", label="measured (RTL)")
         ax.loglog(p, [r["model_cycles"] for r in u["rows"]], "x", label="counter model")
         ax.loglog(p, [r["bound"] for r in u["rows"]], "--", label="bound B = max 2·N_in·N_out/P")
-        ax.axhline(u["rows"][0]["classifier_floor"], color="grey", ls=":",
-                   label="error-unit floor 2·C·N_out")
+        ax.loglog(p, [r["classifier_floor"] for r in u["rows"]], color="grey", ls=":",
+                  label="error-unit floor 2·C·N_out/Q")
         ax.set_xticks(p, [str(v) for v in p])
         ax.set_xlabel("MAC lanes P per layer")
         ax.set_ylabel("cycles per training sample")

@@ -30,6 +30,7 @@ def headline(report):
     if u:
         h["utilisation_ratio"] = u["default"]["ratio"]
         h["utilisation_lanes"] = u["default"]["lanes"]
+        h["utilisation_by_lanes"] = {str(r["lanes"][0]): r["ratio"] for r in u["rows"]}
     r = report.get("resources")
     if r:
         h["fmax_mhz"] = {b["label"]: b["fmax"] for b in r["builds"]}

@@ -8,7 +8,7 @@ import hashlib
 
 import numpy as np
 
-from lela.contract import cycle_bound
+from lela.contract import classifier_lanes, cycle_bound
 from lela.golden_model.counters import busy_cycles, layer_modes
 from lela.golden_model.network import FixedNetwork
 
@@ -37,9 +37,11 @@ def model_cycles(cfg):
 
 
 def classifier_floor(cfg):
-    """Cycles the error unit's one multiplier needs per training sample in the
-    slowest layer: C entries per neuron for the scores, C again for d."""
-    return max(2 * cfg.classes * n for n in cfg.sizes[1:])
+    """Cycles the error unit's ``Q`` classifier lanes need per training sample
+    in the layer where they need the most: ``C`` entries per neuron for the
+    scores, ``C`` again for d, ``Q`` per cycle (``2 C N_out / Q``)."""
+    return max(2 * cfg.classes * cfg.sizes[i + 1] // classifier_lanes(cfg, i)
+               for i in range(cfg.layers))
 
 
 def job_name(cfg):
@@ -127,6 +129,7 @@ def utilisation_run(ctx, cfg, label):
         "model_cycles": model, "model_equal": measured == model,
         "slowest_layer": slowest + 1, "layer_cycles_model": per_layer,
         "classifier_floor": classifier_floor(cfg),
+        "classifier_lanes": [classifier_lanes(cfg, i) for i in range(cfg.layers)],
         "steady_gaps_min": int(steady.min()), "steady_gaps_max": int(steady.max()),
         "counters": result["counters"], "counters_equal_model": counters_equal,
         "simulated_cycles": result["cycles"], "run_seconds": wall, "build_seconds": build_s,
