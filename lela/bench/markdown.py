@@ -293,8 +293,13 @@ def _md_throughput(t):
            ("samples/s = clock ÷ cycles per training sample (the layer pipeline's steady "
            "state). CPU baselines on this machine in the same run, training on digits with "
            "the same network: the NumPy float model (`FloatNetwork`, local rule) with batch "
-           f"1 and with mini-batch {t['baseline_batch']}, and the bit-exact fixed-point model "
-           f"(`FixedNetwork`), one BLAS thread, best of the repeats. CPU: {t['cpu']}."), ""]
+           f"1 and with mini-batch {t['baseline_batch']}, the bit-exact fixed-point model "
+           "(`FixedNetwork`), and the same online rule compiled with numba, float32 "
+           "(`lela.bench.compiled`: what one would run on a CPU instead for online "
+           f"learning); one BLAS thread, one core, best of the repeats. CPU: {t['cpu']}."), ""]
+
+    def ratio(r, key):   # a report from before a baseline existed has no figure for it
+        return f"{r['ratio'][key]:.2f}" if key in r["ratio"] else "–"
     b = t["baseline_batch"]
     rows = []
     for r in t["rows"]:
@@ -304,18 +309,20 @@ def _md_throughput(t):
                      _f(r["samples_per_second"]),
                      f"{r['ratio']['float_batch1']:.2f}",
                      f"{r['ratio'][f'float_batch{b}']:.2f}",
-                     f"{r['ratio']['fixed']:.2f}"])
+                     f"{r['ratio']['fixed']:.2f}", ratio(r, "compiled_online")])
     out.append(_table(["board", "network", "lanes", "clock MHz", "cycles/sample",
-                       "samples/s", "÷ float batch 1", f"÷ float batch {b}", "÷ fixed-point"],
-                      rows))
+                       "samples/s", "÷ float batch 1", f"÷ float batch {b}", "÷ fixed-point",
+                       "÷ compiled online"], rows))
     out += ["", "CPU baselines (training samples/s):", ""]
     rows = [[sizes_text(x["sizes"]), x["samples"], x["repeats"],
              _f(x["samples_per_second"]["float_batch1"]),
              _f(x["samples_per_second"][f"float_batch{b}"]),
              _f(x["samples_per_second"]["fixed"]),
+             _f(x["samples_per_second"]["compiled_online"])
+             if "compiled_online" in x["samples_per_second"] else "–",
              " ".join(str(v) for v in x["loadavg"] or [])] for x in t["baselines"]]
     out.append(_table(["network", "samples", "repeats", "float batch 1", f"float batch {b}",
-                       "fixed-point", "load average"], rows))
+                       "fixed-point", "compiled online", "load average"], rows))
     out += ["", "![throughput](benchmarks/throughput.png)"]
     return out
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from . import accuracy, early_exit, resources, simulators, throughput, traffic, utilisation
-from .common import MNIST_DIR, SECTIONS, Clock, Context, config_key, json_default
+from .common import MNIST_DIR, SECTIONS, Clock, Context, config_key, json_default, named_config
 from .machine import git_commit, machine
 from .markdown import markdown
 from .plots import plots
@@ -21,6 +21,42 @@ BENCHES = {
     "simulators": simulators.measure, "resources": resources.measure,
     "throughput": throughput.measure,
 }
+
+
+def _board_figures(report, board, h):
+    """The issue's figures of ``board``'s own configuration (``lela/configs``):
+    Fmax, multipliers, training samples/s and, for the ULX3S, the ratios to
+    the CPU baselines and the fraction of the multiplier bound."""
+    from lela.config import Config
+
+    cfg = named_config(board)
+    key = config_key(cfg)
+    build = next((b for b in (report.get("resources") or {}).get("builds", [])
+                  if b["board"] == board and config_key(Config.from_dict(b["config"])) == key
+                  and b.get("fmax")), None)
+    if build:
+        h[f"{board}_fmax_mhz"] = build["fmax"]
+        dsp = next((r for r in build["resources"].values()
+                    if r["cell"] in ("MULT18X18D", "ICESTORM_DSP")), None)
+        if dsp and board == "ulx3s":
+            h["ulx3s_multipliers_used"] = dsp["used"]
+    rows = (report.get("throughput") or {}).get("rows", [])
+    row = next((r for r in rows if r["board"] == board and list(cfg.lanes) == [r["lanes"]] *
+                cfg.layers and r["clock_source"] == "Fmax"), None)
+    if row is None:
+        return
+    h[f"{board}_train_samples_per_s"] = row["samples_per_second"]
+    if board != "ulx3s":
+        return
+    for name, base in (("ratio_vs_numpy_batch1", "float_batch1"),
+                       ("ratio_vs_numpy_batch32", "float_batch32"),
+                       ("ratio_vs_compiled_online", "compiled_online")):
+        if base in row["ratio"]:
+            h[name] = row["ratio"][base]
+    if build and dsp:
+        macs = 2 * sum(a * b for a, b in zip(cfg.sizes, cfg.sizes[1:]))   # forward + update
+        bound = dsp["available"] * build["fmax"] * 1e6 / macs
+        h["multiplier_bound_fraction"] = row["samples_per_second"] / bound
 
 
 def headline(report):
@@ -43,6 +79,8 @@ def headline(report):
             h["throughput_ratio_vs_numpy_batch1_ecp5"] = ref["ratio"]["float_batch1"]
             h["throughput_ecp5_lanes"] = ref["lanes"]
             h["throughput_ecp5_samples_per_second"] = ref["samples_per_second"]
+    for board in ("ulx3s", "icebreaker"):
+        _board_figures(report, board, h)
     tr = report.get("traffic")
     if tr:
         h["traffic_ratio_vs_backprop"] = tr["ratio"]

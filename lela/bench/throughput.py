@@ -1,7 +1,8 @@
 """Section ``throughput``: training samples/s at Fmax (cycles from
 ``utilisation``) against the CPU baselines measured in the same run: the float
-model with batch 1 and with mini-batch :data:`BASELINE_BATCH`, and the
-fixed-point model."""
+model with batch 1 and with mini-batch :data:`BASELINE_BATCH`, the
+fixed-point model, and the same online rule compiled for one core
+(:class:`~lela.bench.compiled.CompiledOnline`, float32)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from lela.golden_model.float_model import FloatNetwork
 from lela.golden_model.network import FixedNetwork
 
 from .common import config_key, divides, named_config, sizes_text, with_lanes
+from .compiled import CompiledOnline
 from .machine import cpu_name, loadavg
 from .resources import fmax
 from .utilisation import model_cycles
@@ -35,13 +37,16 @@ def _blas_one_thread():
 
 
 def cpu_baselines(cfg, dataset, samples=None, repeats=3):
-    """Training samples/s of the float model (batch 1 and :data:`BASELINE_BATCH`) and of
-    the fixed-point model on this machine; the best of ``repeats`` runs."""
+    """Training samples/s of the float model (batch 1 and :data:`BASELINE_BATCH`), of
+    the fixed-point model and of the compiled online rule on this machine; the
+    best of ``repeats`` runs."""
     x, y = dataset.x_train[:samples], dataset.y_train[:samples]
     n = len(y)
     order = np.arange(n)
     limits, threads = _blas_one_thread()
-    times = {"float_batch1": [], f"float_batch{BASELINE_BATCH}": [], "fixed": []}
+    times = {"float_batch1": [], f"float_batch{BASELINE_BATCH}": [], "fixed": [],
+             "compiled_online": []}
+    CompiledOnline(cfg).train_epoch(x[:2], y[:2])   # compile once, outside the timing
     with limits, np.errstate(over="ignore", invalid="ignore"):
         for _ in range(repeats):
             for name, batch in (("float_batch1", 1),
@@ -56,6 +61,10 @@ def cpu_baselines(cfg, dataset, samples=None, repeats=3):
             for k in range(n):
                 net.train_step(xq[k], int(y[k]))
             times["fixed"].append(time.perf_counter() - t0)
+            compiled = CompiledOnline(cfg)
+            t0 = time.perf_counter()
+            compiled.train_epoch(x, y, order)
+            times["compiled_online"].append(time.perf_counter() - t0)
     return {"sizes": list(cfg.sizes), "samples": n, "repeats": repeats,
             "blas_threads": threads, "loadavg": loadavg(),
             "samples_per_second": {k: n / min(v) for k, v in times.items()},

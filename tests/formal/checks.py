@@ -137,7 +137,7 @@ CHECKS = [
     Check("network_cover", "network", "cover", 34, lambda: NetworkHarness(NET1_CFG, trace=True)),
     Check("network_two_layers", "network", "bmc", 20,
           lambda: NetworkHarness(NET2_CFG, trace=False, cover_training=False)),
-    Check("network_two_layers_cover", "network", "cover", 20,
+    Check("network_two_layers_cover", "network", "cover", 26,
           lambda: NetworkHarness(NET2_CFG, trace=False, cover_training=False)),
 ]
 
