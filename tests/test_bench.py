@@ -263,3 +263,32 @@ def test_bad_workers_or_scheduler(argv, needle, tmp_path, capsys):
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("feedback", ["symmetric", "sign_concordant"])
+def test_compiled_baseline_is_the_float_models_online_rule(feedback):
+    """The compiled baseline, run in float64, trains the float model's local
+    rule with batch 1 (weights and biases after 200 samples)."""
+    from lela.bench.compiled import CompiledOnline
+    from lela.data import load_digits
+    from lela.golden_model.float_model import FloatNetwork
+
+    cfg = Config(feedback=feedback)
+    d = load_digits()
+    order = np.random.default_rng(3).permutation(200)
+    ref = FloatNetwork(cfg, "local")
+    ref.train_epoch(d.x_train, d.y_train, order, batch=1)
+    net = CompiledOnline(cfg, np.float64)
+    net.train_epoch(d.x_train, d.y_train, order)
+    for i in range(cfg.layers):
+        np.testing.assert_allclose(net.w[i], ref.w[i], rtol=0, atol=1e-12, err_msg=f"layer {i}")
+        np.testing.assert_allclose(net.b[i], ref.b[i], rtol=0, atol=1e-12, err_msg=f"layer {i}")
+    assert not np.array_equal(ref.w[0], FloatNetwork(cfg, "local").w[0])   # it trained
+
+
+def test_compiled_baseline_takes_only_the_hardware_rule():
+    from lela.bench.compiled import CompiledOnline
+
+    with pytest.raises(ValueError, match="square_hinge loss and no dropout, not loss "
+                                         "'cross_entropy', dropout 0.0"):
+        CompiledOnline(Config(loss="cross_entropy"))
