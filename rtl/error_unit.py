@@ -251,7 +251,8 @@ class ErrorUnit(wiring.Component):
 
         # -- the finish: the C sums read back one class per cycle ---------
         # from two cycles after the last entry (its sums are written in B)
-        fin_wait, fin_active = Signal(), Signal()
+        fin_wait = Signal()      # the last entry's sums are being written
+        fin_active = Signal()    # reading class fin_cls's sum
         fin_cls = Signal(bits(C))
         # class c is element c % Q_c of word c // Q_c: counted apart only
         # when neither is trivial

@@ -5,16 +5,18 @@ counterexample (``test_formal.py::test_broken_variant_fails``). They are
 never used outside the tests.
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Fragment, Module, Mux, Signal
 
 from lela.golden_model.lfsr import WIDTH
+from lela.rtl.error_unit import ErrorUnit
 from lela.rtl.input_buffer import InputBuffer
 from lela.rtl.lfsr import ClassifierLfsr, unroll
 from lela.rtl.numerics import round_shift
 
 from .harness import SatStage
+from .harness.base import probe
 
-__all__ = ["GreedyInputBuffer", "WrappingStage", "ZeroResetLfsr"]
+__all__ = ["GreedyInputBuffer", "SkippingFinishErrorUnit", "WrappingStage", "ZeroResetLfsr"]
 
 
 class WrappingStage(SatStage):
@@ -46,6 +48,19 @@ class ZeroResetLfsr(ClassifierLfsr):
         with m.Elif(self.en):
             m.d.sync += m_state.eq(m_next)
         return m
+
+
+class SkippingFinishErrorUnit(ErrorUnit):
+    """The scores' finish starts at class 1 instead of 0 (an off-by-one in
+    its class counter): class 0's sum is never rounded, its score and
+    gradient are stale."""
+
+    def elaborate(self, platform):
+        frag = Fragment.get(super().elaborate(platform), platform)
+        wait, active, cls = (probe(frag, n) for n in ("fin_wait", "fin_active", "fin_cls"))
+        # the last assignment wins: the counter's whole next value, restarted at 1
+        frag.add_statements("sync", cls.eq(Mux(wait, 1, Mux(active, cls + 1, cls))))
+        return frag
 
 
 class GreedyInputBuffer(InputBuffer):

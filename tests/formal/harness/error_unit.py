@@ -63,7 +63,8 @@ class ErrorHandshakeHarness(Harness):
     """The error unit's ``d`` port on its own, with a free consumer: the
     stream rules (``d_valid`` held and ``d`` stable until ``d_take``, which
     the consumer gives only when valid), and ``N/P`` groups per error pass,
-    never more.
+    never more. And the finish of the scores: stage C sees the ``C`` classes
+    once each, in order, before ``scores_done``.
 
     Environment (how the layer drives it): ``start`` when no pass is in
     flight (first, or after the scores of an inference sample, or after all
@@ -72,16 +73,17 @@ class ErrorHandshakeHarness(Harness):
     contract: the products still in the pipeline would land in the new pass.
     """
 
-    def __init__(self, cfg, layer=0, *, restarts=False):
+    def __init__(self, cfg, layer=0, *, restarts=False, eu_cls=ErrorUnit):
         super().__init__()
-        self.dut = ErrorUnit.from_config(cfg, layer)
+        self.classes = cfg.classes
+        self.dut = eu_cls.from_config(cfg, layer)
         #: Let the environment restart a pass at any time (outside the contract).
         self.restarts = restarts
         self.free_inputs(self.dut)
 
     def check(self, m):
-        dut = self.dut
-        m.submodules.dut = dut
+        dut, C = self.dut, self.classes
+        m.submodules.dut = frag = Fragment.get(dut, None)
         G = dut.groups
         # the environment's phase: 0 no sample, 1 scores pass, 2 error pass
         phase = Signal(2, name="phase")
@@ -108,3 +110,13 @@ class ErrorHandshakeHarness(Harness):
                      Assert(implies(dut.d_valid, phase == 2)),
                      Assert(taken <= G),
                      Cover(held & dut.d_take), Cover((taken == G) & (phase == 0))]
+        # the finish: class c is the c-th to reach stage C, all C before scores_done
+        fin_valid, fin_cls = probe(frag, "c_fin_valid"), probe(frag, "c_cls")
+        fins = Signal(range(C + 2), name="fins")
+        with m.If(dut.start):
+            m.d.sync += fins.eq(0)
+        with m.Elif(fin_valid & (fins <= C)):
+            m.d.sync += fins.eq(fins + 1)
+        m.d.comb += [Assert(implies(fin_valid, fin_cls == fins)),
+                     Assert(implies(dut.scores_done, fins == C)),
+                     Cover(dut.scores_done & (phase == 1))]
