@@ -276,7 +276,9 @@ def _md_resources(res):
         out.append(_table(["build", "network", "lanes", *labels, "Fmax MHz",
                            "board clock MHz", "met", "build s", "error"], rows,
                           ["---", "---", "---:"] + ["---:"] * (len(labels) + 4) + ["---"]))
-        out += ["", "![resources vs lanes](benchmarks/resources.png)"]
+        ecp5 = [b for b in res["builds"] if b["board"] == "ulx3s" and b.get("resources")]
+        if len(ecp5) > 1:   # the plot needs a sweep (plots.py)
+            out += ["", "![resources vs lanes](benchmarks/resources.png)"]
     else:
         out.append("No build in this run (see Skipped).")
     out += ["", "What the generator fixes before synthesis (core only, trace outputs off):", ""]
