@@ -257,8 +257,19 @@ class ErrorUnit(wiring.Component):
         # class c is element c % Q_c of word c // Q_c: counted apart only
         # when neither is trivial
         split = 1 < QC < C
-        fin_word = Signal(bits(S)) if split else (fin_cls if QC == 1 else Const(0, 1))
-        fin_elem = Signal(bits(QC)) if split else (fin_cls if S == 1 else Const(0, 1))
+
+        def word_elem(stage, cls, before=None):
+            """(word, elem) of the class in ``cls``: counters (``before`` is
+            None), registered copies of ``before``'s, or ``cls`` itself."""
+            if not split:
+                return (cls if QC == 1 else Const(0, 1)), (cls if S == 1 else Const(0, 1))
+            word = Signal(bits(S), name=f"{stage}_word")
+            elem = Signal(bits(QC), name=f"{stage}_elem")
+            if before is not None:
+                m.d.sync += [word.eq(before[0]), elem.eq(before[1])]
+            return word, elem
+
+        fin_word, fin_elem = word_elem("fin", fin_cls)
         m.d.sync += fin_wait.eq(run & scoring & last_slice & last_step & (grp == G - 1))
         with m.If(self.start | self.start_d):
             m.d.sync += fin_active.eq(0)
@@ -277,12 +288,7 @@ class ErrorUnit(wiring.Component):
                     m.d.sync += fin_elem.eq(fin_elem + 1)
         r_valid, r_cls = Signal(), Signal.like(fin_cls)
         m.d.sync += [r_valid.eq(fin_active & ~self.start), r_cls.eq(fin_cls)]
-        if split:
-            r_elem, r_word = Signal.like(fin_elem), Signal.like(fin_word)
-            m.d.sync += [r_elem.eq(fin_elem), r_word.eq(fin_word)]
-        else:
-            r_word = r_cls if QC == 1 else Const(0, 1)
-            r_elem = r_cls if S == 1 else Const(0, 1)
+        r_word, r_elem = word_elem("r", r_cls, (fin_word, fin_elem))
 
         # g of the slice, read a cycle ahead so that it is there with the entries
         if S > 1:
@@ -362,12 +368,7 @@ class ErrorUnit(wiring.Component):
         dacc = [Signal(acc, name=f"dacc{r}" if R > 1 else "dacc") for r in range(R)]
         c_fin = Signal(acc)
         c_cls = Signal(bits(C))
-        if split:
-            c_word, c_elem = Signal.like(r_word), Signal.like(r_elem)
-            m.d.sync += [c_word.eq(r_word), c_elem.eq(r_elem)]
-        else:
-            c_word = c_cls if QC == 1 else Const(0, 1)
-            c_elem = c_cls if S == 1 else Const(0, 1)
+        c_word, c_elem = word_elem("c", c_cls, (r_word, r_elem))
         c_mask = [Signal(name=f"c_mask{r}" if R > 1 else "c_mask") for r in range(R)]
         c_fin_valid = Signal()
         c_dfin_valid = Signal()
