@@ -53,6 +53,7 @@ __all__ = [
     "label_bits",
     "layer_cycle_bound",
     "mac_acc_width",
+    "multipliers_used",
     "score_acc_bound",
     "score_acc_width",
     "split_access_address",
