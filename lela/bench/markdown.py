@@ -283,9 +283,11 @@ def _md_resources(res):
         out.append("No build in this run (see Skipped).")
     out += ["", "What the generator fixes before synthesis (core only, trace outputs off):", ""]
     out.append(_table(["design", "network", "lanes", "memory bits", "MAC multipliers",
+                       "multiplier blocks (MAC + classifier Q = 1)",
                        "weight word bits per layer", "synthesized"],
                       [[d["label"], sizes_text(d["sizes"]), d["lanes"], _f(d["memory_bits"]),
-                        d["mac_multipliers"], ", ".join(str(w) for w in d["weight_word_bits"]),
+                        d["mac_multipliers"], _f(d.get("multipliers")),
+                        ", ".join(str(w) for w in d["weight_word_bits"]),
                         "yes" if d["synthesized"] else "no"] for d in res.get("designs", [])]))
     return out
 

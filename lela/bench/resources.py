@@ -114,6 +114,7 @@ def design_figures(cfg):
     m = manifest(cfg, top, [], trace=False)
     Fragment.get(top, None)  # elaborated, so that no part warns "created but never used"
     return {"memory_bits": m["memory_bits_total"], "mac_multipliers": sum(cfg.lanes),
+            "multipliers": m["multipliers"],
             "weight_word_bits": [p * cfg.weight_width for p in cfg.lanes]}
 
 

@@ -31,12 +31,13 @@ def _board_figures(report, board, h):
 
     cfg = named_config(board)
     key = config_key(cfg)
+    dsp = None
     build = next((b for b in (report.get("resources") or {}).get("builds", [])
                   if b["board"] == board and config_key(Config.from_dict(b["config"])) == key
                   and b.get("fmax")), None)
     if build:
         h[f"{board}_fmax_mhz"] = build["fmax"]
-        dsp = next((r for r in build["resources"].values()
+        dsp = next((r for r in (build.get("resources") or {}).values()
                     if r["cell"] in ("MULT18X18D", "ICESTORM_DSP")), None)
         if dsp and board == "ulx3s":
             h["ulx3s_multipliers_used"] = dsp["used"]
