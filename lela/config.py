@@ -326,11 +326,11 @@ def divisors(n):
 def balance_lanes(cfg, multipliers):
     """A copy of ``cfg`` whose lanes per layer fit a budget of ``multipliers``
     multiplier blocks (:func:`lela.contract.multipliers_used`) and keep the
-    pipeline balanced: starting from one lane per layer, the slowest layer
-    layers (largest ``2 N_in N_out / P``) take their next divisor of lanes
-    together while the budget holds. The classifier lanes are chosen from the lanes (explicit
-    ``classifier_lanes`` are dropped). :class:`ConfigError` if even one lane
-    per layer does not fit."""
+    pipeline balanced: starting from one lane per layer, the slowest layers
+    (largest ``2 N_in N_out / P``) take their next divisor of lanes together
+    while the budget holds. The classifier lanes are chosen from the lanes
+    (explicit ``classifier_lanes`` are dropped). :class:`ConfigError` if even
+    one lane per layer does not fit."""
     if not isinstance(multipliers, int) or isinstance(multipliers, bool):
         raise ConfigError(f"multipliers: must be an integer, not {multipliers!r}")
     cfg = cfg.replace(lanes=(1,) * cfg.layers, classifier_lanes=())
