@@ -6,6 +6,8 @@ import json
 import time
 from pathlib import Path
 
+from lela.config import Config
+
 from . import accuracy, early_exit, resources, simulators, throughput, traffic, utilisation
 from .common import MNIST_DIR, SECTIONS, Clock, Context, config_key, json_default, named_config
 from .machine import git_commit, machine
@@ -27,8 +29,6 @@ def _board_figures(report, board, h):
     """The issue's figures of ``board``'s own configuration (``lela/configs``):
     Fmax, multipliers, training samples/s and, for the ULX3S, the ratios to
     the CPU baselines and the fraction of the multiplier bound."""
-    from lela.config import Config
-
     cfg = named_config(board)
     key = config_key(cfg)
     dsp = None
@@ -50,7 +50,8 @@ def _board_figures(report, board, h):
     if board != "ulx3s":
         return
     for name, base in (("ratio_vs_numpy_batch1", "float_batch1"),
-                       ("ratio_vs_numpy_batch32", "float_batch32"),
+                       (f"ratio_vs_numpy_batch{throughput.BASELINE_BATCH}",
+                        f"float_batch{throughput.BASELINE_BATCH}"),
                        ("ratio_vs_compiled_online", "compiled_online")):
         if base in row["ratio"]:
             h[name] = row["ratio"][base]
