@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,13 +31,19 @@ from cocotb_tools.runner import Icarus, Verilator, get_results
 from lela.rtl.generate import generate
 from lela.tools import verilator, verilator_env, verilator_makeflags
 
-__all__ = ["SIMULATORS", "SimulatorMissing", "build", "run_job", "simulator_available"]
+from .stream import CLOCK_NS, STREAM_TOP, write_stream_top
+
+__all__ = ["SIMULATORS", "SimulatorMissing", "build", "build_freerun", "run_freerun", "run_job",
+           "simulator_available"]
 
 SIMULATORS = ("verilator", "icarus")
 TOPLEVEL = "lela_tb"
-#: Period of the clock that ``lela_tb`` makes (ns).
-CLOCK_NS = 10
-TB_MODULE = "lela.sim.tb_network"
+#: The cocotb test module of each simulated top: the per-beat testbench on
+#: ``lela_tb``, the streaming one on ``lela_stream`` (:mod:`lela.sim.stream`).
+TB_MODULES = {TOPLEVEL: "lela.sim.tb_network", STREAM_TOP: "lela.sim.tb_stream"}
+#: Verilator's options for every build of the design.
+VERILATOR_ARGS = ("-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3",
+                  "--x-assign", "fast", "--x-initial", "fast", "--timing")
 
 
 class SimulatorMissing(RuntimeError):
@@ -44,14 +51,18 @@ class SimulatorMissing(RuntimeError):
 
 
 class FastVerilator(Verilator):
-    """cocotb's Verilator runner with only the top level public: the testbench
-    touches only top-level ports, and ``--public-flat-rw`` on every internal
-    signal keeps Verilator from optimising the design (2-3x slower)."""
+    """cocotb's Verilator runner with only what the testbench touches public:
+    ``--public-flat-rw`` on every internal signal keeps Verilator from
+    optimising the design (2-3x slower). ``lela_tb``'s testbench touches its
+    ports (``--public-depth 1``); ``lela_stream`` marks its testbench signals
+    itself, and making its other signals public would put the logic they
+    feed into the region Verilator evaluates on every step."""
 
     def _build_command(self):
         cmds = super()._build_command()
         cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
-        cmds[0][1:1] = ["--public-depth", "1"]
+        if self.hdl_toplevel != STREAM_TOP:
+            cmds[0][1:1] = ["--public-depth", "1"]
         return cmds
 
 
@@ -145,45 +156,91 @@ def write_clocked_top(manifest, path):
     Path(path).write_text("\n".join(lines))
 
 
-def build_dir_for(cfg, sim, trace, root="build/sim", waves=False):
-    key = json.dumps({"cfg": cfg.to_dict(), "sim": sim, "trace": trace, "waves": waves},
-                     sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+def build_dir_for(cfg, sim, trace, root="build/sim", waves=False, top=TOPLEVEL):
+    key = {"cfg": cfg.to_dict(), "sim": sim, "trace": trace, "waves": waves}
+    if top != TOPLEVEL:
+        key["top"] = top
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     return Path(root) / f"{sim}-{digest}"
 
 
-def build(cfg, sim="verilator", *, trace=True, root="build/sim", waves=False, verbose=False):
-    """Generate the Verilog of ``cfg`` and compile it for ``sim``.
+def _write_sources(cfg, bdir, trace, top):
+    """Generate ``lela_top.v`` and the simulated top ``top`` into ``bdir/rtl``;
+    return the manifest and the source paths."""
+    manifest = generate(cfg, bdir / "rtl", trace=trace)
+    path = bdir / "rtl" / f"{top}.v"
+    if top == TOPLEVEL:
+        write_clocked_top(manifest, path)
+    else:
+        write_stream_top(manifest, cfg.sizes[0], path)
+    return manifest, [bdir / "rtl" / "lela_top.v", path]
+
+
+def build(cfg, sim="verilator", *, trace=True, root="build/sim", waves=False, verbose=False,
+          top=TOPLEVEL):
+    """Generate the Verilog of ``cfg`` and compile it for ``sim`` under the
+    simulated top ``top`` (``lela_tb``, or ``lela_stream`` for
+    :mod:`lela.sim.stream`).
 
     Returns ``(runner, build_dir, manifest, seconds)``; an existing build of
     the same parameters is reused (the simulator decides what to rebuild).
     """
+    if top not in TB_MODULES:
+        raise ValueError(f"top must be one of {', '.join(TB_MODULES)}, not {top!r}")
     _prepare_env(sim)
-    bdir = build_dir_for(cfg, sim, trace, root, waves).resolve()
+    bdir = build_dir_for(cfg, sim, trace, root, waves, top).resolve()
     bdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    manifest = generate(cfg, bdir / "rtl", trace=trace)
+    manifest, sources = _write_sources(cfg, bdir, trace, top)
     runner = RUNNERS[sim]()
-    build_args = []
-    if sim == "verilator":
-        build_args = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3",
-                      "--x-assign", "fast", "--x-initial", "fast", "--timing"]
-    write_clocked_top(manifest, bdir / "rtl" / f"{TOPLEVEL}.v")
+    build_args = list(VERILATOR_ARGS) if sim == "verilator" else []
     flags = verilator_makeflags() if sim == "verilator" else contextlib.nullcontext()
     with flags:
-        runner.build(sources=[bdir / "rtl" / "lela_top.v", bdir / "rtl" / f"{TOPLEVEL}.v"],
-                     hdl_toplevel=TOPLEVEL,
+        runner.build(sources=sources, hdl_toplevel=top,
                      build_dir=bdir / "obj", build_args=build_args, waves=waves,
                      timescale=("1ns", "1ps"), verbose=verbose,
                      log_file=bdir / "build.log")
     return runner, bdir, manifest, time.perf_counter() - t0
 
 
-def run_job(runner, bdir, job, *, waves=False, name="job"):
-    """Run the cocotb testbench on a built design with the job description
-    ``job`` (a dict, see :mod:`lela.sim.tb_network`). Returns the result dict
-    the testbench wrote; raises ``AssertionError`` with the testbench's
-    message if it failed."""
+def build_freerun(cfg, *, trace=True, root="build/sim"):
+    """Compile ``lela_stream`` of ``cfg`` into a Verilator executable of its
+    own (``verilator --binary``: no cocotb, no Python): the model's
+    free-running speed. Returns ``(executable, manifest, seconds)``."""
+    _prepare_env("verilator")
+    bdir = build_dir_for(cfg, "verilator-binary", trace, root).resolve()
+    bdir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    manifest, sources = _write_sources(cfg, bdir, trace, STREAM_TOP)
+    cmd = [verilator(), "--binary", "-j", str(os.cpu_count() or 1), *VERILATOR_ARGS,
+           "--top-module", STREAM_TOP, "-Mdir", str(bdir / "obj"), *map(str, sources)]
+    with verilator_makeflags(), open(bdir / "build.log", "w") as log:
+        done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=bdir, check=False)
+    if done.returncode:
+        raise RuntimeError(f"verilator --binary failed (exit {done.returncode}); "
+                           f"see {bdir / 'build.log'}")
+    return bdir / "obj" / f"V{STREAM_TOP}", manifest, time.perf_counter() - t0
+
+
+def run_freerun(executable, plusargs):
+    """Run the free-running executable with ``plusargs`` (``["+count=N", ...]``
+    with ``+finish``); returns the seconds it ran."""
+    t0 = time.perf_counter()
+    done = subprocess.run([str(executable), *plusargs, "+finish"], capture_output=True,
+                          text=True, check=False)
+    seconds = time.perf_counter() - t0
+    if done.returncode:
+        raise RuntimeError(f"{Path(executable).name} failed (exit {done.returncode}): "
+                           f"{(done.stderr or done.stdout).strip()[-500:]}")
+    return seconds
+
+
+def run_job(runner, bdir, job, *, waves=False, name="job", plusargs=()):
+    """Run the cocotb testbench of the built top on a built design with the job
+    description ``job`` (a dict, see :mod:`lela.sim.tb_network` and
+    :mod:`lela.sim.tb_stream`) and the simulator ``plusargs``. Returns the
+    result dict the testbench wrote; raises ``AssertionError`` with the
+    testbench's message if it failed."""
     jobdir = Path(bdir) / "jobs" / name
     jobdir.mkdir(parents=True, exist_ok=True)
     job = dict(job, result=str(jobdir / "result.json"))
@@ -196,8 +253,9 @@ def run_job(runner, bdir, job, *, waves=False, name="job"):
            # back through the result file with the testbench's own message
            "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "WARNING"),
            "GPI_LOG_LEVEL": os.environ.get("GPI_LOG_LEVEL", "WARNING")}
-    xml = runner.test(test_module=TB_MODULE, hdl_toplevel=TOPLEVEL, build_dir=bdir / "obj",
-                      test_dir=jobdir, extra_env=env, waves=waves,
+    top = runner.hdl_toplevel    # set by runner.build
+    xml = runner.test(test_module=TB_MODULES[top], hdl_toplevel=top, build_dir=bdir / "obj",
+                      test_dir=jobdir, extra_env=env, waves=waves, plusargs=list(plusargs),
                       results_xml=str(jobdir / "results.xml"),
                       log_file=None)
     _, failed = get_results(Path(xml))

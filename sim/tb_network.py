@@ -56,11 +56,7 @@ from lela.contract import (
 )
 from lela.golden_model.counters import layer_modes, totals
 from lela.golden_model.network import FixedNetwork, initial_weights, update_order
-from lela.sim.runner import CLOCK_NS
-
-
-class Mismatch(AssertionError):
-    """The design and the model disagree (the message names where)."""
+from lela.sim.stream import CLOCK_NS, Mismatch, compare
 
 
 def _first_diff(got, want):
@@ -69,13 +65,50 @@ def _first_diff(got, want):
     return idx, got.reshape(-1)[idx], want.reshape(-1)[idx]
 
 
-class Bench:
+class Port:
+    """Handshakes with the design and its access port (``cfg``: the
+    :class:`~lela.config.Config` it was built from)."""
+
+    def __init__(self, dut, cfg):
+        self.dut = dut
+        self.cfg = cfg
+
+    async def transfer(self, signal, payload=None):
+        """Return just after the rising edge at which ``signal`` is 1 (the
+        caller holds the other side of the handshake at 1), with the value of
+        ``payload`` at that edge. Values are read in the read-only phase, when
+        the time step has settled: ``lela_tb`` makes its clock in the design,
+        and what a read in a ``RisingEdge(clk)`` callback sees differs between
+        simulators (Verilator: after the edge's updates, Icarus: before).
+        Python wakes on the edges of ``signal``, not on every cycle."""
+        while True:
+            await ReadOnly()
+            if signal.value == 1:
+                break
+            await RisingEdge(signal)
+        value = payload.value if payload is not None else None
+        await RisingEdge(self.dut.clk)
+        return value
+
+    async def access(self, addr, data=0, write=0):
+        """One access-port request; returns ``(data, error)``."""
+        dut = self.dut
+        dut.i_acc__payload.value = (addr | (data << ACCESS_DATA_BITS)
+                                    | (write << 2 * ACCESS_DATA_BITS))
+        dut.i_acc__valid.value = 1
+        await self.transfer(dut.i_acc__ready)
+        dut.i_acc__valid.value = 0
+        dut.o_acc__ready.value = 1
+        raw = int(await self.transfer(dut.o_acc__valid, dut.o_acc__payload))
+        return raw & ((1 << ACCESS_DATA_BITS) - 1), (raw >> ACCESS_DATA_BITS) & 1
+
+
+class Bench(Port):
     """The testbench of one job: drives the design, steps the model, compares."""
 
     def __init__(self, dut, job):
-        self.dut = dut
+        super().__init__(dut, Config.from_dict(job["config"]))
         self.job = job
-        self.cfg = Config.from_dict(job["config"])
         self.seed = job.get("seed", 0)
         self.rng = random.Random(self.seed)
         d = np.load(job["data"])
@@ -116,25 +149,8 @@ class Bench:
         self.n_checked += 1
         if self.n_checked % self.check_every and not self.job.get("final_check_all"):
             return
-        exp = step.result(trace=self.trace)   # digests computed only for the checked ones
-        where = f"seed {self.seed}, sample {n}"
-        for key in ("label", "train", "exit"):
-            if got[key] != exp[key]:
-                raise Mismatch(f"{where}: {key} is {got[key]}, model says {exp[key]}")
-        for i in range(self.cfg.layers):
-            if got["pred"][i] != exp["pred"][i]:
-                raise Mismatch(f"{where}, layer {i}: prediction {got['pred'][i]}, "
-                               f"model says {exp['pred'][i]}")
-            if not self.trace:
-                continue
-            s_got = np.array(got["scores"][i])
-            if not np.array_equal(s_got, exp["scores"][i]):
-                idx, g, w = _first_diff(s_got, exp["scores"][i])
-                raise Mismatch(f"{where}, layer {i}: score index {idx} is {g}, model says {w}")
-            if got["digest"][i] != exp["digest"][i]:
-                raise Mismatch(f"{where}, layer {i}: weight digest {got['digest'][i]:#x}, "
-                               f"model says {exp['digest'][i]:#x} (a weight or bias differs; "
-                               f"run with readback to locate it)")
+        # digests computed only for the checked ones
+        compare(self.cfg, got, step.result(trace=self.trace), f"seed {self.seed}, sample {n}")
 
     # -- design side -----------------------------------------------------
     def resolved(self, value, n):
@@ -168,23 +184,6 @@ class Bench:
         await ClockCycles(self.dut.clk, cycles)
         self.dut.rst.value = 0
         await RisingEdge(self.dut.clk)
-
-    async def transfer(self, signal, payload=None):
-        """Return just after the rising edge at which ``signal`` is 1 (the
-        caller holds the other side of the handshake at 1), with the value of
-        ``payload`` at that edge. Values are read in the read-only phase, when
-        the time step has settled: ``lela_tb`` makes its clock in the design,
-        and what a read in a ``RisingEdge(clk)`` callback sees differs between
-        simulators (Verilator: after the edge's updates, Icarus: before).
-        Python wakes on the edges of ``signal``, not on every cycle."""
-        while True:
-            await ReadOnly()
-            if signal.value == 1:
-                break
-            await RisingEdge(signal)
-        value = payload.value if payload is not None else None
-        await RisingEdge(self.dut.clk)
-        return value
 
     async def drive(self, indices, stop):
         """Feed the samples ``indices`` (idle cycles, mid-sample resets as the job
@@ -263,19 +262,6 @@ class Bench:
         while self.pending:
             await RisingEdge(self.dut.o_result__valid)
             await ClockCycles(self.dut.clk, 2)
-
-    # -- access port ------------------------------------------------------
-    async def access(self, addr, data=0, write=0):
-        """One access-port request; returns ``(data, error)``."""
-        dut = self.dut
-        dut.i_acc__payload.value = (addr | (data << ACCESS_DATA_BITS)
-                                    | (write << 2 * ACCESS_DATA_BITS))
-        dut.i_acc__valid.value = 1
-        await self.transfer(dut.i_acc__ready)
-        dut.i_acc__valid.value = 0
-        dut.o_acc__ready.value = 1
-        raw = int(await self.transfer(dut.o_acc__valid, dut.o_acc__payload))
-        return raw & ((1 << ACCESS_DATA_BITS) - 1), (raw >> ACCESS_DATA_BITS) & 1
 
     async def read_layer(self, i):
         """Layer ``i``'s ``(W, b)`` read through the access port."""

@@ -1,15 +1,20 @@
 """Train a network in cycle-accurate simulation of the generated RTL (``lela train``).
 
-Every sample's result (predictions, scores, weight digests) is compared with
-the fixed-point model as it comes out; at the end the per-layer test accuracy
-of the RTL is reported beside the model's (they must be equal), with the
-measured cycles per sample, its ratio to the bound, the weight-memory words
-moved per sample and the projected training throughput at a clock.
+The samples run through the streaming top (:mod:`lela.sim.stream`) at the
+simulator's own speed while the fixed-point model steps through the same
+samples beside it; then every sample's result (predictions, scores, weight
+digests) is compared with the model's. The report gives the per-layer test
+accuracy of the RTL beside the model's (they must be equal), the measured
+cycles per sample, its ratio to the bound, the weight-memory words moved per
+sample (the counters, read through the access port between the training and
+the test samples) and the simulator's speed.
 """
 
 from __future__ import annotations
 
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -18,6 +23,14 @@ from lela.data import check_dataset
 from lela.golden_model.network import FixedNetwork
 
 from .runner import build, run_job
+from .stream import (
+    STREAM_TOP,
+    check_results,
+    decode_results,
+    expected_results,
+    read_results,
+    write_samples,
+)
 
 __all__ = ["epoch_order", "train_rtl"]
 
@@ -27,11 +40,85 @@ def epoch_order(count, epoch, seed=0):
     return np.random.default_rng([seed, epoch]).permutation(count)
 
 
+def _progress(future, path, total):
+    """A progress bar on stderr from the results file's lines until ``future`` is done."""
+    from tqdm import tqdm
+    with tqdm(total=total, unit="sample", file=sys.stderr, mininterval=1.0,
+              dynamic_ncols=True) as bar:
+        while not future.done():
+            time.sleep(1.0)
+            if path.exists():
+                with open(path, "rb") as f:
+                    bar.update(sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20),
+                                                                          b"")) - bar.n)
+        bar.update(total - bar.n)
+
+
+def run_stream(cfg, x, label, train, *, sim="verilator", check_every=1, seed=0, idle=0,
+               backpressure=0, early_exit=(0, 0), pause_at=None, build_root="build/sim",
+               waves=False, progress=False, log=print, name="train", measure_startup=False):
+    """Run the samples ``x`` (quantized) through ``lela_stream`` on ``sim``
+    while the fixed-point model steps through them, then compare every
+    ``check_every``-th result with the model's (:class:`~.stream.Mismatch`
+    names the first difference). ``idle`` and ``backpressure`` are
+    probabilities in 256ths (the generator seeded from ``seed + 1``);
+    ``pause_at`` reads the counters after that many samples (else at the
+    end, when the configuration has them). Returns a dict: ``results`` (the
+    decoded result beats), ``cycles`` (the cycle of each), ``model_pred``,
+    ``result`` (the testbench's: counters), ``run_seconds``, ``build_seconds``
+    and, with ``measure_startup``, ``startup_seconds`` (the simulator's
+    start and end, measured on a run of no samples; else None)."""
+    for what, value in (("idle", idle), ("backpressure", backpressure)):
+        if not 0 <= value < 256:
+            raise ValueError(f"{what} must be in [0, 255] (256ths), not {value}")
+    log(f"lela train: building the RTL for {sim} ...")
+    runner, bdir, manifest, build_s = build(cfg, sim, root=build_root, waves=waves,
+                                            top=STREAM_TOP)
+    log(f"lela train: build took {build_s:.1f} s ({bdir})")
+    jobdir = bdir / "jobs" / name
+    jobdir.mkdir(parents=True, exist_ok=True)
+    samples, results = jobdir / "samples.bin", jobdir / "results.txt"
+    write_samples(manifest, x, label, train, samples)
+    plusargs = [f"+samples={samples}", f"+results={results}", f"+count={len(label)}",
+                f"+idle={idle}", f"+backpressure={backpressure}", f"+seed={seed + 1}",
+                f"+early_exit={int(early_exit[0])}", f"+threshold={int(early_exit[1])}"]
+    if pause_at is not None:
+        plusargs.append(f"+pause_at={pause_at}")
+    job = {"config": cfg.to_dict(), "counters": cfg.counters and pause_at is None}
+    startup = None
+    if measure_startup:
+        t0 = time.perf_counter()
+        run_job(runner, bdir, dict(job, counters=False), name=f"{name}-empty",
+                plusargs=[f"+samples={samples}", f"+results={jobdir / 'empty.txt'}",
+                          "+count=0"])
+        startup = time.perf_counter() - t0
+    if results.exists():
+        results.unlink()
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(1) as pool:
+        # the simulator is a process of its own: the model runs beside it
+        future = pool.submit(run_job, runner, bdir, job, waves=waves, name=name,
+                             plusargs=plusargs)
+        expected, model_pred = expected_results(cfg, x, label, train, check_every=check_every,
+                                                early_exit=early_exit)
+        if progress:
+            _progress(future, results, len(label))
+        result = future.result()
+    run_s = time.perf_counter() - t0
+    payloads, cycles = read_results(results)
+    got = decode_results(manifest, payloads, seed=seed)
+    check_results(cfg, got, expected, seed=seed)
+    return {"results": got, "cycles": cycles, "model_pred": model_pred, "result": result,
+            "run_seconds": run_s, "startup_seconds": startup, "build_seconds": build_s}
+
+
 def train_rtl(cfg, dataset, *, epochs=7, sim="verilator", check_every=1, order_seed=0,
               build_root="build/sim", waves=False, progress=True, log=print):
     """Train ``cfg`` on ``dataset`` in simulation; returns the report dict."""
     cfg.check_hardware()
     check_dataset(cfg, dataset)
+    if check_every < 1:
+        raise ValueError(f"check_every must be at least 1, not {check_every}")
     model = FixedNetwork(cfg)
     x_train, x_test = model.quantize(dataset.x_train), model.quantize(dataset.x_test)
     order = np.concatenate([epoch_order(len(x_train), e, order_seed) for e in range(epochs)])
@@ -40,39 +127,27 @@ def train_rtl(cfg, dataset, *, epochs=7, sim="verilator", check_every=1, order_s
     label = np.concatenate([dataset.y_train[order], dataset.y_test])
     train = np.concatenate([np.ones(n_train, np.int64), np.zeros(len(x_test), np.int64)])
 
-    log(f"lela train: building the RTL for {sim} ...")
-    runner, bdir, _, build_s = build(cfg, sim, root=build_root, waves=waves)
-    log(f"lela train: build took {build_s:.1f} s ({bdir})")
-    data = bdir / "jobs" / "train-data.npz"
-    data.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(data, x=x, label=label, train=train)
-    job = {"config": cfg.to_dict(), "data": str(data), "seed": order_seed,
-           "check_every": check_every, "progress": progress,
-           "drain_at": [n_train] if cfg.counters else [], "counters": cfg.counters}
     log(f"lela train: {epochs} epoch(s) x {len(x_train)} samples, then {len(x_test)} test "
         f"samples, checked against the fixed-point model every {check_every} sample(s)")
-    t0 = time.perf_counter()
-    result = run_job(runner, bdir, job, waves=waves, name="train")
-    run_s = time.perf_counter() - t0
-
-    # the same run in the model alone, for the accuracy that the RTL must equal
-    for n in order:
-        model.train_step(x_train[n], int(dataset.y_train[n]))
-    model_err = model.evaluate(x_test, dataset.y_test)
-    pred = np.array(result["pred"])
-    rtl_err = (pred[n_train:] != dataset.y_test[:, None]).mean(axis=0)
-
-    out = np.array(result["out_cycles"][:n_train])
-    gaps = np.diff(out)
+    # the counters as the training ended: read before the first test sample,
+    # or at the very end when there is none
+    run = run_stream(cfg, x, label, train, sim=sim, check_every=check_every, seed=order_seed,
+                     pause_at=n_train if cfg.counters and len(x_test) else None,
+                     build_root=build_root, waves=waves, progress=progress, log=log)
+    got, model_pred, result = run["results"], run["model_pred"], run["result"]
+    rtl_pred = np.array([g["pred"] for g in got[n_train:]], dtype=np.int64)
+    rtl_err = (rtl_pred.reshape(-1, cfg.layers) != dataset.y_test[:, None]).mean(axis=0)
+    model_err = (model_pred[n_train:] != dataset.y_test[:, None]).mean(axis=0)
+    run_s, out_cycles = run["run_seconds"], run["cycles"]
+    gaps = np.diff(np.array(out_cycles[:n_train]))
     cycles = float(np.median(gaps[len(gaps) // 2:])) if len(gaps) else float("nan")
     bound = cycle_bound(cfg)
-    # counters as the training ended: read before the first test sample, or
-    # at the very end when there is none
     words, weight_words = None, None   # the configuration may leave the counters out
     if cfg.counters:
-        per_layer = result["counters_at"].get(str(n_train)) or result["counters"]
+        per_layer = result["counters_at"] or result["counters"]
         words = {name: [row[name] / n_train for row in per_layer] for name in COUNTERS}
         weight_words = sum(words["weight_reads"]) + sum(words["weight_writes"])
+    simulated = out_cycles[-1] if out_cycles else 0
     return {
         "config": cfg.to_dict(), "dataset": dataset.name, "simulator": sim,
         "epochs": epochs, "train_samples": n_train, "test_samples": len(x_test),
@@ -82,7 +157,8 @@ def train_rtl(cfg, dataset, *, epochs=7, sim="verilator", check_every=1, order_s
         "equal_to_model": bool(np.array_equal(rtl_err, model_err)),
         "cycles_per_sample": cycles, "cycle_bound": bound, "ratio_to_bound": cycles / bound,
         "counters_per_sample": words, "weight_words_per_sample": weight_words,
-        "build_seconds": build_s, "run_seconds": run_s,
-        "simulated_cycles": result["cycles"],
-        "simulated_cycles_per_second": result["cycles"] / run_s,
+        "build_seconds": run["build_seconds"], "run_seconds": run_s,
+        "simulated_cycles": simulated,
+        "simulated_cycles_per_second": simulated / run_s,
+        "samples_per_second": len(label) / run_s,
     }

@@ -1,0 +1,96 @@
+"""The streaming path (lela.sim.stream): the design fed from a file at the
+simulator's own speed, every result compared with the fixed-point model
+afterwards; the per-beat testbench keeps the mid-sample resets."""
+
+import numpy as np
+import pytest
+
+from lela.config import Config
+from lela.data import load_digits
+from lela.golden_model.network import FixedNetwork
+from lela.sim.runner import build_freerun, run_freerun
+from lela.sim.stream import Mismatch, check_results, expected_results, read_results
+from lela.sim.train import run_stream
+
+SMALL = Config(sizes=(64, 16, 16), lanes=(4, 2), m_seeds=(0x1234567, 0x89ABCDE),
+               k_seeds=(0x2468ACE, 0x13579BD), eta_shift=5)
+#: idle and backpressure in 256ths of the cycles
+CONDITIONS = {"plain": (0, 0), "idle": (80, 0), "backpressure": (0, 128),
+              "idle+backpressure": (80, 128)}
+QUIET = {"log": lambda *_: None}
+
+
+def digits(cfg, count, seed, train=1):
+    ds = load_digits()
+    order = np.random.default_rng(seed).permutation(len(ds.y_train))[:count]
+    return (FixedNetwork(cfg).quantize(ds.x_train[order]), ds.y_train[order],
+            np.full(count, train, np.int64))
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory):
+    return tmp_path_factory.mktemp("stream-builds")
+
+
+@pytest.mark.parametrize("condition", CONDITIONS)
+def test_stream_equals_the_model_under_stalls(sim, condition, builds):
+    """Every result (scores, predictions, weight digests) equals the model's
+    with and without idle cycles and backpressure, and the stalls cost cycles."""
+    idle, bp = CONDITIONS[condition]
+    count = 200 if sim == "verilator" else 12
+    x, label, train = digits(SMALL, count, seed=3)
+    run = run_stream(SMALL, x, label, train, sim=sim, idle=idle, backpressure=bp, seed=5,
+                     build_root=builds, name=condition, **QUIET)
+    assert len(run["results"]) == count
+    assert [r["pred"] for r in run["results"]] == run["model_pred"].tolist()
+    if condition != "plain":
+        plain = run_stream(SMALL, x[:12], label[:12], train[:12], sim=sim, seed=5,
+                           build_root=builds, name="plain-short", **QUIET)
+        assert run["cycles"][11] > plain["cycles"][11]
+
+
+def test_stream_pause_reads_the_training_counters(builds):
+    """With a pause after the training samples, the counters read there count
+    only those (the inference samples after it write no weights)."""
+    x, label, _ = digits(SMALL, 8, seed=4)
+    train = np.array([1] * 5 + [0] * 3)
+    run = run_stream(SMALL, x, label, train, pause_at=5, build_root=builds, name="pause",
+                     **QUIET)
+    writes = [row["weight_writes"] for row in run["result"]["counters_at"]]
+    assert writes == [5 * SMALL.sizes[i] * SMALL.sizes[i + 1] for i in range(SMALL.layers)]
+    assert [r["train"] for r in run["results"]] == train.tolist()
+
+
+def test_stream_rejects_stall_probabilities_out_of_range(builds):
+    x, label, train = digits(SMALL, 2, seed=4)
+    with pytest.raises(ValueError, match=r"idle must be in \[0, 255\]"):
+        run_stream(SMALL, x, label, train, idle=256, build_root=builds, **QUIET)
+
+
+def test_a_differing_result_names_sample_layer_and_field():
+    x, label, train = digits(SMALL, 3, seed=1)
+    expected, _ = expected_results(SMALL, x, label, train)
+    got = [dict(e, scores=[list(s) for s in e["scores"]]) for e in expected]
+    check_results(SMALL, got, expected, seed=9)
+    got[2]["scores"][1][7] += 1
+    with pytest.raises(Mismatch, match=r"seed 9, sample 2, layer 1: score index 7 is"):
+        check_results(SMALL, got, expected, seed=9)
+    got[2]["scores"][1][7] -= 1
+    got[1]["digest"] = [d ^ 1 for d in got[1]["digest"]]
+    with pytest.raises(Mismatch, match=r"seed 9, sample 1, layer 0: weight digest"):
+        check_results(SMALL, got, expected, seed=9)
+    with pytest.raises(Mismatch, match=r"2 results for 3 samples"):
+        check_results(SMALL, got[:2], expected, seed=9)
+
+
+def test_freerun_binary_gives_the_cocotb_runs_results(builds, tmp_path):
+    """The free-running executable (no cocotb, no Python) writes the same
+    result lines as the streaming cocotb run of the same samples."""
+    x, label, train = digits(SMALL, 20, seed=2)
+    run = run_stream(SMALL, x, label, train, build_root=builds, name="same", **QUIET)
+    exe, _, _ = build_freerun(SMALL, root=builds)
+    jobdir = next(builds.glob("verilator-*/jobs/same"))
+    run_freerun(exe, [f"+samples={jobdir / 'samples.bin'}",
+                      f"+results={tmp_path / 'free.txt'}", "+count=20"])
+    assert read_results(tmp_path / "free.txt") == read_results(jobdir / "results.txt")
+    assert read_results(tmp_path / "free.txt")[1] == run["cycles"]
