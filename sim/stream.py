@@ -11,12 +11,14 @@ every sample and field exactly (:func:`check_results`), while the model's own
 run overlaps the simulation.
 
 Random idle cycles on the input and backpressure on the results are made in
-Verilog too (a xorshift generator seeded from ``+seed``), so the four stall
-combinations stay available at full speed; mid-sample resets stay on the
-per-beat path. The access port is a port of ``lela_stream`` (the cocotb test
-reads the counters through it), and the stream can stop after ``+pause_at``
-samples until ``resume`` rises, so the counters can be read between the
-training and the test samples.
+Verilog too (a xorshift generator seeded from ``+stall_seed``), so the four
+stall combinations stay available at full speed; mid-sample resets stay on the
+per-beat path. ``lela_stream`` has no ports: the testbench reaches a few of its
+signals by name (``done``, ``paused``/``resume``, and ``acc_*``, one
+access-port request at a time, which the top hands to the design's access
+port), and reads them only at clock edges. The stream can stop after
+``+pause_at`` samples until ``resume`` rises, so that the counters can be read
+between the training and the test samples.
 
 Plusargs of ``lela_stream`` (all but the first three optional):
 
@@ -25,7 +27,7 @@ Plusargs of ``lela_stream`` (all but the first three optional):
 ``+count=N``        samples in the file
 ``+idle=K``         a beat is offered on a cycle with probability 1 - K/256
 ``+backpressure=K`` ``ready`` is low on a cycle with probability K/256
-``+seed=S``         seed of the idle and backpressure generator (not 0)
+``+stall_seed=S``   seed of the idle and backpressure generator (not 0)
 ``+pause_at=N``     stop feeding after N samples until every result of them
                     is out (``paused`` = 1) and ``resume`` is 1
 ``+early_exit=E``, ``+threshold=T``  the early-exit inputs
@@ -122,7 +124,7 @@ module {STREAM_TOP};
     if (!$value$plusargs("count=%d", samples)) $fatal(1, "{STREAM_TOP}: +count=N missing");
     if ($value$plusargs("idle=%d", arg)) idle = arg;
     if ($value$plusargs("backpressure=%d", arg)) backpressure = arg;
-    if ($value$plusargs("seed=%d", arg)) rng = arg;
+    if ($value$plusargs("stall_seed=%d", arg)) rng = arg;
     if ($value$plusargs("pause_at=%d", arg)) pause_at = arg;
     if ($value$plusargs("early_exit=%d", arg)) early_exit = arg[0];
     if ($value$plusargs("threshold=%d", arg)) threshold = arg[{w_thr - 1}:0];

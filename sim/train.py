@@ -65,6 +65,7 @@ def run_stream(cfg, x, label, train, *, sim="verilator", check_every=1, seed=0, 
     ``pause_at`` reads the counters after that many samples (else at the
     end, when the configuration has them). Returns a dict: ``results`` (the
     decoded result beats), ``cycles`` (the cycle of each), ``model_pred``,
+    ``samples_file`` and ``results_file`` (the files of the run),
     ``result`` (the testbench's: counters), ``run_seconds``, ``build_seconds``
     and, with ``measure_startup``, ``startup_seconds`` (the simulator's
     start and end, measured on a run of no samples; else None)."""
@@ -80,7 +81,7 @@ def run_stream(cfg, x, label, train, *, sim="verilator", check_every=1, seed=0, 
     samples, results = jobdir / "samples.bin", jobdir / "results.txt"
     write_samples(manifest, x, label, train, samples)
     plusargs = [f"+samples={samples}", f"+results={results}", f"+count={len(label)}",
-                f"+idle={idle}", f"+backpressure={backpressure}", f"+seed={seed + 1}",
+                f"+idle={idle}", f"+backpressure={backpressure}", f"+stall_seed={seed + 1}",
                 f"+early_exit={int(early_exit[0])}", f"+threshold={int(early_exit[1])}"]
     if pause_at is not None:
         plusargs.append(f"+pause_at={pause_at}")
@@ -109,7 +110,8 @@ def run_stream(cfg, x, label, train, *, sim="verilator", check_every=1, seed=0, 
     got = decode_results(manifest, payloads, seed=seed)
     check_results(cfg, got, expected, seed=seed)
     return {"results": got, "cycles": cycles, "model_pred": model_pred, "result": result,
-            "run_seconds": run_s, "startup_seconds": startup, "build_seconds": build_s}
+            "run_seconds": run_s, "startup_seconds": startup, "build_seconds": build_s,
+            "samples_file": samples, "results_file": results}
 
 
 def train_rtl(cfg, dataset, *, epochs=7, sim="verilator", check_every=1, order_seed=0,

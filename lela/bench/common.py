@@ -18,8 +18,8 @@ __all__ = ["FULL", "MNIST_DIR", "PACKAGE_DIR", "QUICK", "REPO_DIR", "SECTIONS", 
            "run_samples", "simulate", "sizes_text", "train_order", "with_lanes"]
 
 #: Sections in the order they run (``throughput`` needs the others' figures).
-SECTIONS = ("accuracy", "early_exit", "utilisation", "traffic", "simulators", "resources",
-            "throughput")
+SECTIONS = ("accuracy", "early_exit", "utilisation", "traffic", "simulators", "rtl_speed",
+            "resources", "throughput")
 #: Default folder of the MNIST IDX files (relative to the working directory).
 MNIST_DIR = "../shared/data/mnist"
 #: The ``lela`` package folder and the checkout that holds it (``rtl/``, ``boards/``).
@@ -44,6 +44,8 @@ class Plan:
     sim_config: str = "sim"
     sim_samples: int = 200
     verilator_samples: int = 2000
+    #: training samples of the RTL-speed section (default network): a digits epoch
+    rtl_speed_samples: int = 1438
     #: online training epochs of the accuracy section (float, fixed) and of its RTL run
     epochs: int = 10
     rtl_epochs: int = 1
@@ -65,7 +67,7 @@ class Plan:
 
 FULL = Plan("full")
 QUICK = Plan("quick", config="sim", lanes=(4,), util_samples=6, board_cycles=False,
-             sim_samples=12, verilator_samples=400, epochs=1, train_samples=120, test_samples=60,
+             sim_samples=12, verilator_samples=400, rtl_speed_samples=60, epochs=1, train_samples=120, test_samples=60,
              exit_rtl_points=2, baseline_samples=120, baseline_repeats=1,
              mnist_hidden=None, ecp5_lanes=(4,), synth="cached")
 

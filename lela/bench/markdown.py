@@ -250,6 +250,26 @@ def _md_simulators(s):
     return out
 
 
+def _md_rtl_speed(r):
+    out = ["## RTL simulation speed (`rtl_speed`)", "",
+           (f"The default network {sizes_text(r['sizes'])} (lanes {r['lanes'][0]}) trains "
+            f"{r['samples']} digits samples through the RTL on Verilator, "
+            f"{r['cycles_per_sample']:,.0f} cycles per sample, three ways in the same run. "
+            "Net cycles/s leaves out the simulator's start-up (a run of one sample, or of "
+            f"none: {r['startup_seconds']:.1f} s for the streaming path). The streaming "
+            "path is `lela train`'s: every result is compared with the fixed-point model, "
+            "which runs beside the simulator; its result lines equal the free-running "
+            "executable's."), ""]
+    rows = [[row["path"], _f(row["seconds"], 1), _f(row["samples_per_second"]),
+             _f(row["cycles_per_second"]), _f(row["net_cycles_per_second"])]
+            for row in r["rows"]]
+    out.append(_table(["path", "s", "samples/s", "cycles/s", "net cycles/s"], rows))
+    out += ["", (f"Streaming ÷ per-beat: **{r['stream_over_per_beat']:.2f}x** samples/s; "
+                 f"cocotb streaming ÷ free-running (net cycles/s): "
+                 f"**{r['cocotb_over_freerun']:.2f}**.")]
+    return out
+
+
 def _md_resources(res):
     out = ["## Resources and Fmax", "",
            ("`lela build` (YoWASP Yosys and nextpnr; the whole board system: core, host link, "
@@ -404,7 +424,7 @@ def markdown(report, command, seconds):
     out += _md_headline(report)
     for name, fn in (("utilisation", _md_utilisation), ("resources", _md_resources),
                      ("throughput", _md_throughput), ("traffic", _md_traffic),
-                     ("simulators", _md_simulators), ("early_exit", _md_early_exit),
+                     ("simulators", _md_simulators), ("rtl_speed", _md_rtl_speed), ("early_exit", _md_early_exit),
                      ("accuracy", _md_accuracy)):
         if report.get(name):
             section = fn(report[name])

@@ -8,7 +8,16 @@ from pathlib import Path
 
 from lela.config import Config
 
-from . import accuracy, early_exit, resources, simulators, throughput, traffic, utilisation
+from . import (
+    accuracy,
+    early_exit,
+    resources,
+    rtl_speed,
+    simulators,
+    throughput,
+    traffic,
+    utilisation,
+)
 from .common import MNIST_DIR, SECTIONS, Clock, Context, config_key, json_default, named_config
 from .machine import git_commit, machine
 from .markdown import markdown
@@ -20,7 +29,8 @@ __all__ = ["BENCHES", "headline", "read_report", "run_bench", "write_report"]
 BENCHES = {
     "accuracy": accuracy.measure, "early_exit": early_exit.measure,
     "utilisation": utilisation.measure, "traffic": traffic.measure,
-    "simulators": simulators.measure, "resources": resources.measure,
+    "simulators": simulators.measure, "rtl_speed": rtl_speed.measure,
+    "resources": resources.measure,
     "throughput": throughput.measure,
 }
 
@@ -91,6 +101,11 @@ def headline(report):
         v = [row for row in s["rows"] if row["simulator"].startswith("verilator")]
         if v:
             h["verilator_cycles_per_second"] = v[0]["cycles_per_second"]
+    rs = report.get("rtl_speed")
+    if rs:
+        h["rtl_train_samples_per_s"] = rs["rows"][1]["samples_per_second"]
+        h["cocotb_over_freerun"] = rs["cocotb_over_freerun"]
+        h["verilator_freerun_cycles_per_s"] = rs["rows"][2]["cycles_per_second"]
     return h
 
 

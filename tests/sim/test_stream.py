@@ -89,8 +89,7 @@ def test_freerun_binary_gives_the_cocotb_runs_results(builds, tmp_path):
     x, label, train = digits(SMALL, 20, seed=2)
     run = run_stream(SMALL, x, label, train, build_root=builds, name="same", **QUIET)
     exe, _, _ = build_freerun(SMALL, root=builds)
-    jobdir = next(builds.glob("verilator-*/jobs/same"))
-    run_freerun(exe, [f"+samples={jobdir / 'samples.bin'}",
+    run_freerun(exe, [f"+samples={run['samples_file']}",
                       f"+results={tmp_path / 'free.txt'}", "+count=20"])
-    assert read_results(tmp_path / "free.txt") == read_results(jobdir / "results.txt")
+    assert read_results(tmp_path / "free.txt") == read_results(run["results_file"])
     assert read_results(tmp_path / "free.txt")[1] == run["cycles"]
