@@ -128,8 +128,6 @@ class Bench(Port):
         self.n_checked = 0
         self.python_s = 0.0  # time spent in the model and the comparisons
         self.reset_states = []  # what each layer held after each mid-sample reset
-        self.drain_at = set(job.get("drain_at", []))
-        self.counters_at = {}
 
     # -- model side ------------------------------------------------------
     def model_step(self, n):
@@ -194,9 +192,6 @@ class Bench(Port):
         pos = 0
         while pos < len(indices) and not stop():
             n = indices[pos]
-            if n in self.drain_at and n not in self.counters_at:
-                await self.drain()
-                self.counters_at[n] = await read_counters(self)
             t0 = time.perf_counter()
             self.model_step(n)
             self.python_s += time.perf_counter() - t0
@@ -256,12 +251,6 @@ class Bench(Port):
         finally:
             if bar is not None:
                 bar.close()
-
-    async def drain(self):
-        """Wait until every fed sample has come out."""
-        while self.pending:
-            await RisingEdge(self.dut.o_result__valid)
-            await ClockCycles(self.dut.clk, 2)
 
     async def read_layer(self, i):
         """Layer ``i``'s ``(W, b)`` read through the access port."""
@@ -396,8 +385,7 @@ async def network(dut):
             "pred": [bench.results[n]["pred"] for n in indices],
             "exit": [bench.results[n]["exit"] for n in indices],
             "python_seconds": bench.python_s, "reset_states": bench.reset_states,
-            "counters": counters, "out_cycles": [int(t) - start for t in bench.out_times],
-            "counters_at": {str(k): v for k, v in bench.counters_at.items()}})
+            "counters": counters, "out_cycles": [int(t) - start for t in bench.out_times]})
     except AssertionError as e:
         result["error"] = str(e)
         raise
