@@ -2,10 +2,12 @@
 
 Launched from Python through cocotb's runner (no Makefiles). Each
 configuration builds into its own folder, named by a hash of the
-configuration, the simulator and the trace and waveform options, so parameter
-sets never share a build.
+configuration, the simulator, the simulated top and the trace and waveform
+options, so parameter sets never share a build.
 
-The simulated top level is ``lela_tb``: the generated ``lela_top`` with its
+There are two simulated tops: ``lela_stream`` (:mod:`lela.sim.stream`, what
+``lela train`` runs; also built as a Verilator executable of its own by
+:func:`build_freerun`) and, for the per-beat testbench, ``lela_tb``: the generated ``lela_top`` with its
 clock made in Verilog (``always #5 clk = ~clk``, a 10 ns period) and every
 other port passed through. A clock driven from cocotb costs a callback and a
 write into the simulator on every edge; made in the design, it costs nothing
