@@ -67,7 +67,7 @@ class Plan:
 
 FULL = Plan("full")
 QUICK = Plan("quick", config="sim", lanes=(4,), util_samples=6, board_cycles=False,
-             sim_samples=12, verilator_samples=400, rtl_speed_samples=60, epochs=1, train_samples=120, test_samples=60,
+             sim_samples=12, verilator_samples=400, rtl_speed_samples=30, epochs=1, train_samples=120, test_samples=60,
              exit_rtl_points=2, baseline_samples=120, baseline_repeats=1,
              mnist_hidden=None, ecp5_lanes=(4,), synth="cached")
 

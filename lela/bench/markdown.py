@@ -252,7 +252,7 @@ def _md_simulators(s):
 
 def _md_rtl_speed(r):
     out = ["## RTL simulation speed (`rtl_speed`)", "",
-           (f"The default network {sizes_text(r['sizes'])} (lanes {r['lanes'][0]}) trains "
+           (f"The network {sizes_text(r['sizes'])} (lanes {r['lanes'][0]}) trains "
             f"{r['samples']} digits samples through the RTL on Verilator, "
             f"{r['cycles_per_sample']:,.0f} cycles per sample, three ways in the same run. "
             "Net cycles/s leaves out the simulator's start-up (a run of one sample, or of "

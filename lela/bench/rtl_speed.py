@@ -1,4 +1,5 @@
-"""Section ``rtl_speed``: how fast the RTL trains in simulation, on the default network.
+"""Section ``rtl_speed``: how fast the RTL trains in simulation, on the plan's network
+(the default one; ``--quick``: the small one).
 
 Three runs of the same training samples, in the same run of the bench:
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from lela.config import Config
 from lela.data import load_digits
 from lela.golden_model.network import FixedNetwork
 
@@ -30,12 +30,12 @@ def measure(ctx):
     from lela.sim.stream import read_results
     from lela.sim.train import run_stream
 
-    cfg = Config()
+    cfg = ctx.cfg
     n = ctx.plan.rtl_speed_samples
     d = load_digits()
     idx = np.arange(n) % len(d.y_train)
     x, y, train = FixedNetwork(cfg).quantize(d.x_train[idx]), d.y_train[idx], np.ones(n)
-    ctx.log(f"rtl_speed: {n} training samples of the default network, per-beat testbench")
+    ctx.log(f"rtl_speed: {n} training samples, per-beat testbench")
     one, one_wall, _ = run_samples(ctx, cfg, "rtl-speed-1", x[:1], y[:1], np.ones(1))
     beat, beat_wall, _ = run_samples(ctx, cfg, f"rtl-speed-{n}", x, y, train)
     ctx.log("rtl_speed: the streaming path (lela train's)")

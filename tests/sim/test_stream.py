@@ -37,7 +37,7 @@ def test_stream_equals_the_model_under_stalls(sim, condition, builds):
     """Every result (scores, predictions, weight digests) equals the model's
     with and without idle cycles and backpressure, and the stalls cost cycles."""
     idle, bp = CONDITIONS[condition]
-    count = 200 if sim == "verilator" else 12
+    count = 100 if sim == "verilator" else 12
     x, label, train = digits(SMALL, count, seed=3)
     run = run_stream(SMALL, x, label, train, sim=sim, idle=idle, backpressure=bp, seed=5,
                      build_root=builds, name=condition, **QUIET)
