@@ -41,16 +41,20 @@ def epoch_order(count, epoch, seed=0):
 
 
 def _progress(future, path, total):
-    """A progress bar on stderr from the results file's lines until ``future`` is done."""
+    """A progress bar on stderr from the results file's lines until ``future`` is done
+    (each second it reads only what the simulator appended since)."""
     from tqdm import tqdm
     with tqdm(total=total, unit="sample", file=sys.stderr, mininterval=1.0,
               dynamic_ncols=True) as bar:
+        offset = 0
         while not future.done():
             time.sleep(1.0)
             if path.exists():
                 with open(path, "rb") as f:
-                    bar.update(sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20),
-                                                                          b"")) - bar.n)
+                    f.seek(offset)
+                    chunk = f.read()
+                offset += len(chunk)
+                bar.update(chunk.count(b"\n"))
         bar.update(total - bar.n)
 
 
@@ -61,7 +65,8 @@ def run_stream(cfg, x, label, train, *, sim="verilator", check_every=1, seed=0, 
     while the fixed-point model steps through them, then compare every
     ``check_every``-th result with the model's (:class:`~.stream.Mismatch`
     names the first difference). ``idle`` and ``backpressure`` are
-    probabilities in 256ths (the generator seeded from ``seed + 1``);
+    probabilities in 256ths (the generator seeded from
+    ``seed % (2**31 - 1) + 1``, never 0);
     ``pause_at`` reads the counters after that many samples (else at the
     end, when the configuration has them). Returns a dict: ``results`` (the
     decoded result beats), ``cycles`` (the cycle of each), ``model_pred``,
@@ -81,7 +86,8 @@ def run_stream(cfg, x, label, train, *, sim="verilator", check_every=1, seed=0, 
     samples, results = jobdir / "samples.bin", jobdir / "results.txt"
     write_samples(manifest, x, label, train, samples)
     plusargs = [f"+samples={samples}", f"+results={results}", f"+count={len(label)}",
-                f"+idle={idle}", f"+backpressure={backpressure}", f"+stall_seed={seed + 1}",
+                f"+idle={idle}", f"+backpressure={backpressure}",
+                f"+stall_seed={seed % 0x7FFFFFFF + 1}",
                 f"+early_exit={int(early_exit[0])}", f"+threshold={int(early_exit[1])}"]
     if pause_at is not None:
         plusargs.append(f"+pause_at={pause_at}")

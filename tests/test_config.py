@@ -9,7 +9,15 @@ from importlib import resources
 import pytest
 
 from lela.cli import add_config_arguments, config_from_args
-from lela.config import DEFAULT, INT_BITS, Config, ConfigError, balance_lanes, divisors
+from lela.config import (
+    DEFAULT,
+    INT_BITS,
+    Config,
+    ConfigError,
+    balance_lanes,
+    config_file,
+    divisors,
+)
 from lela.contract import cycle_bound, multipliers_used
 
 
@@ -231,6 +239,16 @@ def test_default_toml_equals_default():
     for f in dataclasses.fields(Config):
         assert re.search(rf"^{f.name} = ", content, re.MULTILINE), f.name
 
+
+
+def test_mnist_toml_is_the_balanced_mnist_network():
+    # what lela/configs/mnist.toml says of itself: MNIST's 784 inputs, three
+    # equal hidden layers, the lanes that a budget of 32 multipliers balances
+    cfg = Config.from_toml(config_file("mnist"))
+    assert cfg.sizes[0] == 28 * 28 and len(set(cfg.sizes[1:])) == 1
+    cfg.check_hardware()
+    assert balance_lanes(cfg, 32).lanes == cfg.lanes
+    assert multipliers_used(cfg) <= 32
 
 # -- command-line overrides -------------------------------------------------
 
