@@ -9,8 +9,8 @@ one module each, in the JSON and in the order they run:
 ``accuracy``
     per-layer test error of the float model, the fixed-point model and the
     RTL (Verilator) after the same online training on digits; the RTL must
-    equal the fixed-point model. MNIST float and fixed-point when the MNIST
-    folder exists.
+    equal the fixed-point model. MNIST when its folder exists: float,
+    fixed-point and one epoch through the RTL (``lela/configs/mnist.toml``).
 ``early_exit``
     accuracy of the early-exit decision and mean busy cycles per inference
     against the margin threshold (fixed-point model and

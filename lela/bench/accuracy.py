@@ -1,7 +1,8 @@
 """Section ``accuracy``: per-layer test error of the float model, the fixed-point
 model and the RTL (Verilator) after the same online training on digits; the RTL
-must equal the fixed-point model. MNIST float and fixed-point when the MNIST
-folder exists."""
+must equal the fixed-point model. MNIST, when its folder exists: the float and
+fixed-point models and the RTL (``lela/configs/mnist.toml``, one epoch and the
+test set through the RTL, equal to the fixed-point model)."""
 
 from __future__ import annotations
 
@@ -15,17 +16,17 @@ from lela.golden_model.float_model import FloatNetwork
 from lela.golden_model.network import FixedNetwork
 
 from .checks import check_equal
-from .common import digits, sizes_text, train_order
+from .common import digits, named_config, sizes_text, train_order
 
 __all__ = ["measure", "rtl_equals_fixed"]
 
 
-def rtl_equals_fixed(rtl, fixed_error, n_test):
+def rtl_equals_fixed(rtl, fixed_error, n_test, where="accuracy (RTL, Verilator)"):
     """Whether the RTL run ``rtl`` (:func:`lela.sim.train.train_rtl`'s report)
     misclassified as many test samples per layer as the fixed-point model did
     (``fixed_error``: fractions of ``n_test``) — compared as counts, exact unlike
-    ``1 - accuracy``; a difference raises :class:`~.checks.BenchMismatch`."""
-    where = "accuracy (RTL, Verilator)"
+    ``1 - accuracy``; a difference raises :class:`~.checks.BenchMismatch`
+    naming ``where``."""
     rtl_wrong = [round((1.0 - a) * n_test) for a in rtl["test_accuracy_rtl"]]
     return (check_equal(where, "test accuracy per layer of train_rtl's own model run",
                         rtl["test_accuracy_rtl"], rtl["test_accuracy_model"],
@@ -38,7 +39,8 @@ def rtl_equals_fixed(rtl, fixed_error, n_test):
 
 def measure(ctx):
     """Per-layer test error: float vs fixed-point on digits after ``epochs``; the RTL
-    against both after ``rtl_epochs`` (equal to the fixed-point model); MNIST."""
+    against both after ``rtl_epochs`` (equal to the fixed-point model); MNIST
+    (:func:`_mnist_accuracy`)."""
     from lela.sim.train import train_rtl
 
     cfg, plan = ctx.cfg, ctx.plan
@@ -90,15 +92,20 @@ def measure(ctx):
 
 
 def _mnist_accuracy(ctx):
+    """MNIST with ``plan.mnist_config``: the float and the fixed-point model after
+    ``mnist_epochs`` online, and (``plan.mnist_rtl``) the same training through
+    the RTL, every result checked, its test errors equal to the fixed-point model's."""
+    from lela.sim.train import train_rtl
+
     plan = ctx.plan
-    if plan.mnist_hidden is None:
+    if plan.mnist_config is None:
         ctx.skip("accuracy", "MNIST (not in --quick)")
         return None
     if not ctx.mnist or not Path(ctx.mnist).is_dir():
         ctx.skip("accuracy", f"MNIST (no folder {ctx.mnist!r})")
         return None
     d = load_idx(ctx.mnist, "mnist")
-    cfg = ctx.cfg.with_layers((d.features, *plan.mnist_hidden))
+    cfg = named_config(plan.mnist_config)
     ctx.log(f"accuracy: MNIST, network {sizes_text(cfg.sizes)}, {plan.mnist_epochs} epoch(s) "
             f"online, float and fixed-point models")
     orders = train_order(len(d.y_train), plan.mnist_epochs)
@@ -116,7 +123,26 @@ def _mnist_accuracy(ctx):
         for n in order:
             fx.train_step(xq[n], int(d.y_train[n]))
     fixed_err = [float(e) for e in fx.evaluate(fx.quantize(d.x_test), d.y_test)]
-    return {"dataset": "mnist", "sizes": list(cfg.sizes), "epochs": plan.mnist_epochs,
-            "train_samples": len(d.y_train), "test_samples": len(d.y_test),
-            "float_error": float_err, "fixed_error": fixed_err, "float_seconds": float_s,
-            "fixed_seconds": time.perf_counter() - t0}
+    out = {"dataset": "mnist", "config": plan.mnist_config, "sizes": list(cfg.sizes),
+           "lanes": list(cfg.lanes), "epochs": plan.mnist_epochs,
+           "train_samples": len(d.y_train), "test_samples": len(d.y_test),
+           "float_error": float_err, "fixed_error": fixed_err, "float_seconds": float_s,
+           "fixed_seconds": time.perf_counter() - t0, "rtl": None}
+    if not plan.mnist_rtl:
+        ctx.skip("accuracy", "MNIST through the RTL (plan.mnist_rtl is off)")
+        return out
+    ctx.log(f"accuracy: MNIST, {plan.mnist_epochs} epoch(s) and the test set through the RTL "
+            "(Verilator, every result checked against the fixed-point model)")
+    rtl = train_rtl(cfg, d, epochs=plan.mnist_epochs, sim="verilator", build_root=ctx.sim_root,
+                    progress=False, log=lambda *a: None)
+    n_test = len(d.y_test)
+    out["rtl"] = {
+        "rtl_error": [round((1.0 - a) * n_test) / n_test for a in rtl["test_accuracy_rtl"]],
+        "equal_fixed": rtl_equals_fixed(rtl, fixed_err, n_test, "accuracy (MNIST, RTL)"),
+        "train_samples": rtl["train_samples"], "test_samples": rtl["test_samples"],
+        "seconds": rtl["run_seconds"], "build_seconds": rtl["build_seconds"],
+        "simulated_cycles": rtl["simulated_cycles"],
+        "cycles_per_second": rtl["simulated_cycles_per_second"],
+        "samples_per_second": rtl["samples_per_second"],
+        "cycles_per_sample": rtl["cycles_per_sample"], "cycle_bound": rtl["cycle_bound"]}
+    return out

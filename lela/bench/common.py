@@ -56,9 +56,12 @@ class Plan:
     #: CPU baselines: training samples per measurement and repeats (best kept)
     baseline_samples: int | None = None
     baseline_repeats: int = 3
-    #: MNIST network (hidden widths after the 784 inputs) and epochs; None skips
-    mnist_hidden: tuple | None = (128, 128, 128)
+    #: MNIST configuration (``lela/configs/<name>.toml``) and epochs of the float,
+    #: fixed-point and RTL runs; None skips MNIST
+    mnist_config: str | None = "mnist"
     mnist_epochs: int = 1
+    #: train MNIST through the RTL too (``lela train``'s path, every result checked)
+    mnist_rtl: bool = True
     #: ECP5 lane sweep of the resources section
     ecp5_lanes: tuple = (1, 2, 4, 8, 16, 32)
     #: "build": synthesize what is not cached; "cached": only reuse reports
@@ -67,9 +70,10 @@ class Plan:
 
 FULL = Plan("full")
 QUICK = Plan("quick", config="sim", lanes=(4,), util_samples=6, board_cycles=False,
-             sim_samples=12, verilator_samples=400, rtl_speed_samples=30, epochs=1, train_samples=120, test_samples=60,
+             sim_samples=12, verilator_samples=400, rtl_speed_samples=30, epochs=1,
+             train_samples=120, test_samples=60,
              exit_rtl_points=2, baseline_samples=120, baseline_repeats=1,
-             mnist_hidden=None, ecp5_lanes=(4,), synth="cached")
+             mnist_config=None, ecp5_lanes=(4,), synth="cached")
 
 
 class Clock:

@@ -105,9 +105,23 @@ def _md_accuracy(a):
                      f"{m['float_seconds']:.0f} s, fixed-point {m['fixed_seconds']:.0f} s):"),
                 ""]
         L = len(m["float_error"])
-        out.append(_table(["model"] + [f"layer {i + 1}" for i in range(L)],
-                          [["float"] + [_pct(e) for e in m["float_error"]],
-                           ["fixed-point"] + [_pct(e) for e in m["fixed_error"]]]))
+        rows = [["float"] + [_pct(e) for e in m["float_error"]],
+                ["fixed-point"] + [_pct(e) for e in m["fixed_error"]]]
+        mr = m.get("rtl")
+        if mr:
+            rows.append(["RTL (Verilator)"] + [_pct(e) for e in mr["rtl_error"]])
+        out.append(_table(["model"] + [f"layer {i + 1}" for i in range(L)], rows))
+        if mr:
+            out += ["", (f"The RTL (`lela/configs/{m['config']}.toml`, lanes "
+                         f"{', '.join(map(str, m['lanes']))}) trained on "
+                         f"{mr['train_samples']:,} samples and ran the {mr['test_samples']:,} "
+                         f"test samples in **{mr['seconds'] / 60:.1f} min** "
+                         f"({mr['simulated_cycles']:,} cycles, {_f(mr['cycles_per_second'])} "
+                         f"cycles/s, {mr['cycles_per_sample']:,.0f} cycles per training sample "
+                         f"= {mr['cycles_per_sample'] / mr['cycle_bound']:.3f} B; build "
+                         f"{mr['build_seconds']:.0f} s), every result compared with the "
+                         "fixed-point model; its test errors equal the fixed-point model's "
+                         f"({_checked(mr['equal_fixed'])}).")]
     return out
 
 

@@ -101,6 +101,9 @@ def headline(report):
         v = [row for row in s["rows"] if row["simulator"].startswith("verilator")]
         if v:
             h["verilator_cycles_per_second"] = v[0]["cycles_per_second"]
+    m = (report.get("accuracy") or {}).get("mnist") or {}
+    if m.get("rtl"):
+        h["mnist_rtl_epoch_s"] = m["rtl"]["seconds"]
     rs = report.get("rtl_speed")
     if rs:
         h["rtl_train_samples_per_s"] = rs["rows"][1]["samples_per_second"]
