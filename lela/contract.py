@@ -9,7 +9,8 @@ them honest.
 
 Sections: the access port (address map, counters, layer information), the
 classifier generator's LFSR, the result digest, the pipeline latencies of the layer engine, the widths and
-shifts derived from a :class:`~lela.config.Config`, and the cycle bound.
+shifts derived from a :class:`~lela.config.Config`, the cycle bound, and the
+AXI wrapper's register map and stream formats (``lela.rtl.axi``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,17 @@ __all__ = [
     "ACCESS_DATA_BITS",
     "ACCESS_INDEX_BITS",
     "ACCESS_SPACE_BITS",
+    "AXIL_CONTROL",
+    "AXIL_CONTROL_EARLY_EXIT",
+    "AXIL_DATA_BITS",
+    "AXIL_DROPPED_FRAMES",
+    "AXIL_ID",
+    "AXIL_ID_VALUE",
+    "AXIL_REGISTERS",
+    "AXIL_THRESHOLD",
+    "AXIS_RESULT_BITS",
+    "AXI_OKAY",
+    "AXI_SLVERR",
     "COUNTERS",
     "COUNTER_BITS",
     "COUNTER_HIGH",
@@ -42,6 +54,11 @@ __all__ = [
     "SPACE_W",
     "WRITE_LATENCY",
     "access_address",
+    "axil_address_bits",
+    "axil_window",
+    "axil_window_address",
+    "axis_input_bits",
+    "axis_result_words",
     "bias_shift",
     "bits",
     "classifier_choices",
@@ -54,6 +71,7 @@ __all__ = [
     "layer_cycle_bound",
     "mac_acc_width",
     "multipliers_used",
+    "packet_fifo_depth",
     "score_acc_bound",
     "score_acc_width",
     "split_access_address",
@@ -249,3 +267,58 @@ def cycle_bound(cfg):
     """``B``: the slowest layer's :func:`layer_cycle_bound` (the pipeline's
     lower bound on cycles per training sample)."""
     return max(layer_cycle_bound(cfg, i) for i in range(cfg.layers))
+
+
+# -- AXI wrapper (lela.rtl.axi, ``lela generate --bus axi``) ------------------
+#: Width of an AXI4-Lite data word and of every register.
+AXIL_DATA_BITS = 32
+#: Byte addresses of the control registers (below the window).
+AXIL_CONTROL, AXIL_THRESHOLD, AXIL_DROPPED_FRAMES, AXIL_ID = 0x00, 0x04, 0x08, 0x0C
+#: ``CONTROL`` bit 0: early exit for inference samples (the core's ``early_exit``).
+AXIL_CONTROL_EARLY_EXIT = 1 << 0
+#: What ``ID`` reads: ASCII ``"LELA"``.
+AXIL_ID_VALUE = 0x4C454C41
+#: Control register address -> ``(name, access)``.
+AXIL_REGISTERS = {AXIL_CONTROL: ("CONTROL", "read/write"),
+                  AXIL_THRESHOLD: ("THRESHOLD", "read/write"),
+                  AXIL_DROPPED_FRAMES: ("DROPPED_FRAMES", "read-only"),
+                  AXIL_ID: ("ID", "read-only")}
+#: AXI response codes (``BRESP``, ``RRESP``).
+AXI_OKAY, AXI_SLVERR = 0, 2
+#: Width of a result word on the output stream (``m_axis_tdata``).
+AXIS_RESULT_BITS = 32
+
+
+def axil_window(layers):
+    """Byte address of the access-port window of a network of ``layers``
+    layers: the bit above the widest window address (``access_address << 2``
+    with a layer field of ``bits(layers)`` bits)."""
+    return 1 << (LAYER_SHIFT + bits(layers) + 2)
+
+
+def axil_address_bits(layers):
+    """Width of the AXI4-Lite address (``AWADDR``, ``ARADDR``): the window bit
+    is its top bit."""
+    return axil_window(layers).bit_length()
+
+
+def axil_window_address(layers, layer, space, index=0):
+    """AXI4-Lite byte address of access-port word ``index`` of ``space`` of
+    ``layer``: ``axil_window(layers) | access_address(layer, space, index) << 2``."""
+    return axil_window(layers) | access_address(layer, space, index) << 2
+
+
+def axis_input_bits(act_width):
+    """Width of ``s_axis_tdata``: one input value, rounded up to whole bytes."""
+    return 8 * -(-act_width // 8)
+
+
+def axis_result_words(result_bits):
+    """Words of ``AXIS_RESULT_BITS`` a result payload of ``result_bits`` bits takes."""
+    return -(-result_bits // AXIS_RESULT_BITS)
+
+
+def packet_fifo_depth(n0):
+    """Entries of the input packet FIFO: ``2 N_0`` rounded up to a power of
+    two, so that a frame can be written while the one before it is read."""
+    return 1 << (2 * n0 - 1).bit_length()

@@ -5,9 +5,11 @@ configuration builds into its own folder, named by a hash of the
 configuration, the simulator, the simulated top and the trace and waveform
 options, so parameter sets never share a build.
 
-There are two simulated tops: ``lela_stream`` (:mod:`lela.sim.stream`, what
+There are three simulated tops: ``lela_stream`` (:mod:`lela.sim.stream`, what
 ``lela train`` runs; also built as a Verilator executable of its own by
-:func:`build_freerun`) and, for the per-beat testbench, ``lela_tb``: the generated ``lela_top`` with its
+:func:`build_freerun`), ``lela_axi`` (the generated AXI wrapper itself, its
+clock driven by cocotb, for the cocotbext-axi testbench :mod:`lela.sim.tb_axi`)
+and, for the per-beat testbench, ``lela_tb``: the generated ``lela_top`` with its
 clock made in Verilog (``always #5 clk = ~clk``, a 10 ns period) and every
 other port passed through. A clock driven from cocotb costs a callback and a
 write into the simulator on every edge; made in the design, it costs nothing
@@ -30,7 +32,7 @@ from pathlib import Path
 
 from cocotb_tools.runner import Icarus, Verilator, get_results
 
-from lela.rtl.generate import generate
+from lela.rtl.generate import AXI_TOP_NAME, generate
 from lela.tools import verilator, verilator_env, verilator_makeflags
 
 from .stream import CLOCK_NS, STREAM_TOP, write_stream_top
@@ -41,8 +43,10 @@ __all__ = ["SIMULATORS", "SimulatorMissing", "build", "build_freerun", "run_free
 SIMULATORS = ("verilator", "icarus")
 TOPLEVEL = "lela_tb"
 #: The cocotb test module of each simulated top: the per-beat testbench on
-#: ``lela_tb``, the streaming one on ``lela_stream`` (:mod:`lela.sim.stream`).
-TB_MODULES = {TOPLEVEL: "lela.sim.tb_network", STREAM_TOP: "lela.sim.tb_stream"}
+#: ``lela_tb``, the streaming one on ``lela_stream`` (:mod:`lela.sim.stream`),
+#: the cocotbext-axi one on ``lela_axi`` (:mod:`lela.sim.tb_axi`).
+TB_MODULES = {TOPLEVEL: "lela.sim.tb_network", STREAM_TOP: "lela.sim.tb_stream",
+              AXI_TOP_NAME: "lela.sim.tb_axi"}
 #: Verilator's options for every build of the design.
 VERILATOR_ARGS = ("-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3",
                   "--x-assign", "fast", "--x-initial", "fast", "--timing")
@@ -55,10 +59,11 @@ class SimulatorMissing(RuntimeError):
 class FastVerilator(Verilator):
     """cocotb's Verilator runner with only what the testbench touches public:
     ``--public-flat-rw`` on every internal signal keeps Verilator from
-    optimising the design (2-3x slower). ``lela_tb``'s testbench touches its
-    ports (``--public-depth 1``); ``lela_stream`` marks its testbench signals
-    itself, and making its other signals public would put the logic they
-    feed into the region Verilator evaluates on every step."""
+    optimising the design (2-3x slower). The testbenches of ``lela_tb`` and
+    ``lela_axi`` touch their ports (``--public-depth 1``); ``lela_stream``
+    marks its testbench signals itself, and making its other signals public
+    would put the logic they feed into the region Verilator evaluates on
+    every step."""
 
     def _build_command(self):
         cmds = super()._build_command()
@@ -167,8 +172,12 @@ def build_dir_for(cfg, sim, trace, root="build/sim", waves=False, top=TOPLEVEL):
 
 
 def _write_sources(cfg, bdir, trace, top):
-    """Generate ``lela_top.v`` and the simulated top ``top`` into ``bdir/rtl``;
+    """Generate ``lela_top.v`` and the simulated top ``top`` into ``bdir/rtl``
+    (for ``lela_axi``: ``lela_axi.v``, which is the simulated top itself);
     return the manifest and the source paths."""
+    if top == AXI_TOP_NAME:
+        manifest = generate(cfg, bdir / "rtl", trace=trace, bus="axi")
+        return manifest, [bdir / "rtl" / manifest["verilog"]]
     manifest = generate(cfg, bdir / "rtl", trace=trace)
     path = bdir / "rtl" / f"{top}.v"
     if top == TOPLEVEL:
@@ -181,8 +190,8 @@ def _write_sources(cfg, bdir, trace, top):
 def build(cfg, sim="verilator", *, trace=True, root="build/sim", waves=False, verbose=False,
           top=TOPLEVEL):
     """Generate the Verilog of ``cfg`` and compile it for ``sim`` under the
-    simulated top ``top`` (``lela_tb``, or ``lela_stream`` for
-    :mod:`lela.sim.stream`).
+    simulated top ``top`` (``lela_tb``, ``lela_stream`` for
+    :mod:`lela.sim.stream`, or ``lela_axi`` for :mod:`lela.sim.axi`).
 
     Returns ``(runner, build_dir, manifest, seconds)``; an existing build of
     the same parameters is reused (the simulator decides what to rebuild).
@@ -256,11 +265,16 @@ def run_job(runner, bdir, job, *, waves=False, name="job", plusargs=()):
            "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "WARNING"),
            "GPI_LOG_LEVEL": os.environ.get("GPI_LOG_LEVEL", "WARNING")}
     top = runner.hdl_toplevel    # set by runner.build
-    xml = runner.test(test_module=TB_MODULES[top], hdl_toplevel=top, build_dir=bdir / "obj",
-                      test_dir=jobdir, extra_env=env, waves=waves, plusargs=list(plusargs),
-                      results_xml=str(jobdir / "results.xml"),
-                      log_file=None)
-    _, failed = get_results(Path(xml))
+    try:
+        xml = runner.test(test_module=TB_MODULES[top], hdl_toplevel=top,
+                          build_dir=bdir / "obj", test_dir=jobdir, extra_env=env, waves=waves,
+                          plusargs=list(plusargs), results_xml=str(jobdir / "results.xml"),
+                          log_file=None)
+        _, failed = get_results(Path(xml))
+    except SystemExit:
+        # under pytest, cocotb's runner exits when a test failed: the result
+        # file says why
+        failed = True
     result = json.loads(result_path.read_text()) if result_path.exists() else {}
     if failed or not result.get("ok"):
         raise AssertionError(result.get("error") or

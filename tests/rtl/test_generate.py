@@ -68,3 +68,44 @@ def test_unbuildable_configs_raise_before_elaboration(tmp_path, cfg, field):
     with pytest.raises(ConfigError, match=rf"^{field}: "):
         generate(cfg, tmp_path / "bad")
     assert not (tmp_path / "bad" / "lela_top.v").exists()
+
+
+def test_axi_verilog_and_manifest(tmp_path):
+    """``bus="axi"``: ``lela_axi.v`` with the AXI ports, and a manifest whose
+    result payload layout is the bare core's (12-bit inputs: 16-bit tdata)."""
+    cfg = SMALL.replace(act_width=12, act_frac=8)
+    info = generate(cfg, tmp_path / "axi", bus="axi")
+    assert not (tmp_path / "axi" / "lela_top.v").exists()
+    text = (tmp_path / "axi" / "lela_axi.v").read_text()
+    assert re.search(r"^module lela_axi\(", text, re.MULTILINE)
+    assert json.loads((tmp_path / "axi" / "manifest.json").read_text()) == info
+    assert (info["top"], info["verilog"], info["bus"]) == ("lela_axi", "lela_axi.v", "axi")
+    ports = {p["name"]: (p["direction"], p["width"]) for p in info["ports"]}
+    assert ports["s_axis_tdata"] == ("input", 16) and ports["s_axis_tuser"] == ("input", 5)
+    assert ports["s_axil_awaddr"] == ("input", 28) and ports["m_axis_tlast"] == ("output", 1)
+    assert {"clk", "rst"} <= set(ports)
+    bare = generate(cfg, tmp_path / "bare")
+    assert bare["bus"] is None and "register_map" not in bare
+    core = {p["name"]: p for p in bare["ports"]}["o_result__payload"]
+    m_axis = info["streams"]["m_axis"]
+    assert m_axis["payload"] == core["layout"] and m_axis["payload_width"] == core["width"]
+    assert m_axis["words_per_result"] == -(-core["width"] // 32)
+    assert info["memory_bits_total"] == bare["memory_bits_total"] + 32 * 17
+    assert str(tmp_path) not in text and os.getcwd() not in text
+
+
+def test_cli_bus(tmp_path, capsys):
+    out = tmp_path / "axi"
+    assert cli.main(["generate", "--bus", "axi", "--out", str(out), "--sizes", "8,4",
+                     "--lanes", "2"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["top"] == "lela_axi"
+    assert "AXI4-Lite: 28-bit addresses, access-port window at 0x8000000" in \
+        capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["generate", "--bus", "pcie", "--out", str(tmp_path / "bad")])
+    assert exit_info.value.code == 2
+    assert "argument --bus: invalid choice: 'pcie'" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+    with pytest.raises(ValueError, match=r"bus must be one of None, 'axi', not 'pcie'"):
+        generate(SMALL, tmp_path / "bad", bus="pcie")
+    assert not (tmp_path / "bad").exists()
