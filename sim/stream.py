@@ -217,7 +217,9 @@ def write_samples(manifest, x, label, train, path):
 
 
 def read_results(path):
-    """The result lines of ``lela_stream``: ``(payloads, cycles)``, ints in order."""
+    """The result lines of ``lela_stream``: ``(payloads, cycles)`` in order, each
+    payload a hex string (X/Z digits kept, :func:`decode_results` reports them),
+    each cycle an int."""
     payloads, cycles = [], []
     for line in Path(path).read_text().splitlines():
         value, cycle = line.split()
@@ -239,17 +241,17 @@ def _value(bits, field):
     return v
 
 
-def decode_results(manifest, payloads, *, seed=0, first=0):
+def decode_results(manifest, payloads, *, seed=0):
     """The hex result payloads as dicts (``pred``, ``exit``, ``label``,
     ``train`` and, when traced, ``scores`` and ``digest``); an X or Z digit is
-    a :class:`Mismatch` naming the sample (``first`` + its position)."""
+    a :class:`Mismatch` naming the seed and the sample."""
     fields = _ports(manifest)["o_result__payload"]["layout"]["fields"]
     out = []
     for n, text in enumerate(payloads):
         try:
             bits = int(text, 16)
         except ValueError:
-            raise Mismatch(f"seed {seed}, sample {first + n}: the result has X/Z bits "
+            raise Mismatch(f"seed {seed}, sample {n}: the result has X/Z bits "
                            f"({text})") from None
         out.append({name: _value(bits, f) for name, f in fields.items()})
     return out
