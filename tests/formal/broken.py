@@ -8,6 +8,7 @@ never used outside the tests.
 from amaranth.hdl import Fragment, Module, Mux, Signal
 
 from lela.golden_model.lfsr import WIDTH
+from lela.rtl.axi import PacketFIFO
 from lela.rtl.error_unit import ErrorUnit
 from lela.rtl.input_buffer import InputBuffer
 from lela.rtl.lfsr import ClassifierLfsr, unroll
@@ -16,7 +17,8 @@ from lela.rtl.numerics import round_shift
 from .harness import SatStage
 from .harness.base import probe
 
-__all__ = ["GreedyInputBuffer", "SkippingFinishErrorUnit", "WrappingStage", "ZeroResetLfsr"]
+__all__ = ["GreedyInputBuffer", "SkippingFinishErrorUnit", "TrustingPacketFIFO",
+           "UnrewoundPacketFIFO", "WrappingStage", "ZeroResetLfsr"]
 
 
 class WrappingStage(SatStage):
@@ -72,3 +74,36 @@ class GreedyInputBuffer(InputBuffer):
         # the last comb assignment wins: ready no longer looks at the slots
         m.d.comb += self.i_sample.ready.eq(Mux(self.enable, 1, 0))
         return m
+
+
+class UnrewoundPacketFIFO(PacketFIFO):
+    """Forgets to rewind the write pointer on a drop: the beats of a dropped
+    frame stay in the storage, and the next commit releases them ahead of
+    the next frame's."""
+
+    def elaborate(self, platform):
+        frag = Fragment.get(super().elaborate(platform), platform)
+        wr, discard = probe(frag, "wr"), probe(frag, "discard")
+        beat = self.i_stream
+        # the last assignment wins: the pointer's whole next value, never rewound
+        frag.add_statements("sync", wr.eq(Mux(beat.valid & beat.ready & ~discard, wr + 1, wr)))
+        return frag
+
+
+class TrustingPacketFIFO(PacketFIFO):
+    """Trusts ``last``: a frame commits at its ``last`` whatever its length
+    (a missing ``last`` on beat ``length`` still drops it), so a short frame
+    reaches the core. It is still counted as dropped."""
+
+    def elaborate(self, platform):
+        frag = Fragment.get(super().elaborate(platform), platform)
+        wr, start, k, discard = (probe(frag, n) for n in ("wr", "start", "k", "discard"))
+        beat = self.i_stream
+        stored = beat.valid & beat.ready & ~discard
+        last, too_long = beat.payload.last, (k == self.length - 1) & ~beat.payload.last
+        # the last assignments win: both pointers' whole next values
+        frag.add_statements("sync", [
+            wr.eq(Mux(stored, Mux(too_long, start, wr + 1), wr)),
+            start.eq(Mux(stored & last, wr + 1, start)),
+        ])
+        return frag

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lela.config import DEFAULT, Config
+from lela.contract import packet_fifo_depth
+from lela.rtl.input_buffer import sample_layout
 
 from . import broken
 from .harness import (
@@ -21,13 +23,15 @@ from .harness import (
     LfsrReplayHarness,
     MacArrayHarness,
     NetworkHarness,
+    PacketFifoHarness,
     StageHarness,
     UpdateUnitHarness,
     contract_stages,
 )
 
 __all__ = ["BROKEN", "CHECKS", "EU_CFG", "EU_CLASSES_CFG", "EU_NEURONS_CFG", "LAYER1_CFG", "LAYER_CFG", "NEG_CFG", "NET1_CFG", "NET2_CFG",
-           "OUTSIDE_CONTRACT", "Check"]
+           "OUTSIDE_CONTRACT", "PACKET_FIFO", "PACKET_FIFO_DEFAULT", "PACKET_FIFO_ONE_BEAT",
+           "PACKET_FIFO_TIGHT", "Check"]
 
 #: One layer: 3 inputs, so the weight memory has 3 words (not a power of two:
 #: an out-of-range address exists), 2 neurons on 2 lanes, 2 classes.
@@ -51,6 +55,15 @@ NET2_CFG = NET1_CFG.with_layers((1, 2, 2)).replace(lanes=(2, 2))
 #: A second layer: its input slot has 2 values a word (the first layer's
 #: lanes), its memories 12 weight words and 3 bias words.
 LAYER1_CFG = NET2_CFG.replace(sizes=(1, 4, 6))
+
+#: Packet FIFOs: 3-beat frames in 8 entries (a frame does not divide the
+#: storage, so frames wrap around it), 1-beat frames in the fewest entries,
+#: 4-beat frames in exactly two frames' room, and the default network's.
+PACKET_FIFO = {"shape": 4, "length": 3, "depth": 8}
+PACKET_FIFO_ONE_BEAT = {"shape": 4, "length": 1, "depth": 2}
+PACKET_FIFO_TIGHT = {"shape": 4, "length": 4, "depth": 8}
+PACKET_FIFO_DEFAULT = {"shape": sample_layout(DEFAULT), "length": DEFAULT.sizes[0],
+                       "depth": packet_fifo_depth(DEFAULT.sizes[0])}
 
 _LFSR = {"m_bits": DEFAULT.m_bits, "m_seed": DEFAULT.m_seeds[0], "k_seed": DEFAULT.k_seeds[0]}
 
@@ -139,6 +152,25 @@ CHECKS = [
           lambda: NetworkHarness(NET2_CFG, trace=False, cover_training=False)),
     Check("network_two_layers_cover", "network", "cover", 26,
           lambda: NetworkHarness(NET2_CFG, trace=False, cover_training=False)),
+    # the AXI wrapper's packet FIFO: one check per property group, then all at once
+    Check("packet_fifo_stream", "axi", "prove", 1,
+          lambda: PacketFifoHarness(**PACKET_FIFO, groups=("stream",))),
+    Check("packet_fifo_frames", "axi", "prove", 1,
+          lambda: PacketFifoHarness(**PACKET_FIFO, groups=("frames",))),
+    Check("packet_fifo_dropped", "axi", "prove", 1,
+          lambda: PacketFifoHarness(**PACKET_FIFO, groups=("dropped",))),
+    Check("packet_fifo_ready", "axi", "prove", 1,
+          lambda: PacketFifoHarness(**PACKET_FIFO, groups=("ready",))),
+    Check("packet_fifo_cover", "axi", "cover", 12, lambda: PacketFifoHarness(**PACKET_FIFO)),
+    Check("packet_fifo_one_beat", "axi", "prove", 1,
+          lambda: PacketFifoHarness(**PACKET_FIFO_ONE_BEAT)),
+    Check("packet_fifo_one_beat_cover", "axi", "cover", 12,
+          lambda: PacketFifoHarness(**PACKET_FIFO_ONE_BEAT)),
+    Check("packet_fifo_tight", "axi", "prove", 1, lambda: PacketFifoHarness(**PACKET_FIFO_TIGHT)),
+    Check("packet_fifo_tight_cover", "axi", "cover", 12,
+          lambda: PacketFifoHarness(**PACKET_FIFO_TIGHT)),
+    Check("packet_fifo_default", "axi", "prove", 1,
+          lambda: PacketFifoHarness(**PACKET_FIFO_DEFAULT)),
 ]
 
 #: Deliberately broken blocks: each check must FAIL with a counterexample.
@@ -154,6 +186,16 @@ BROKEN = [
           expect="FAIL"),
     Check("broken_greedy_input_buffer", "network", "prove", 10,
           lambda: InputBufferHarness(LAYER_CFG, buffer_cls=broken.GreedyInputBuffer),
+          expect="FAIL"),
+    # the frames properties alone, without the auxiliary invariants, from reset:
+    # the counterexample is on the property itself
+    Check("broken_unrewound_packet_fifo", "axi", "bmc", 12,
+          lambda: PacketFifoHarness(**PACKET_FIFO, groups=("frames",), invariants=False,
+                                    fifo_cls=broken.UnrewoundPacketFIFO),
+          expect="FAIL"),
+    Check("broken_trusting_packet_fifo", "axi", "bmc", 12,
+          lambda: PacketFifoHarness(**PACKET_FIFO, groups=("frames",), invariants=False,
+                                    fifo_cls=broken.TrustingPacketFIFO),
           expect="FAIL"),
 ]
 

@@ -15,8 +15,8 @@ import pytest
 
 from lela.sim.formal import read_trace, run_check
 
-from .checks import BROKEN, CHECKS, LAYER_CFG, OUTSIDE_CONTRACT
-from .harness import contract_stages
+from .checks import BROKEN, CHECKS, LAYER_CFG, OUTSIDE_CONTRACT, PACKET_FIFO
+from .harness import PacketFifoHarness, contract_stages
 
 ROOT = Path(__file__).resolve().parents[2] / "build" / "formal"
 #: No single check may take longer than this (seconds), cold cache included.
@@ -76,6 +76,10 @@ def test_broken_variant_fails(check):
     elif check.name == "broken_wrapping_saturation":
         # some stage's output is not the clamp of its exact result: it wrapped
         assert _wrapped_stages(trace, contract_stages(LAYER_CFG)), _describe(check, result)
+    elif check.name in ("broken_unrewound_packet_fifo", "broken_trusting_packet_fifo"):
+        # a short frame is taken, and then a beat that is not the next committed one comes out
+        short, wrong = _short_frames(trace, PACKET_FIFO["length"]), _wrong_beats_out(trace)
+        assert short and wrong and short[0] < wrong[0], _describe(check, result)
 
 
 @pytest.mark.parametrize("check", OUTSIDE_CONTRACT, ids=[c.name for c in OUTSIDE_CONTRACT])
@@ -110,6 +114,25 @@ def _wrapped_stages(trace, stages):
             if _signed(y, width) != min(max(exact, lo), hi):
                 wrong.add(name)
     return wrong
+
+
+def _short_frames(trace, length):
+    """Steps where a frame's ``last`` is stored before its beat ``length``."""
+    steps = zip(trace["dut.i_stream__valid"], trace["dut.i_stream__ready"],
+                trace["dut.i_stream__payload.last"], trace["discarding"], trace["frame_beats"])
+    return [s for s, (valid, ready, last, discarding, k) in enumerate(steps)
+            if valid and ready and last and discarding == 0 and k != length - 1]
+
+
+def _wrong_beats_out(trace):
+    """Steps where ``o_stream`` offers a beat with no committed beat waiting,
+    or gives the tracked beat's turn to other data."""
+    steps = zip(trace["dut.o_stream__valid"], trace["dut.o_stream__ready"],
+                trace["dut.o_stream__payload"], trace["pending"], trace["t_state"],
+                trace["t_ahead"], trace["t_data"])
+    return [s for s, (valid, ready, payload, pending, state, ahead, data) in enumerate(steps)
+            if valid and (pending == 0 or (ready and state == PacketFifoHarness.COMMITTED
+                                           and ahead == 0 and payload != data))]
 
 
 def test_names_unique():

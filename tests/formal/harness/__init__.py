@@ -22,6 +22,7 @@ Conventions
   makes the harness fail to build, loudly, never pass silently.
 """
 
+from .axi import PacketFifoHarness
 from .base import Harness, clamp, free_inputs, implies, probe, state_value
 from .error_unit import ErrorHandshakeHarness, ErrorStagesHarness
 from .layer import LayerHarness
@@ -42,6 +43,7 @@ __all__ = [
     "LfsrReplayHarness",
     "MacArrayHarness",
     "NetworkHarness",
+    "PacketFifoHarness",
     "SatStage",
     "StageHarness",
     "UpdateUnitHarness",
