@@ -183,3 +183,18 @@ def test_a_differing_weight_names_seed_layer_and_index():
     words[1][37] ^= 1
     with pytest.raises(Mismatch, match=r"seed 4, after the last sample, layer 1: W index 37 is"):
         check_weights(SMALL, words, biases, model, seed=4)
+
+
+def test_single_port_weights_are_loaded_through_the_window(sim, builds):
+    """With ``weight_memory = "single_port"`` the memories have no initial
+    contents: the testbench writes the initial weights and biases through the
+    AXI4-Lite window first, then trains; every result and the weights read
+    back at the end equal the model's (which starts from the same weights)."""
+    cfg = SMALL.replace(weight_memory="single_port")
+    x, label, train = digits(cfg, 6, seed=8)
+    run = run_axi(cfg, x, label, train, sim=sim, seed=31, input_pause=0.3, output_pause=0.5,
+                  build_root=builds, name="single-port")
+    assert len(run["results"]) == len(label)
+    assert run["result"]["dropped"] == 0
+    # the model trained: the weights read back are not the initial ones
+    assert any((w != w0).any() for w, (w0, _) in zip(run["model"].w, initial_weights(cfg)))
