@@ -231,29 +231,27 @@ class AxiNetwork(wiring.Component):
             check_buildable(cfg)
         except (ConfigError, TypeError) as e:
             invalid(self, e)
-        self._cfg = cfg
-        self._trace = bool(trace)
-        super().__init__(_axi_signature(cfg, self._trace))
+        super().__init__(_axi_signature(cfg, trace))
         #: The wrapped core.
-        self.core = Network(cfg, trace=self._trace)
+        self.core = Network(cfg, trace=trace)
         #: The input frames' packet FIFO.
         self.frames = PacketFIFO(shape=sample_layout(cfg), length=cfg.sizes[0],
                                  depth=packet_fifo_depth(cfg.sizes[0]))
 
     @property
     def cfg(self):
-        """The configuration."""
-        return self._cfg
+        """The configuration (the core's)."""
+        return self.core.cfg
 
     @property
     def trace(self):
         """Results carry every layer's scores and weight digest."""
-        return self._trace
+        return self.core.trace
 
     @property
     def result_words(self):
         """Words of ``m_axis_tdata`` per result."""
-        return axis_result_words(network_result_layout(self._cfg, self._trace).size)
+        return axis_result_words(network_result_layout(self.cfg, self.trace).size)
 
     def elaborate(self, platform):
         """The packet FIFO, the result serializer and the AXI4-Lite slave."""
@@ -266,12 +264,12 @@ class AxiNetwork(wiring.Component):
         return m
 
     def _samples(self, m, core, frames):
-        lb = label_bits(self._cfg.classes)
+        lb = label_bits(self.cfg.classes)
         beat = frames.i_stream
         m.d.comb += [
             beat.valid.eq(self.s_axis_tvalid), self.s_axis_tready.eq(beat.ready),
             beat.payload.last.eq(self.s_axis_tlast),
-            beat.payload.data.x.eq(self.s_axis_tdata[:self._cfg.act_width]),
+            beat.payload.data.x.eq(self.s_axis_tdata[:self.cfg.act_width]),
             beat.payload.data.label.eq(self.s_axis_tuser[:lb]),
             beat.payload.data.train.eq(self.s_axis_tuser[lb]),
         ]
@@ -295,7 +293,7 @@ class AxiNetwork(wiring.Component):
                 m.d.sync += busy.eq(0)
 
     def _registers(self, m, core, frames):
-        cfg = self._cfg
+        cfg = self.cfg
         window_bit = axil_window(cfg.layers).bit_length() - 1
         early_exit = Signal()
         threshold = Signal(cfg.act_width)
