@@ -76,7 +76,7 @@ def _scores_done(cfg, layer):
     # FORWARD_TO_SCORES) and
     # once it is done with group q-1; the later of the two bounds wins at an end
     last_entry = max(n_in + FORWARD_TO_SCORES + g * per_group - 1,
-                     g * n_in + FORWARD_TO_SCORES + entries)
+                     g * n_in + FORWARD_TO_SCORES + per_group - 1)
     return last_entry + c + EU_FINISH_CYCLES
 
 

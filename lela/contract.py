@@ -133,24 +133,27 @@ LFSR_MASK = 0x80200003
 DIGEST_BITS = 64
 
 # -- latencies of the layer engine (cycles) -----------------------------------
-#: MAC array: issue of a group's last forward beat -> ``h_valid`` (stage S3).
-FORWARD_LATENCY = 3
-#: MAC array: issue of a beat -> its product register readable (stage S2).
-PRODUCT_LATENCY = 2
-#: Update unit: issue of a beat (read address) -> its write-back (stage S2).
-WRITE_LATENCY = 2
+#: MAC array: issue of a group's last forward beat -> ``h_valid`` (stage S4).
+FORWARD_LATENCY = 4
+#: MAC array: issue of a beat -> its product register readable (stage S3: memory
+#: data, operand registers, product register).
+PRODUCT_LATENCY = 3
+#: Update unit: issue of a beat (read address) -> its write-back (stage S3).
+WRITE_LATENCY = 3
 #: Issue of a group's last forward beat -> the error unit sees the word count
-#: (the activations are written in S3, the count one cycle later).
+#: (the activations are written in S4, the count one cycle later).
 FORWARD_TO_SCORES = FORWARD_LATENCY + 1
-#: Error unit: cycles spent reading a group's activation word before its entries.
-EU_FETCH_CYCLES = 1
+#: Error unit: cycles spent reading a group's activation word before its entries
+#: (the read, then the word register).
+EU_FETCH_CYCLES = 2
 #: Error unit: last entry of an error pass (stage A) -> its group of ``d``
-#: visible (stages B, C).
-EU_PIPELINE_CYCLES = 3
+#: visible (stages A2, B, C, F).
+EU_PIPELINE_CYCLES = 5
 #: Error unit: last entry of a scores pass (stage A) -> ``scores_done``, on
 #: top of one cycle per class (the finish reads the ``C`` sums back one by one:
-#: a wait for the last write, the read, stage C, the flag).
-EU_FINISH_CYCLES = 4
+#: the operand registers, a wait for the last write, the read, stages C and
+#: F, the flag).
+EU_FINISH_CYCLES = 6
 #: Layer: issue of the last update beat -> result handed over (the last
 #: write-back, then the digest register).
 DRAIN_CYCLES = WRITE_LATENCY + 1

@@ -16,13 +16,16 @@ counters); ``SPACE_INFO`` index ``n`` is ``INFO[n]`` (read-only). Anything
 else, and a write to a read-only space, is an error: ``done`` with ``error``
 set and ``rdata`` 0, nothing written.
 
-Schedule (``done`` exactly three cycles after ``req``)::
+Schedule (``done`` exactly five cycles after ``req``)::
 
     IDLE     req
     DECODE   W index -> word g*N_in + k, lane p (j = g*P + p); b index ->
              word g, lane p; range and permission check (registered)
     ADDRESS  memory addresses out; a write enables its one lane
-    DATA     read data selected; done (rdata, error)
+    DATA     the memories' read data, registered by the layer (its update
+             unit's S2 registers: the memories feed no logic in their cycle)
+    SELECT   the lane's word registered
+    DONE     done (rdata: that word sign-extended, error)
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
@@ -50,7 +53,7 @@ from .numerics import divmod_const
 __all__ = ["ACCESS_CYCLES", "AccessPort", "AccessSignature"]
 
 #: Cycles from ``req`` to ``done``.
-ACCESS_CYCLES = 3
+ACCESS_CYCLES = 5
 
 #: One access of the layer's memories, counters or information (requester's
 #: view). ``write``, ``space``, ``index`` and ``wdata`` are held from ``req``
@@ -97,12 +100,12 @@ class AccessPort(wiring.Component):
     word_data : Out(ArrayLayout(signed(weight_width), P))
         The request's ``wdata`` in every lane.
     w_rdata, b_rdata : In(ArrayLayout(signed(weight_width), P))
-        DATA: the weight and bias words read (memory read data, one cycle
-        after ADDRESS).
+        SELECT: the weight and bias words read (the memories' read data of
+        DATA, registered).
     counter_index : Out(unsigned(COUNTER_INDEX_BITS))
         The counter word to read (``Counters.r_index``).
     counter_data : In(unsigned(32))
-        DATA: that word (``Counters.r_data``).
+        SELECT: that word (``Counters.r_data``).
     """
 
     def __init__(self, *, n_in, n_out, lanes, weight_width, info, counters):
@@ -132,13 +135,14 @@ class AccessPort(wiring.Component):
         })
 
     def elaborate(self, platform):
-        """The request decoder (a three-state sequence) and the read-data multiplexer."""
+        """The request decoder (four states after the request) and the read-data register."""
         m = Module()
         P, N_in, N = self._lanes, self._n_in, self._n_out
         acc = self.acc
         write, space, index = acc.write, acc.space, acc.index   # held until done
         error = Signal()
-        rdata = Signal(ACCESS_DATA_BITS)
+        mem_word = Signal(signed(self._weight_width))    # a weight or bias, read
+        other = Signal(ACCESS_DATA_BITS)                  # a counter or information word
         lane = Signal(bits(P))
         info = self._info
         ww = self._weight_width
@@ -180,20 +184,20 @@ class AccessPort(wiring.Component):
                     m.d.comb += [self.we_w.eq(is_w), self.we_b.eq(space == SPACE_B)]
                 m.next = "DATA"
             with m.State("DATA"):
+                m.d.comb += [self.active.eq(1), lane.eq(Mux(space == SPACE_W, w_lane, b_lane))]
+                m.next = "SELECT"
+            with m.State("SELECT"):
                 m.d.comb += self.active.eq(1)
-                m.d.comb += lane.eq(Mux(space == SPACE_W, w_lane, b_lane))
+                m.d.sync += mem_word.eq(Mux(space == SPACE_W, self.w_rdata[w_lane],
+                                            self.b_rdata[b_lane]))
                 info_word = Const(0, ACCESS_DATA_BITS)
                 for n, value in enumerate(info):
                     info_word = Mux(index == n, value, info_word)
-                with m.Switch(space):
-                    with m.Case(SPACE_W):
-                        m.d.comb += rdata.eq(self.w_rdata[w_lane])
-                    with m.Case(SPACE_B):
-                        m.d.comb += rdata.eq(self.b_rdata[b_lane])
-                    with m.Case(SPACE_COUNTERS):
-                        m.d.comb += rdata.eq(self.counter_data)
-                    with m.Case(SPACE_INFO):
-                        m.d.comb += rdata.eq(info_word)
+                m.d.sync += other.eq(Mux(space == SPACE_COUNTERS, self.counter_data, info_word))
+                m.next = "DONE"
+            with m.State("DONE"):
+                m.d.comb += self.active.eq(1)
+                rdata = Mux((space == SPACE_W) | (space == SPACE_B), mem_word, other)
                 m.d.comb += [acc.done.eq(1), acc.error.eq(error),
                              acc.rdata.eq(Mux(error | write, 0, rdata))]
                 m.next = "IDLE"

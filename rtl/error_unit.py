@@ -25,14 +25,15 @@ neuron, or ``R`` whole neurons (``Q = R * Q_c``,
   with the current one.
 
 ``h`` comes from the layer's own activation buffer: one word (``P``
-activations, one group) is read per group, a cycle before its entries
-(``lela.contract.EU_FETCH_CYCLES``). The scores can therefore trail the
+activations, one group) is read per group and registered, two cycles before
+its entries (``lela.contract.EU_FETCH_CYCLES``). The scores can therefore trail the
 forward pass by any amount.
 
-Pipeline: A (LFSR entries x operands -> product registers), B (score sums
+Pipeline: A (LFSR entries and operands -> operand registers), A2 (entries
+x operands -> product registers), B (score sums
 or error accumulators), C (round/saturate, one unit shared by both passes
-plus ``R - 1`` for the other neurons of an error step; gradient, top-two,
-d bank). The last entry of an error pass (stage A) is visible in ``d_valid``
+plus ``R - 1`` for the other neurons of an error step), F (gradient,
+top-two, d bank). The last entry of an error pass (stage A) is visible in ``d_valid``
 ``lela.contract.EU_PIPELINE_CYCLES`` cycles later; the scores are final
 ``C + lela.contract.EU_FINISH_CYCLES`` cycles after the last entry of the
 scores pass. The accumulator is ``lela.contract.score_acc_width`` bits wide.
@@ -211,7 +212,8 @@ class ErrorUnit(wiring.Component):
         slc = Signal(bits(S))    # slice of the classes (Q_c each)
         bank_busy = Signal()     # a group of d is in flight or waiting to be taken
 
-        run = active & ~fetch
+        load = Signal()          # the group's word arrives: into h_word
+        run = active & ~fetch & ~load
         last_slice, last_step = slc == S - 1, step == J - 1
         slc_next = Signal.like(slc)    # slc after this cycle: read address of g
         m.d.comb += [
@@ -227,12 +229,14 @@ class ErrorUnit(wiring.Component):
         m.d.sync += slc.eq(slc_next)
         with m.If(self.start | self.start_d):
             m.d.comb += slc_next.eq(0)
-            m.d.sync += [scoring.eq(self.start), active.eq(1), fetch.eq(1),
+            m.d.sync += [scoring.eq(self.start), active.eq(1), fetch.eq(1), load.eq(0),
                          grp.eq(0), step.eq(0), bank_busy.eq(0)]
         with m.Elif(active & fetch), m.If(can_fetch):
-            m.d.sync += fetch.eq(0)
+            m.d.sync += [fetch.eq(0), load.eq(1)]
             with m.If(~scoring):
                 m.d.sync += bank_busy.eq(1)
+        with m.Elif(load):
+            m.d.sync += load.eq(0)
         with m.Elif(run):
             with m.If(last_slice):
                 m.d.comb += slc_next.eq(0)
@@ -248,6 +252,18 @@ class ErrorUnit(wiring.Component):
                 m.d.comb += slc_next.eq(slc + 1)
         with m.If(self.d_take):
             m.d.sync += bank_busy.eq(0)
+
+        # -- stage A2: the entries and operands registered (a DSP block's
+        # input registers), with the beat's control
+        a2_run, a2_scoring, a2_first_j = Signal(), Signal(), Signal()
+        a2_first_c, a2_last_c, a2_last = Signal(), Signal(), Signal()
+        a2_slc = Signal.like(slc)
+        m.d.sync += [
+            a2_run.eq(run), a2_scoring.eq(scoring),
+            a2_first_j.eq((grp == 0) & (step == 0)),
+            a2_first_c.eq(slc == 0), a2_last_c.eq(last_slice), a2_slc.eq(slc),
+            a2_last.eq(last_slice & last_step & (grp == G - 1)),
+        ]
 
         # -- the finish: the C sums read back one class per cycle ---------
         # from two cycles after the last entry (its sums are written in B)
@@ -270,7 +286,7 @@ class ErrorUnit(wiring.Component):
             return word, elem
 
         fin_word, fin_elem = word_elem("fin", fin_cls)
-        m.d.sync += fin_wait.eq(run & scoring & last_slice & last_step & (grp == G - 1))
+        m.d.sync += fin_wait.eq(a2_run & a2_scoring & a2_last)
         with m.If(self.start | self.start_d):
             m.d.sync += fin_active.eq(0)
         with m.Elif(fin_wait):
@@ -304,30 +320,38 @@ class ErrorUnit(wiring.Component):
 
         # -- products -------------------------------------------------------
         b_valid, b_scoring = Signal(), Signal()
-        b_first_j, b_last_j, b_first_c, b_last_c = Signal(), Signal(), Signal(), Signal()
+        b_first_j, b_first_c, b_last_c = Signal(), Signal(), Signal()
         b_slc = Signal.like(slc)
         b_mask = [Signal(name=f"b_mask{r}" if R > 1 else "b_mask") for r in range(R)]
         b_prod = []
-        pw = entry_shape(self._m_bits).width + aw
+        ew = entry_shape(self._m_bits).width
+        pw = ew + aw
+        # the group's word, registered straight from the activation buffer's
+        # read port (no logic behind the memory in its cycle)
+        h_word = Signal(data.ArrayLayout(act, P))
+        with m.If(load):
+            m.d.sync += h_word.eq(self.rd_data)
         for r in range(R):
-            h = self.rd_data[step * R + r] if J > 1 else self.rd_data[r]
-            m.d.sync += b_mask[r].eq(h > 0)
+            h = h_word[step * R + r] if J > 1 else h_word[r]
+            a2_mask = Signal(name=f"a2_mask{r}" if R > 1 else "a2_mask")
+            m.d.sync += [a2_mask.eq(h > 0), b_mask[r].eq(a2_mask)]
             row = []
             for i in range(QC):
                 e = r * QC + i
-                x = Mux(scoring, lfsr.m[e], lfsr.k[e])
-                y = Mux(scoring, h, g_slice[i])
-                # no reset (read only with b_valid): the DSP's output register can hold it
-                prod = Signal(signed(pw), reset_less=True,
-                              name=f"b_prod{r}_{i}" if Q > 1 else "b_prod")
+                suffix = f"{r}_{i}" if Q > 1 else ""
+                # no reset (read only with b_valid): the DSP's input and
+                # output registers can hold them
+                x = Signal(signed(ew), reset_less=True, name=f"a2_x{suffix}")
+                y = Signal(act, reset_less=True, name=f"a2_y{suffix}")
+                m.d.sync += [x.eq(Mux(scoring, lfsr.m[e], lfsr.k[e])),
+                             y.eq(Mux(scoring, h, g_slice[i]))]
+                prod = Signal(signed(pw), reset_less=True, name=f"b_prod{suffix}")
                 m.d.sync += prod.eq(x * y if Q == 1 else shift_add_product(x, y))
                 row.append(prod)
             b_prod.append(row)
         m.d.sync += [
-            b_valid.eq(run), b_scoring.eq(scoring),
-            b_first_j.eq((grp == 0) & (step == 0)),
-            b_last_j.eq((grp == G - 1) & last_step),
-            b_first_c.eq(slc == 0), b_last_c.eq(last_slice), b_slc.eq(slc),
+            b_valid.eq(a2_run), b_scoring.eq(a2_scoring), b_first_j.eq(a2_first_j),
+            b_first_c.eq(a2_first_c), b_last_c.eq(a2_last_c), b_slc.eq(a2_slc),
         ]
 
         # -- stage B: accumulate ------------------------------------------
@@ -344,7 +368,7 @@ class ErrorUnit(wiring.Component):
                 sum_s = Mux(b_first_j, 0, s_rds[i].data) + tree_s[i]
                 m.d.comb += [wr.addr.eq(b_slc), wr.data.eq(sum_s),
                              wr.en.eq(b_valid & b_scoring)]
-            m.d.comb += [rd.addr.eq(Mux(fin_active, fin_word, slc)) for rd in s_rds]
+            m.d.comb += [rd.addr.eq(Mux(fin_active, fin_word, a2_slc)) for rd in s_rds]
             if QC == 1:
                 fin_data = s_rds[0].data
             else:
@@ -382,48 +406,65 @@ class ErrorUnit(wiring.Component):
             with m.If(b_last_c):
                 m.d.sync += [c_dfin_valid.eq(1)] + [c_mask[r].eq(b_mask[r]) for r in range(R)]
 
-        # -- stage C: finish ----------------------------------------------
+        # -- stage C: round and saturate ----------------------------------
         # the error sums are dacc themselves, one cycle after their last entry;
-        # one rounding and saturation for both passes (they never overlap)
-        s = saturate(round_shift(Mux(c_dfin_valid, dacc[0], c_fin), ss), aw)
+        # one rounding and saturation for both passes (they never overlap),
+        # plus one for each other neuron of an error step
+        f_s = Signal(act)                   # the score, or the step's first error sum
+        f_cls = Signal.like(c_cls)
+        f_word, f_elem = word_elem("f", f_cls, (c_word, c_elem))
+        f_mask = [Signal(name=f"f_mask{r}" if R > 1 else "f_mask") for r in range(R)]
+        f_other = [Signal(act, name=f"f_other{r}") for r in range(1, R)]
+        f_fin_valid, f_dfin_valid = Signal(), Signal()
+        m.d.sync += [
+            f_s.eq(saturate(round_shift(Mux(c_dfin_valid, dacc[0], c_fin), ss), aw)),
+            f_cls.eq(c_cls), f_fin_valid.eq(c_fin_valid & ~self.start),
+            f_dfin_valid.eq(c_dfin_valid & ~self.start_d),
+        ]
+        m.d.sync += [f_mask[r].eq(c_mask[r]) for r in range(R)]
+        m.d.sync += [f_other[r - 1].eq(saturate(round_shift(dacc[r], ss), aw))
+                     for r in range(1, R)]
+
+        # -- stage F: finish ----------------------------------------------
+        # the loss gradient (square hinge), without a negation:
+        # t = +1 (label): -max(ONE - s, 0) = min(s - ONE, 0); t = -1: max(ONE + s, 0)
+        s = f_s
         one = 1 << self._act_frac
-        up, down = one - s, one + s   # t = +1 (label) / t = -1
-        g = saturate(Mux(c_cls == self.label, -Mux(up > 0, up, 0), Mux(down > 0, down, 0)), aw)
-        g_new = Signal(act)   # g_c of the class in stage C, written to its g memory
+        up, down = s - one, s + one
+        g = saturate(Mux(f_cls == self.label, Mux(up < 0, up, 0), Mux(down > 0, down, 0)), aw)
+        g_new = Signal(act)   # g_c of the class in stage F, written to its g memory
         m.d.comb += g_new.eq(g)
         s_ring = [self.scores[c] for c in range(C)]
         top1 = Signal(act)
         top2 = Signal(signed(aw + 1))
         with m.If(self.start):
             m.d.sync += self.scores_done.eq(0)
-        with m.Elif(c_fin_valid):
+        with m.Elif(f_fin_valid):
             m.d.sync += [s_ring[c].eq(s_ring[c + 1]) for c in range(C - 1)]
             m.d.sync += [s_ring[C - 1].eq(s)]
             for i in range(QC):
-                here = c_elem == i
+                here = f_elem == i
                 if S > 1:
-                    m.d.comb += [g_wrs[i].addr.eq(c_word), g_wrs[i].data.eq(g_new),
+                    m.d.comb += [g_wrs[i].addr.eq(f_word), g_wrs[i].data.eq(g_new),
                                  g_wrs[i].en.eq(here)]
                 else:
                     with m.If(here):
                         m.d.sync += g_slice[i].eq(g_new)
-            with m.If(c_cls == 0):
+            with m.If(f_cls == 0):
                 m.d.sync += [top1.eq(s), top2.eq(-(1 << aw)), self.pred.eq(0)]
             with m.Elif(s > top1):
-                m.d.sync += [top1.eq(s), top2.eq(top1), self.pred.eq(c_cls)]
+                m.d.sync += [top1.eq(s), top2.eq(top1), self.pred.eq(f_cls)]
             with m.Elif(s > top2):
                 m.d.sync += top2.eq(s)
-            with m.If(c_cls == C - 1):
+            with m.If(f_cls == C - 1):
                 m.d.sync += self.scores_done.eq(1)
         m.d.comb += self.margin.eq(top1 - top2)
 
         d_count = Signal(bits(J))
-        dj = [Mux(c_mask[0], s, Const(0, act))]
-        dj += [Mux(c_mask[r], saturate(round_shift(dacc[r], ss), aw), Const(0, act))
-               for r in range(1, R)]
+        dj = [Mux(f_mask[r], v, Const(0, act)) for r, v in enumerate([s] + f_other)]
         with m.If(self.start_d):
             m.d.sync += [self.d_valid.eq(0), d_count.eq(0)]
-        with m.Elif(c_dfin_valid):
+        with m.Elif(f_dfin_valid):
             m.d.sync += [self.d[p].eq(self.d[p + R]) for p in range(P - R)]
             m.d.sync += [self.d[P - R + r].eq(dj[r]) for r in range(R)]
             with m.If(d_count == J - 1):

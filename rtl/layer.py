@@ -23,7 +23,8 @@ Schedule of one training sample (``G = N_out/P`` groups, cycles from start)::
               while the next group accumulates)
     SCORES   wait for the last scores; publish h + token to the next layer
     UPD      G*N_in beats: d of group g (error unit, computed while group g-1
-             updates) x h_k -> new W word written 2 cycles after its read
+             updates) x h_k -> new W word written 3 cycles after its read
+             (``lela.contract.WRITE_LATENCY``)
     DRAIN    last writes, digest final; result out, input slot released
 
 The exact cycle count is :func:`lela.golden_model.counters.busy_cycles`.
@@ -42,7 +43,10 @@ them and owns the weight and bias memories. Its golden twin is
 ``cfg.weight_memory == "single_port"`` builds the weight memory as a
 single-port RAM without initial contents (the iCE40's SPRAM): update beats
 are issued every other cycle and each write-back takes the cycle between two
-reads; the weights must be written through the access port first.
+reads; the weights must be written through the access port first. (A
+group's first beat may be issued in the cycle that writes the previous
+group's last word back, when its error comes just then: the port, idle the
+cycle before, has read that beat's word already, and holds it.)
 ``cfg.counters == False`` leaves the seven counters out (counter reads are
 then access errors).
 """
@@ -53,7 +57,15 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from lela.config import Config
-from lela.contract import DIGEST_BITS, DRAIN_CYCLES, INFO, bits, exit_bits, label_bits
+from lela.contract import (
+    DIGEST_BITS,
+    DRAIN_CYCLES,
+    INFO,
+    WRITE_LATENCY,
+    bits,
+    exit_bits,
+    label_bits,
+)
 from lela.golden_model.network import initial_weights, update_order
 
 from ._params import check_int, invalid
@@ -87,6 +99,13 @@ def result_layout(cfg, trace=True):
         fields["scores"] = data.ArrayLayout(signed(cfg.act_width), cfg.classes)
         fields["digest"] = DIGEST_BITS
     return data.StructLayout(fields)
+
+
+def _delayed(m, value):
+    """``value`` one cycle later (a register)."""
+    reg = Signal.like(value, name=f"{value.name}_d")
+    m.d.sync += reg.eq(value)
+    return reg
 
 
 class Layer(wiring.Component):
@@ -346,10 +365,10 @@ class Layer(wiring.Component):
         s1_kl = Signal.like(kl)
         m.d.sync += [s1_valid.eq(issue), s1_op.eq(op), s1_first.eq(first),
                      s1_last.eq(last), s1_kl.eq(kl)]
-        s2_waddr, s2_waddr_d = Signal.like(waddr), Signal.like(waddr)
-        s2_g, s2_g_d = Signal.like(g), Signal.like(g)
-        m.d.sync += [s2_waddr_d.eq(waddr), s2_waddr.eq(s2_waddr_d), s2_g_d.eq(g),
-                     s2_g.eq(s2_g_d)]
+        # the beat's weight word and group at its write-back (S3)
+        s3_waddr, s3_g = waddr, g
+        for _ in range(WRITE_LATENCY):
+            s3_waddr, s3_g = _delayed(m, s3_waddr), _delayed(m, s3_g)
 
         m.d.comb += [
             b_rd.addr.eq(Mux(access.active, access.group, g)),
@@ -359,16 +378,10 @@ class Layer(wiring.Component):
             uu.valid.eq(s1_valid & (s1_op == OP_UPDATE)), uu.first.eq(s1_first),
             uu.w.eq(w_rd.data), uu.bias.eq(b_rd.data), uu.d.eq(d_cur),
             uu.product.eq(mac.product),
-            access.w_rdata.eq(w_rd.data), access.b_rdata.eq(b_rd.data),
+            access.w_rdata.eq(uu.w_held), access.b_rdata.eq(uu.b_held),
         ]
-        # write-back (S2; S3 with a single port), or one lane from the access port
-        wb_valid, wb_addr = Signal(), Signal.like(waddr)
-        wb_data = Signal.like(uu.w_new)
-        wb = [wb_valid.eq(uu.w_valid), wb_addr.eq(s2_waddr), wb_data.eq(uu.w_new)]
-        if self.single_port:
-            m.d.sync += wb   # S3: between two update beats
-        else:
-            m.d.comb += wb
+        # write-back (S3), or one lane from the access port
+        wb_valid, wb_addr, wb_data = uu.w_valid, s3_waddr, uu.w_new
         with m.If(access.we_w):
             m.d.comb += [w_wr.data.eq(access.word_data), w_wr.en.eq(access.lane_en)]
         with m.Else():
@@ -387,10 +400,10 @@ class Layer(wiring.Component):
             m.d.comb += [b_wr.addr.eq(access.group), b_wr.data.eq(access.word_data),
                          b_wr.en.eq(access.lane_en)]
         with m.Else():
-            m.d.comb += [b_wr.addr.eq(s2_g), b_wr.data.eq(uu.b_new),
+            m.d.comb += [b_wr.addr.eq(s3_g), b_wr.data.eq(uu.b_new),
                          b_wr.en.eq(Mux(uu.b_valid, (1 << P) - 1, 0))]
 
-        # activations out (S3) and the error unit's reads of them
+        # activations out (S4) and the error unit's reads of them
         m.d.comb += [slots.w_addr.eq(g_out), slots.w_data.eq(mac.h_out),
                      slots.w_en.eq(mac.h_valid)]
         with m.If(mac.h_valid):

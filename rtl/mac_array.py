@@ -10,17 +10,21 @@ Pipeline, counted from the cycle the layer presents the memory addresses
 (the *issue* cycle ``t``)::
 
     t     addresses of W word, bias word and input activation
-    t+1   S1: memory data in; product = h * (w or d)         -> product register
-    t+2   S2: forward: acc = (first ? b << act_frac : acc) + product
+    t+1   S1: memory data in; operands h and (w or d)        -> operand registers
+    t+2   S2: product = h * operand                          -> product register
+    t+3   S3: forward: acc = (first ? b << act_frac : acc) + product
               update:  the update unit consumes the product
-    t+3   S3: forward, after the group's last beat:
+    t+4   S4: forward, after the group's last beat:
               h = relu(sat(round_shift(acc, weight_frac)))     (h_valid)
 
-There is no bubble between groups: the accumulator restarts from the bias on
-the first beat of the next group while the finished one is post-processed.
-The latencies are ``lela.contract.PRODUCT_LATENCY`` (issue -> product
-register, S2) and ``lela.contract.FORWARD_LATENCY`` (issue of a group's last
-beat -> ``h_valid``, S3).
+The operand and product registers are the input and output registers of
+one DSP block (iCE40 SB_MAC16, ECP5 MULT18X18D): the multiplier sees no
+memory, multiplexer or adder in its cycle. There is no bubble between
+groups: the accumulator restarts from the bias on the first beat of the
+next group while the finished one is post-processed. The latencies are
+``lela.contract.PRODUCT_LATENCY`` (issue -> product register, S3) and
+``lela.contract.FORWARD_LATENCY`` (issue of a group's last beat ->
+``h_valid``, S4).
 """
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed
@@ -70,11 +74,11 @@ class MacArray(wiring.Component):
     bias : In(ArrayLayout(signed(weight_width), lanes))
         S1: the group's biases (forward pass, used on ``first``).
     product : Out(ArrayLayout(signed(product_width), lanes))
-        S2: registered products ``h * w`` or ``h * d``.
+        S3: registered products ``h * w`` or ``h * d``.
     h_valid : Out(1)
-        S3: ``h_out`` holds the group's activations (one cycle).
+        S4: ``h_out`` holds the group's activations (one cycle).
     h_out : Out(ArrayLayout(signed(act_width), lanes))
-        S3: ``relu(sat(round_shift(acc, weight_frac)))`` of each lane.
+        S4: ``relu(sat(round_shift(acc, weight_frac)))`` of each lane.
     """
 
     def __init__(self, *, lanes, n_in, act_width, act_frac, weight_width, weight_frac):
@@ -123,36 +127,41 @@ class MacArray(wiring.Component):
         P = self._lanes
         af, wf, aw = self._act_frac, self._weight_frac, self._act_width
 
-        # S1 -> S2: multiply, register (the DSP's output register)
-        s2_fwd = Signal()
-        s2_first = Signal()
-        s2_last = Signal()
-        s2_bias = Signal(data.ArrayLayout(signed(self._weight_width), P))
+        # S1 -> S2 -> S3: operand registers, multiply, product register (a
+        # DSP block's input and output registers); neither has a reset, so the
+        # DSP can hold them (iCE40 SB_MAC16 registers have no sync reset), and
+        # both are only read on a valid beat
+        s3_fwd, s3_first, s3_last = Signal(), Signal(), Signal()
+        s3_bias = Signal(data.ArrayLayout(signed(self._weight_width), P))
+        s2_fwd, s2_first, s2_last = Signal(), Signal(), Signal()
+        s2_bias = Signal.like(s3_bias)
         m.d.sync += [
-            s2_fwd.eq(self.valid & (self.op == OP_FORWARD)),
-            s2_first.eq(self.first),
-            s2_last.eq(self.last),
-            s2_bias.eq(self.bias),
+            s2_fwd.eq(self.valid & (self.op == OP_FORWARD)), s2_first.eq(self.first),
+            s2_last.eq(self.last), s2_bias.eq(self.bias),
+            s3_fwd.eq(s2_fwd), s3_first.eq(s2_first), s3_last.eq(s2_last),
+            s3_bias.eq(s2_bias),
         ]
+        h = Signal(signed(self._act_width), name="h_operand", reset_less=True)
+        m.d.sync += h.eq(self.h)
         for p in range(P):
-            operand = Mux(self.op == OP_FORWARD, self.w[p], self.d[p])
-            # no reset (only read on a valid beat), so the DSP's own output
-            # register can hold it (iCE40 SB_MAC16 registers have no sync reset)
+            operand = Signal(signed(max(self._act_width, self._weight_width)),
+                             name=f"operand{p}", reset_less=True)
+            m.d.sync += operand.eq(Mux(self.op == OP_FORWARD, self.w[p], self.d[p]))
             product = Signal(signed(self.product_width), name=f"product{p}", reset_less=True)
-            m.d.sync += product.eq(self.h * operand)
+            m.d.sync += product.eq(h * operand)
             m.d.comb += self.product[p].eq(product)
 
-        # S2 -> S3: accumulate (forward only)
+        # S3 -> S4: accumulate (forward only)
         acc = [Signal(signed(self.acc_width), name=f"acc{p}") for p in range(P)]
-        s3_done = Signal()
-        m.d.sync += s3_done.eq(s2_fwd & s2_last)
-        with m.If(s2_fwd):
+        s4_done = Signal()
+        m.d.sync += s4_done.eq(s3_fwd & s3_last)
+        with m.If(s3_fwd):
             for p in range(P):
-                start = Mux(s2_first, s2_bias[p] << af, acc[p])
+                start = Mux(s3_first, s3_bias[p] << af, acc[p])
                 m.d.sync += acc[p].eq(start + self.product[p])
 
-        # S3: round, saturate, relu
-        m.d.comb += self.h_valid.eq(s3_done)
+        # S4: round, saturate, relu
+        m.d.comb += self.h_valid.eq(s4_done)
         for p in range(P):
             a = saturate(round_shift(acc[p], wf), aw)
             m.d.comb += self.h_out[p].eq(Mux(a < 0, Const(0, signed(aw)), a))

@@ -12,7 +12,7 @@ from amaranth.hdl import Const, Mux, Shape, Value, signed
 
 from lela.golden_model.numerics import signed_range
 
-__all__ = ["divmod_const", "round_shift", "saturate", "signed_range"]
+__all__ = ["divmod_const", "round_shift", "saturate", "signed_range", "sub_round_shift"]
 
 
 def _check_shift(shift):
@@ -44,6 +44,21 @@ def round_shift(value, shift):
     return value << -shift
 
 
+def sub_round_shift(minuend, value, shift):
+    """``minuend - round_shift(value, shift)`` with one adder: for a signed
+    ``value`` and ``shift > 0`` the rounding's carry, bit ``shift - 1`` of
+    ``value``, becomes the adder's carry-in: ``minuend + ~(value >> shift) +
+    ~value[shift - 1]`` (exact: the same value as the two-step form for every
+    operand). Otherwise the two-step form.
+    """
+    _check_shift(shift)
+    minuend, value = Value.cast(minuend), Value.cast(value)
+    if shift <= 0 or not value.shape().signed:
+        return minuend - round_shift(value, shift)
+    carry = value[min(shift, len(value)) - 1]   # past the top: the sign bit
+    return minuend + ~(value >> shift) + ~carry
+
+
 def saturate(value, width):
     """Clamp ``value`` to a signed ``width``-bit number (never wrap).
 
@@ -67,12 +82,17 @@ def saturate(value, width):
     lo, hi = signed_range(width)
     if shape.width < width or (shape.signed and shape.width == width):
         return value  # already in range
+    # in range exactly when the bits from the result's sign bit up are all
+    # equal (all zero for an unsigned value): a test of those bits, no comparator
     low = value[:width].as_signed()
-    too_big = value > hi
-    result = Mux(too_big, Const(hi, signed(width)), low)
+    top = value[width - 1:]
     if shape.signed:
-        result = Mux(value < lo, Const(lo, signed(width)), result)
-    return result
+        negative = value[-1]
+        too_big = ~negative & top.any()
+        too_small = negative & ~top.all()
+        result = Mux(too_big, Const(hi, signed(width)), low)
+        return Mux(too_small, Const(lo, signed(width)), result)
+    return Mux(top.any(), Const(hi, signed(width)), low)
 
 
 def divmod_const(value, divisor, limit):

@@ -5,11 +5,12 @@ Read-modify-write of one layer's weights and biases, in place:
 ``W = sat_W(W - round_shift(d_j h_k, weight_shift))`` and
 ``b = sat_W(b - round_shift(d_j, bias_shift))``.
 
-The products ``d_j h_k`` come from the MAC array's shared multipliers (S2);
-the old weight word arrives from the weight memory one cycle earlier (S1)
-and is registered here, so the new word is ready in S2, two cycles after the
-layer issued the read (``lela.contract.WRITE_LATENCY``), and written back to
-the same address. Words are written in the weight memory's own order, which
+The products ``d_j h_k`` come from the MAC array's shared multipliers (S3);
+the old weight word arrives from the weight memory two cycles earlier (S1)
+and is registered here twice (the new bias is formed and registered on the
+way), so the new word is ready in S3, three cycles after the layer issued
+the read (``lela.contract.WRITE_LATENCY``), and written back to the same
+address. Words are written in the weight memory's own order, which
 is ``golden_model.network.update_order``: group ``g``, input ``k``, lane ``p``.
 The biases of group ``g`` are rewritten once, on the group's first beat.
 
@@ -32,7 +33,7 @@ from amaranth.lib.wiring import In, Out
 from lela.contract import DIGEST_BITS, bias_shift, weight_shift
 
 from ._params import check_int
-from .numerics import round_shift, saturate
+from .numerics import round_shift, saturate, sub_round_shift
 
 __all__ = ["UpdateUnit"]
 
@@ -67,13 +68,17 @@ class UpdateUnit(wiring.Component):
     d : In(ArrayLayout(signed(act_width), lanes))
         S1: the group's local errors.
     product : In(ArrayLayout(signed(product_width), lanes))
-        S2: ``d_j * h_k`` from the MAC array.
+        S3: ``d_j * h_k`` from the MAC array.
     w_valid : Out(1)
-        S2: write ``w_new`` back to the beat's address.
+        S3: write ``w_new`` back to the beat's address.
     w_new : Out(ArrayLayout(signed(weight_width), lanes))
     b_valid : Out(1)
-        S2: write ``b_new`` back to the group's bias word.
+        S3: write ``b_new`` back to the group's bias word.
     b_new : Out(ArrayLayout(signed(weight_width), lanes))
+    w_held, b_held : Out(ArrayLayout(signed(weight_width), lanes))
+        S2: ``w`` and ``bias`` one cycle later, registered on every cycle (the
+        access port reads a memory word from here, so the memories feed no
+        logic in their cycle).
     digest : Out(unsigned(64))
         ``B << 32 | A`` of everything written since ``clear`` (one cycle
         after the last write).
@@ -106,6 +111,7 @@ class UpdateUnit(wiring.Component):
             "product": In(data.ArrayLayout(signed(product_width), lanes)),
             "w_valid": Out(1), "w_new": Out(wgt),
             "b_valid": Out(1), "b_new": Out(wgt),
+            "w_held": Out(wgt), "b_held": Out(wgt),
             "digest": Out(DIGEST_BITS),
         })
 
@@ -118,7 +124,7 @@ class UpdateUnit(wiring.Component):
                    eta_shift=cfg.eta_shift, product_width=product_width, digest=digest)
 
     def elaborate(self, platform):
-        """The S1 -> S2 registers, the new words and the digest sums."""
+        """The S1 -> S2 -> S3 registers, the new words and the digest sums."""
         m = Module()
         P, ww = self._lanes, self._weight_width
         wgt = data.ArrayLayout(signed(ww), P)
@@ -132,17 +138,22 @@ class UpdateUnit(wiring.Component):
             s2_valid.eq(self.valid), s2_first.eq(self.valid & self.first),
             s2_w.eq(self.w), s2_b.eq(self.bias),
         ]
+        m.d.comb += [self.w_held.eq(s2_w), self.b_held.eq(s2_b)]
         for p in range(P):
             m.d.sync += s2_db[p].eq(round_shift(self.d[p], self.bias_shift))
 
-        # S2: new words
-        m.d.comb += [self.w_valid.eq(s2_valid), self.b_valid.eq(s2_first)]
+        # S2 -> S3: the new biases (they need no product)
+        s3_valid, s3_first = Signal(), Signal()
+        s3_w, s3_b = Signal(wgt), Signal(wgt)
+        m.d.sync += [s3_valid.eq(s2_valid), s3_first.eq(s2_first), s3_w.eq(s2_w)]
         for p in range(P):
-            m.d.comb += [
-                self.w_new[p].eq(saturate(s2_w[p] - round_shift(self.product[p],
-                                                                self.weight_shift), ww)),
-                self.b_new[p].eq(saturate(s2_b[p] - s2_db[p], ww)),
-            ]
+            m.d.sync += s3_b[p].eq(saturate(s2_b[p] - s2_db[p], ww))
+
+        # S3: new words
+        m.d.comb += [self.w_valid.eq(s3_valid), self.b_valid.eq(s3_first), self.b_new.eq(s3_b)]
+        for p in range(P):
+            m.d.comb += self.w_new[p].eq(saturate(sub_round_shift(s3_w[p], self.product[p],
+                                                                  self.weight_shift), ww))
 
         if not self._digest:
             return m
@@ -160,8 +171,8 @@ class UpdateUnit(wiring.Component):
         with m.If(self.clear):
             m.d.sync += [a_w.eq(0), b_w.eq(0), a_b.eq(0), b_b.eq(0)]
         with m.Else():
-            fold(a_w, b_w, words(self.w_new), s2_valid)
-            fold(a_b, b_b, words(self.b_new), s2_first)
+            fold(a_w, b_w, words(self.w_new), s3_valid)
+            fold(a_b, b_b, words(self.b_new), s3_first)
         a = (a_w + a_b)[:_MOD]
         b = (b_w + self._n_out * a_w + b_b)[:_MOD]
         m.d.comb += self.digest.eq(Cat(a, b))

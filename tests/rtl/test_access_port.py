@@ -81,7 +81,8 @@ class _Bench(Elaboratable):
             rd, wr = mem.read_port(), mem.write_port(granularity=1)
             m.d.comb += [rd.addr.eq(Mux(port.active, addr, 0)), wr.addr.eq(addr),
                          wr.data.eq(port.word_data), wr.en.eq(Mux(we, port.lane_en, 0))]
-            m.d.comb += (port.w_rdata if mem is self.weights else port.b_rdata).eq(rd.data)
+            # the layer registers the read data (its update unit's S2) on every cycle
+            m.d.sync += (port.w_rdata if mem is self.weights else port.b_rdata).eq(rd.data)
         return m
 
 

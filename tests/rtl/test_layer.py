@@ -17,11 +17,14 @@ from lela.config import Config
 from lela.contract import (
     COUNTER_HIGH,
     COUNTERS,
+    EU_FETCH_CYCLES,
+    EU_PIPELINE_CYCLES,
     INFO,
     SPACE_B,
     SPACE_COUNTERS,
     SPACE_INFO,
     SPACE_W,
+    WRITE_LATENCY,
     cycle_bound,
 )
 from lela.golden_model import counters as golden_counters
@@ -229,6 +232,25 @@ def test_layer_against_the_model(index, lanes, memory, counters, classifier):
     cfg = _config(lanes, memory, counters, classifier)
     samples = _samples(cfg, index, np.random.default_rng(seed), 9, _MODES)
     _check(cfg, index, samples, seed)
+
+
+def test_single_port_write_back_meets_a_late_error():
+    """Single port: the next group's error becomes ready in the cycle that
+    writes the group's last weight word back. Its first beat is issued then;
+    the read port, idle the cycle before, has already read that beat's word
+    and holds it, so the beat updates the right word."""
+    # one lane, one classifier product per cycle: the error of a group takes
+    # EU_FETCH_CYCLES + C + EU_PIPELINE_CYCLES cycles; choose C to meet the write
+    n_in, beat = 4, 2
+    classes = beat * (n_in - 1) + WRITE_LATENCY - EU_FETCH_CYCLES - EU_PIPELINE_CYCLES
+    cfg = Config(sizes=(n_in, 8), classes=classes, lanes=(1,), m_seeds=(0x1234567,),
+                 k_seeds=(0x2468ACE,), weight_memory="single_port")
+    assert golden_counters.update_beat_cycles(cfg) == beat
+    d_group = EU_FETCH_CYCLES + golden_counters.classifier_cycles(cfg, 0) + EU_PIPELINE_CYCLES
+    assert d_group == beat * (n_in - 1) + WRITE_LATENCY, "the case this test is for"
+    seed = 700
+    samples = _samples(cfg, 0, np.random.default_rng(seed), 6, _MODES)
+    _check(cfg, 0, samples, seed)
 
 
 @pytest.mark.parametrize("idle, backpressure", [(0, 0), (1, 0), (0, 1), (1, 1)])

@@ -6,7 +6,7 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.sim import Simulator
 
 from lela.golden_model import numerics as golden
-from lela.rtl.numerics import divmod_const, round_shift, saturate
+from lela.rtl.numerics import divmod_const, round_shift, saturate, sub_round_shift
 
 
 def _eval(width, shift, sat_width, values):
@@ -55,6 +55,32 @@ def test_round_shift_and_saturate(width, shift, sat_width):
     np.testing.assert_array_equal(got[:, 0], exp_r, err_msg=f"round_shift, seed {seed}")
     np.testing.assert_array_equal(got[:, 1], golden.saturate(exp_r, sat_width),
                                   err_msg=f"saturate, seed {seed}")
+
+
+@pytest.mark.parametrize("shift", [-2, 0, 1, 3, 6, 7, 9])
+def test_sub_round_shift_is_the_two_step_difference(shift):
+    """``sub_round_shift(a, v, s)`` (one adder, the rounding carry as its
+    carry-in) equals ``a - golden.round_shift(v, s)`` for every 5-bit ``a``
+    and 7-bit ``v``."""
+    a, v = Signal(signed(5)), Signal(signed(7))
+    y = Signal(signed(16))
+    m = Module()
+    m.d.comb += y.eq(sub_round_shift(a, v, shift))
+    bad = []
+
+    async def tb(ctx):
+        for av in range(-16, 16):
+            for vv in range(-64, 64):
+                ctx.set(a, av)
+                ctx.set(v, vv)
+                want = av - int(golden.round_shift(np.int64(vv), shift))
+                if ctx.get(y) != want:
+                    bad.append((av, vv, ctx.get(y), want))
+
+    sim = Simulator(m)
+    sim.add_testbench(tb)
+    sim.run()
+    assert not bad, f"shift {shift}: (a, v, got, want) {bad[:4]}"
 
 
 def test_saturate_unsigned_and_narrow():

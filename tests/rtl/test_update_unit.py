@@ -8,6 +8,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from lela.config import Config
+from lela.contract import PRODUCT_LATENCY, WRITE_LATENCY
 from lela.golden_model import update_unit as golden
 from lela.golden_model.network import update_order, weight_digest
 from lela.golden_model.numerics import signed_range
@@ -16,7 +17,9 @@ from lela.rtl.update_unit import UpdateUnit
 
 def _run(cfg, jobs, idle_seed=None):
     """Stream update beats of every job (w, b, d, h); S1 operands on one
-    cycle, the product ``d*h`` on the next, as the MAC array delivers it.
+    cycle, the product ``d*h`` ``PRODUCT_LATENCY - 1`` cycles later, as the
+    MAC array delivers it; the new words come out with the product
+    (``WRITE_LATENCY``).
     Returns per job the written weights in write order, the biases and the digest."""
     n_in, n_out, P = cfg.sizes[0], cfg.sizes[1], cfg.lanes[0]
     dut = UpdateUnit.from_config(cfg, 0, product_width=2 * cfg.act_width)
@@ -30,11 +33,13 @@ def _run(cfg, jobs, idle_seed=None):
             ctx.set(dut.clear, 0)
             written, biases = [], [None] * (n_out // P)
             beats = [(g, k) for g in range(n_out // P) for k in range(n_in)]
-            pending = None  # product of the beat now in S2
+            # beats in flight, one entry per cycle since S1 (None: no beat);
+            # the last one's product is on ``product`` now, its words come out
+            flight = [None] * (PRODUCT_LATENCY - 1)
             i = 0
-            while i < len(beats) or pending is not None:
-                if pending is not None:
-                    ctx.set(dut.product, pending[1])
+            while i < len(beats) or any(flight):
+                if flight[-1] is not None:
+                    ctx.set(dut.product, flight[-1][1])
                 if i < len(beats) and (rng is None or rng.random() < 0.7):
                     g, k = beats[i]
                     lanes = slice(g * P, (g + 1) * P)
@@ -48,12 +53,13 @@ def _run(cfg, jobs, idle_seed=None):
                 else:
                     ctx.set(dut.valid, 0)
                     nxt = None
+                assert ctx.get(dut.w_valid) == (flight[-1] is not None)
                 if ctx.get(dut.w_valid):
                     written.extend(ctx.get(dut.w_new[p]) for p in range(P))
                 if ctx.get(dut.b_valid):
-                    biases[pending[0][0]] = [ctx.get(dut.b_new[p]) for p in range(P)]
+                    biases[flight[-1][0][0]] = [ctx.get(dut.b_new[p]) for p in range(P)]
                 await ctx.tick()
-                pending = nxt
+                flight = [nxt] + flight[:-1]
             ctx.set(dut.valid, 0)
             results.append((np.array(written), np.concatenate(biases), ctx.get(dut.digest)))
 
@@ -62,6 +68,9 @@ def _run(cfg, jobs, idle_seed=None):
     sim.add_testbench(tb)
     sim.run()
     return results
+
+
+assert WRITE_LATENCY == PRODUCT_LATENCY, "the testbench reads the words with the product"
 
 
 def _jobs(cfg, rng, count):

@@ -31,26 +31,39 @@ class ErrorStagesHarness(Harness):
         aw, C, P = cfg.act_width, cfg.classes, dut.signature.members["d"].shape.length
         ok = self.ok_past
         acc = signed(dut.acc_width)
-        fin_valid = self.past(probe(frag, "c_fin_valid", 1) & ~dut.start, name="fin_valid")
+        # stage C (round and saturate): from the sum in stage C to f_s
+        fin_valid_c = self.past(probe(frag, "c_fin_valid", 1) & ~dut.start, name="fin_valid_c")
         fin = self.past(probe(frag, "c_fin", acc), name="fin")
-        is_label = self.past(probe(frag, "c_cls") == dut.label, name="is_label")
+        f_s = probe(frag, "f_s", signed(aw))
         s = clamp(self.rounded(fin, self.shift, "s_round"), aw)
+        m.d.comb += Assert(implies(ok & fin_valid_c, f_s == s))
+        # stage F (gradient, scores): from f_s to the scores and g
+        fin_valid = self.past(probe(frag, "f_fin_valid", 1) & ~dut.start, name="fin_valid")
+        s_f = self.past(f_s, name="s_f")
+        is_label = self.past(probe(frag, "f_cls") == dut.label, name="is_label")
         t = Mux(is_label, 1, -1)
         one = 1 << cfg.act_frac
-        inner = one - t * s
+        inner = one - t * s_f
         g = clamp(-t * Mux(inner > 0, inner, 0), aw)
         # auxiliary invariant: the passes share the rounding stage, never in one cycle
         m.d.comb += Assert(~(probe(frag, "c_fin_valid") & probe(frag, "c_dfin_valid")))
         g_written = self.past(probe(frag, "g_new"), name="g_written")  # to g_mem
-        m.d.comb += [Assert(implies(ok & fin_valid, dut.scores[C - 1] == s)),
+        m.d.comb += [Assert(implies(ok & fin_valid, dut.scores[C - 1] == s_f)),
                      Assert(implies(ok & fin_valid, g_written == g))]
-        dfin_valid = self.past(probe(frag, "c_dfin_valid", 1) & ~dut.start_d,
+        # the error sum of the step's last neuron (R neurons per step): stage C
+        # rounds it (f_s or f_other), stage F masks it into d
+        R = max(dut.classifier_lanes // C, 1)
+        dfin_valid_c = self.past(probe(frag, "c_dfin_valid", 1) & ~dut.start_d,
+                                 name="dfin_valid_c")
+        dfin = self.past(probe(frag, f"dacc{R - 1}" if R > 1 else "dacc", acc), name="dfin")
+        f_last = probe(frag, f"f_other{R - 1}" if R > 1 else "f_s", signed(aw))
+        m.d.comb += Assert(implies(ok & dfin_valid_c,
+                                   f_last == clamp(self.rounded(dfin, self.shift, "d_round"),
+                                                   aw)))
+        dfin_valid = self.past(probe(frag, "f_dfin_valid", 1) & ~dut.start_d,
                                name="dfin_valid")
-        # the error sum of the step's last neuron (R neurons per step)
-        last = "" if dut.classifier_lanes <= cfg.classes else str(dut.classifier_lanes // C - 1)
-        dfin = self.past(probe(frag, f"dacc{last}", acc), name="dfin")
-        mask = self.past(probe(frag, f"c_mask{last}"), name="mask")
-        d = Mux(mask, clamp(self.rounded(dfin, self.shift, "d_round"), aw), 0)
+        mask = self.past(probe(frag, f"f_mask{R - 1}" if R > 1 else "f_mask"), name="mask")
+        d = Mux(mask, self.past(f_last, name="d_last"), 0)
         m.d.comb += Assert(implies(ok & dfin_valid, dut.d[P - 1] == d))
         lo, hi = signed_range(aw)
         m.d.comb += [Cover(ok & fin_valid & (dut.scores[C - 1] == hi)),
@@ -63,7 +76,7 @@ class ErrorHandshakeHarness(Harness):
     """The error unit's ``d`` port on its own, with a free consumer: the
     stream rules (``d_valid`` held and ``d`` stable until ``d_take``, which
     the consumer gives only when valid), and ``N/P`` groups per error pass,
-    never more. And the finish of the scores: stage C sees the ``C`` classes
+    never more. And the finish of the scores: stage F sees the ``C`` classes
     once each, in order, before ``scores_done``.
 
     Environment (how the layer drives it): ``start`` when no pass is in
@@ -110,8 +123,8 @@ class ErrorHandshakeHarness(Harness):
                      Assert(implies(dut.d_valid, phase == 2)),
                      Assert(taken <= G),
                      Cover(held & dut.d_take), Cover((taken == G) & (phase == 0))]
-        # the finish: class c is the c-th to reach stage C, all C before scores_done
-        fin_valid, fin_cls = probe(frag, "c_fin_valid"), probe(frag, "c_cls")
+        # the finish: class c is the c-th to reach stage F, all C before scores_done
+        fin_valid, fin_cls = probe(frag, "f_fin_valid"), probe(frag, "f_cls")
         fins = Signal(range(C + 2), name="fins")
         with m.If(dut.start):
             m.d.sync += fins.eq(0)

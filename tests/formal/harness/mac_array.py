@@ -2,6 +2,7 @@
 
 from amaranth.hdl import Assert, Assume, Const, Cover, Fragment, Mux, Signal, signed
 
+from lela.contract import FORWARD_LATENCY, PRODUCT_LATENCY
 from lela.rtl.mac_array import OP_FORWARD, OP_UPDATE, MacArray
 
 from .base import Harness, clamp, implies, probe
@@ -9,7 +10,8 @@ from .base import Harness, clamp, implies, probe
 
 class MacArrayHarness(Harness):
     """Forward groups: every group (``first`` .. ``last`` beats) produces
-    exactly one ``h_valid`` two cycles after its last beat, and ``h_out`` is
+    exactly one ``h_valid`` ``FORWARD_LATENCY - 1`` cycles after its last
+    beat (S1 -> S4), and ``h_out`` is
     ``relu(sat(round_shift(b << act_frac + sum h*w, weight_frac)))`` of the
     exact sum; products of both passes are the exact ``h*w`` / ``h*d``."""
 
@@ -50,23 +52,37 @@ class MacArrayHarness(Harness):
             bound = Mux(k == j, j * product_max + bias_max, bound)
         for p in range(P):
             m.d.comb += Assert((ref[p] <= bound) & (ref[p] >= -bound))
-        two_ago = self.started & self.past(self.started, name="started")
-        done = self.past(fwd & dut.last, 2, name="done")
-        m.d.comb += Assert(implies(two_ago, dut.h_valid == done))
+        # cycles of history needed: S1 -> product (S3) and S1 -> h_valid (S4)
+        n_product, n_done = PRODUCT_LATENCY - 1, FORWARD_LATENCY - 1
+        history = self.started
+        for n in range(1, n_done):
+            history = history & self.past(self.started, n, name=f"started{n}")
+        done = self.past(fwd & dut.last, n_done, name="done")
+        m.d.comb += Assert(implies(history, dut.h_valid == done))
         for p in range(P):
             acc = probe(frag, f"acc{p}")
-            ref_s2 = self.past(ref[p], name=f"ref{p}")
-            m.d.comb += Assert(implies(self.started, acc == ref_s2))
-            a = clamp(self.rounded(ref_s2, cfg.weight_frac, f"round{p}"), cfg.act_width)
+            ref_acc = self.past(ref[p], n_done - 1, name=f"ref{p}")   # ref is one stage ahead
+            m.d.comb += Assert(implies(history, acc == ref_acc))
+            a = clamp(self.rounded(ref_acc, cfg.weight_frac, f"round{p}"), cfg.act_width)
             relu = Mux(a < 0, 0, a)
             m.d.comb += Assert(implies(dut.h_valid, dut.h_out[p] == relu))
-            h1 = self.past(dut.h, name="h")
+            # the operand registers (S2) hold the beat's operands (closes the induction)
+            operand, h_operand = probe(frag, f"operand{p}"), probe(frag, "h_operand")
+            w1, d1 = self.past(dut.w[p], name=f"w1_{p}"), self.past(dut.d[p], name=f"d1_{p}")
             m.d.comb += [
-                Assert(implies(self.started & self.past(fwd, name="fwd"),
-                               dut.product[p] == h1 * self.past(dut.w[p], name=f"w{p}"))),
-                Assert(implies(self.started & self.past(upd, name="upd"),
-                               dut.product[p] == h1 * self.past(dut.d[p], name=f"d{p}"))),
+                Assert(implies(self.started, h_operand == self.past(dut.h, name=f"h1_{p}"))),
+                Assert(implies(self.started & self.past(fwd, name=f"fwd1_{p}"), operand == w1)),
+                Assert(implies(self.started & self.past(upd, name=f"upd1_{p}"), operand == d1)),
+            ]
+            h1 = self.past(dut.h, n_product, name="h")
+            m.d.comb += [
+                Assert(implies(history & self.past(fwd, n_product, name="fwd"),
+                               dut.product[p] == h1 * self.past(dut.w[p], n_product,
+                                                                name=f"w{p}"))),
+                Assert(implies(history & self.past(upd, n_product, name="upd"),
+                               dut.product[p] == h1 * self.past(dut.d[p], n_product,
+                                                                name=f"d{p}"))),
             ]
             m.d.comb += [Cover(dut.h_valid & (dut.h_out[p] == (1 << (cfg.act_width - 1)) - 1)),
-                         Cover(dut.h_valid & (dut.h_out[p] == 0) & (ref_s2 < 0))]
+                         Cover(dut.h_valid & (dut.h_out[p] == 0) & (ref_acc < 0))]
         m.d.comb += Cover(dut.h_valid & self.past(upd, name="upd_before"))

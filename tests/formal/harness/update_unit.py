@@ -2,6 +2,7 @@
 
 from amaranth.hdl import Assert, Cover
 
+from lela.contract import WRITE_LATENCY
 from lela.golden_model.numerics import signed_range
 from lela.rtl.mac_array import MacArray
 from lela.rtl.update_unit import UpdateUnit
@@ -11,7 +12,7 @@ from .base import Harness, clamp, implies
 
 class UpdateUnitHarness(Harness):
     """Every beat writes exactly one weight word (and the group's first beat
-    one bias word) one cycle later, with
+    one bias word) ``WRITE_LATENCY - 1`` cycles after S1, with
     ``sat_W(W - round_shift(d*h, weight_shift))`` and
     ``sat_W(b - round_shift(d, bias_shift))`` of the exact values; a reset
     cancels a pending write."""
@@ -28,16 +29,27 @@ class UpdateUnitHarness(Harness):
         cfg, dut = self.cfg, self.dut
         m.submodules.dut = dut
         ww = cfg.weight_width
+        n = WRITE_LATENCY - 1    # S1 -> the write-back (S3)
+        # n cycles of history, none of them a reset
         ok = self.ok_past
+        for i in range(1, n):
+            ok = ok & self.past(self.ok_past, i, name=f"ok{i}")
         m.d.comb += [
-            Assert(implies(ok, dut.w_valid == self.past(dut.valid, name="valid"))),
-            Assert(implies(ok, dut.b_valid == self.past(dut.valid & dut.first, name="first"))),
+            Assert(implies(ok, dut.w_valid == self.past(dut.valid, n, name="valid"))),
+            Assert(implies(ok, dut.b_valid == self.past(dut.valid & dut.first, n,
+                                                        name="first"))),
             Assert(implies(self.started & self.past_rst, ~dut.w_valid & ~dut.b_valid)),
         ]
         for p in range(len(dut.w_new)):
-            w = self.past(dut.w[p], name=f"w{p}")
-            b = self.past(dut.bias[p], name=f"b{p}")
-            d = self.past(dut.d[p], name=f"d{p}")
+            # the held words (the access port's read data): the inputs one cycle later
+            m.d.comb += [
+                Assert(implies(self.ok_past, dut.w_held[p] == self.past(dut.w[p], name=f"wh{p}"))),
+                Assert(implies(self.ok_past,
+                               dut.b_held[p] == self.past(dut.bias[p], name=f"bh{p}"))),
+            ]
+            w = self.past(dut.w[p], n, name=f"w{p}")
+            b = self.past(dut.bias[p], n, name=f"b{p}")
+            d = self.past(dut.d[p], n, name=f"d{p}")
             w_new = clamp(w - self.rounded(dut.product[p], dut.weight_shift, f"wr{p}"), ww)
             b_new = clamp(b - self.rounded(d, dut.bias_shift, f"br{p}"), ww)
             m.d.comb += [Assert(implies(dut.w_valid, dut.w_new[p] == w_new)),
