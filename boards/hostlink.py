@@ -176,7 +176,8 @@ class HostLink(wiring.Component):
         timer = Signal(range(self._timeout))
         word = Signal(32)       # bytes gathered from the buffer, little-endian
         gathered = Signal(32)   # ``word`` with the byte arriving this cycle
-        gcnt = Signal(range(P.WORD_BYTES + 2))
+        gcnt = Signal(range(P.WORD_BYTES + 3))
+        byte = Signal(8)        # the frame buffer's read data, registered
         scnt = Signal(range(max(P.STATUS_BYTES, rec_bytes, P.WORD_BYTES) + 1))
         hcnt = Signal(3)
         addr = Signal(32)
@@ -223,13 +224,15 @@ class HostLink(wiring.Component):
 
         def gather(name, nbytes, then):
             """State ``name``: ``word`` <- ``nbytes`` little-endian bytes from
-            ``buf[ptr:]`` (``ptr`` advances past them), then, one cycle later,
-            ``then()`` (which reads ``word``: the checks start from a register,
-            not from the block RAM's output, which limited Fmax)."""
+            ``buf[ptr:]`` (``ptr`` advances past them), then, two cycles later,
+            ``then()`` (which reads ``word``). Each byte goes from the block
+            RAM's output into ``byte`` before it is placed, and the checks start
+            from ``word``: no logic follows the block RAM in its cycle, which
+            limited Fmax."""
             with m.State(name):
-                with m.If(gcnt <= nbytes):
+                with m.If(gcnt <= nbytes + 1):
                     m.d.sync += word.eq(Mux(gcnt == 0, 0, gathered))
-                with m.If(gcnt == nbytes + 1):
+                with m.If(gcnt == nbytes + 2):
                     m.d.sync += gcnt.eq(0)
                     then()
                 with m.Else():
@@ -262,8 +265,9 @@ class HostLink(wiring.Component):
         # the gather datapath, shared by every gather state; the read port
         # follows ``ptr`` unless a state says otherwise
         m.d.comb += [rd.addr.eq(ptr), gathered.eq(word)]
-        with m.If(gcnt != 0):
-            m.d.comb += gathered.word_select((gcnt - 1).as_unsigned(), 8).eq(rd.data)
+        m.d.sync += byte.eq(rd.data)
+        with m.If(gcnt >= 2):
+            m.d.comb += gathered.word_select((gcnt - 2).as_unsigned(), 8).eq(byte)
 
         with m.FSM() as fsm:
             # ---------------------------------------------------------- receive
@@ -548,7 +552,7 @@ class HostLink(wiring.Component):
             # ---------------------------------------------------------- respond
             header = Array([Const(P.SYNC_RESPONSE, 8), cmd, status, resp_len[:8], resp_len[8:]])
             with m.State("RESPOND"):
-                m.d.comb += [tx.valid.eq(1), tx.payload.eq(header[hcnt]), rd.addr.eq(0)]
+                m.d.comb += [tx.valid.eq(1), tx.payload.eq(header[hcnt])]
                 with m.If(tx.ready):
                     # the sync byte is not checksummed
                     m.d.comb += [crc_start.eq(hcnt == 0), crc.valid.eq(hcnt != 0)]
@@ -560,14 +564,21 @@ class HostLink(wiring.Component):
                         with m.Else():
                             m.next = "SEND_PAYLOAD"
 
+            # each payload byte: its read (SEND_PAYLOAD), the read data into
+            # ``byte`` (SEND_LOAD), then sent from there (SEND_BYTE)
             with m.State("SEND_PAYLOAD"):
-                m.d.comb += [tx.valid.eq(1), tx.payload.eq(rd.data),
-                             rd.addr.eq(Mux(tx.ready, ptr + 1, ptr))]
+                m.next = "SEND_LOAD"
+            with m.State("SEND_LOAD"):
+                m.next = "SEND_BYTE"
+            with m.State("SEND_BYTE"):
+                m.d.comb += [tx.valid.eq(1), tx.payload.eq(byte)]
                 with m.If(tx.ready):
                     m.d.comb += crc.valid.eq(1)
                     m.d.sync += ptr.eq(ptr + 1)
                     with m.If(ptr == resp_len - 1):
                         m.next = "SEND_CRC"
+                    with m.Else():
+                        m.next = "SEND_PAYLOAD"
 
             with m.State("SEND_CRC"):
                 m.d.comb += [tx.valid.eq(1),
@@ -584,6 +595,6 @@ class HostLink(wiring.Component):
                             m.next = "DISCARD"
                         with m.Else():
                             m.next = "IDLE"
-        m.d.comb += sending.eq(fsm.ongoing("RESPOND") | fsm.ongoing("SEND_PAYLOAD"))
+        m.d.comb += sending.eq(fsm.ongoing("RESPOND") | fsm.ongoing("SEND_BYTE"))
         return m
 

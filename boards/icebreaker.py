@@ -35,13 +35,14 @@ READ_COLLISION_DONT_CARE = "setparam -set COLLISION_X_MASK 1'1 t:$memrd_v2"
 
 
 def synth_options(cfg):
-    """Toolchain overrides of the build: SB_MAC16 DSPs (``-dsp``), ABC9 with the
-    flip-flops (``-dff``), read/write collisions as don't-care; a single-port
-    weight memory goes to SPRAM (``-spram``, and ``ram_style huge`` so that
-    Yosys does not prefer block RAM for narrow or small ones)."""
+    """Toolchain overrides of the build: SB_MAC16 DSPs (``-dsp``), read/write
+    collisions as don't-care; a single-port weight memory goes to SPRAM
+    (``-spram``, and ``ram_style huge`` so that Yosys does not prefer block
+    RAM for narrow or small ones). ABC9 is run without the flip-flops
+    (``-dff``): with the registered pipeline it did not finish (docs/boards.md)."""
     if cfg.weight_memory != "single_port":
-        return {"synth_opts": "-dsp -dff", "script_after_read": READ_COLLISION_DONT_CARE}
-    return {"synth_opts": "-dsp -dff -spram",
+        return {"synth_opts": "-dsp", "script_after_read": READ_COLLISION_DONT_CARE}
+    return {"synth_opts": "-dsp -spram",
             "script_after_read": f'{READ_COLLISION_DONT_CARE}\n'
                                  'setattr -set ram_style "huge" */m:weights'}
 
