@@ -46,7 +46,10 @@ def test_stream_equals_the_model_under_stalls(sim, condition, builds):
     if condition != "plain":
         plain = run_stream(SMALL, x[:12], label[:12], train[:12], sim=sim, seed=5,
                            build_root=builds, name="plain-short", **QUIET)
-        assert run["cycles"][11] > plain["cycles"][11]
+        # stalls only delay: some of the first 12 results come out later (with
+        # backpressure a result offered while ``ready`` is high is not delayed,
+        # so one result alone may not show it)
+        assert sum(run["cycles"][:12]) > sum(plain["cycles"][:12])
 
 
 def test_stream_pause_reads_the_training_counters(builds):
