@@ -86,8 +86,8 @@ class AccessPort(wiring.Component):
     acc : In(AccessSignature)
         The request (held until ``done``) and its response.
     active : Out(1)
-        DECODE, ADDRESS, DATA: the weight and bias read addresses are
-        ``word`` and ``group``.
+        DECODE to DONE: the weight and bias read addresses are ``word`` and
+        ``group``.
     word : Out(unsigned(bits(N_out/P * N_in)))
         ADDRESS: weight word to read or write (0 otherwise).
     group : Out(unsigned(bits(N_out/P)))
@@ -96,7 +96,7 @@ class AccessPort(wiring.Component):
         ADDRESS: write ``word_data`` to the lane ``lane_en`` of weight word
         ``word`` / bias word ``group``.
     lane_en : Out(unsigned(P))
-        One-hot lane of the accessed value (ADDRESS, DATA).
+        One-hot lane of the accessed value (ADDRESS).
     word_data : Out(ArrayLayout(signed(weight_width), P))
         The request's ``wdata`` in every lane.
     w_rdata, b_rdata : In(ArrayLayout(signed(weight_width), P))
@@ -135,7 +135,7 @@ class AccessPort(wiring.Component):
         })
 
     def elaborate(self, platform):
-        """The request decoder (four states after the request) and the read-data register."""
+        """The request decoder (five states after the request) and the read-data registers."""
         m = Module()
         P, N_in, N = self._lanes, self._n_in, self._n_out
         acc = self.acc
@@ -184,7 +184,7 @@ class AccessPort(wiring.Component):
                     m.d.comb += [self.we_w.eq(is_w), self.we_b.eq(space == SPACE_B)]
                 m.next = "DATA"
             with m.State("DATA"):
-                m.d.comb += [self.active.eq(1), lane.eq(Mux(space == SPACE_W, w_lane, b_lane))]
+                m.d.comb += self.active.eq(1)
                 m.next = "SELECT"
             with m.State("SELECT"):
                 m.d.comb += self.active.eq(1)

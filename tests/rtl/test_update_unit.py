@@ -22,6 +22,7 @@ def _run(cfg, jobs, idle_seed=None):
     (``WRITE_LATENCY``).
     Returns per job the written weights in write order, the biases and the digest."""
     n_in, n_out, P = cfg.sizes[0], cfg.sizes[1], cfg.lanes[0]
+    assert WRITE_LATENCY == PRODUCT_LATENCY, "the testbench reads the words with the product"
     dut = UpdateUnit.from_config(cfg, 0, product_width=2 * cfg.act_width)
     rng = np.random.default_rng(idle_seed) if idle_seed is not None else None
     results = []
@@ -68,9 +69,6 @@ def _run(cfg, jobs, idle_seed=None):
     sim.add_testbench(tb)
     sim.run()
     return results
-
-
-assert WRITE_LATENCY == PRODUCT_LATENCY, "the testbench reads the words with the product"
 
 
 def _jobs(cfg, rng, count):
