@@ -34,12 +34,12 @@ latencies are the RTL's pipeline depths, from ``lela.contract``.
 
 from lela.contract import (
     COUNTERS,
-    DRAIN_CYCLES,
     EU_FETCH_CYCLES,
     EU_FINISH_CYCLES,
     EU_PIPELINE_CYCLES,
-    FORWARD_TO_SCORES,
     classifier_lanes,
+    drain_cycles,
+    forward_to_scores,
 )
 
 __all__ = ["COUNTERS", "MODES", "busy_cycles", "classifier_cycles", "layer_modes", "per_sample",
@@ -73,10 +73,11 @@ def _scores_done(cfg, layer):
     entries = classifier_cycles(cfg, layer)
     per_group = EU_FETCH_CYCLES + entries
     # the error unit reads group q once it is written (cycle (q+1) n_in +
-    # FORWARD_TO_SCORES) and
-    # once it is done with group q-1; the later of the two bounds wins at an end
-    last_entry = max(n_in + FORWARD_TO_SCORES + g * per_group - 1,
-                     g * n_in + FORWARD_TO_SCORES + per_group - 1)
+    # forward_to_scores) and once it is done with group q-1; the later of the
+    # two bounds wins at an end
+    written = forward_to_scores(cfg)
+    last_entry = max(n_in + written + g * per_group - 1,
+                     g * n_in + written + per_group - 1)
     return last_entry + c + EU_FINISH_CYCLES
 
 
@@ -95,7 +96,7 @@ def busy_cycles(cfg, layer, mode):
     d_group = EU_FETCH_CYCLES + classifier_cycles(cfg, layer) + EU_PIPELINE_CYCLES
     first_update = scores + d_group             # issue of the first update beat
     last_update = first_update + (g - 1) * max(beat * n_in, d_group) + beat * (n_in - 1)
-    return last_update + DRAIN_CYCLES
+    return last_update + drain_cycles(cfg)
 
 
 def per_sample(cfg, layer, mode):

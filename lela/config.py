@@ -101,6 +101,14 @@ class Config:
         Build the seven per-layer performance counters (access-port space 2).
         Without them a counter read is an access error; they cost about a
         third of a layer's logic on an iCE40.
+    read_register : bool
+        Register the weight and bias memories' read data and the selected
+        input activation once more before the MAC array and the update unit
+        (``lela.contract.read_latency``): no memory output drives logic in its
+        cycle, which the ECP5's block RAM needs for a fast clock. It costs one
+        cycle per forward pass and per update pass of a sample and a register
+        per read bit (about ``2 P weight_width`` flip-flops per layer); the
+        arithmetic is the same with and without.
     classifier_lanes : tuple of int
         Classifier products per cycle ``Q`` of every hidden layer's error unit
         (one entry per hidden layer), or empty (the default) to choose them
@@ -127,6 +135,7 @@ class Config:
     dropout: float = 0.0
     weight_memory: str = "dual_port"
     counters: bool = True
+    read_register: bool = True
     classifier_lanes: tuple[int, ...] = ()
 
     def __post_init__(self):
@@ -210,6 +219,8 @@ class Config:
                  f"must be one of {', '.join(WEIGHT_MEMORIES)}")
         if not isinstance(self.counters, bool):
             fail("counters", self.counters, "must be true or false")
+        if not isinstance(self.read_register, bool):
+            fail("read_register", self.read_register, "must be true or false")
 
     def check_hardware(self):
         """Raise :class:`ConfigError` if the fixed-point datapath cannot run this config."""

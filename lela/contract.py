@@ -34,12 +34,10 @@ __all__ = [
     "COUNTER_BITS",
     "COUNTER_HIGH",
     "DIGEST_BITS",
-    "DRAIN_CYCLES",
     "EU_FETCH_CYCLES",
     "EU_FINISH_CYCLES",
     "EU_PIPELINE_CYCLES",
     "FORWARD_LATENCY",
-    "FORWARD_TO_SCORES",
     "INFO",
     "LAYER_SHIFT",
     "LFSR_MASK",
@@ -65,13 +63,16 @@ __all__ = [
     "classifier_lanes",
     "classifier_split",
     "cycle_bound",
+    "drain_cycles",
     "exit_bits",
     "forward_acc_width",
+    "forward_to_scores",
     "label_bits",
     "layer_cycle_bound",
     "mac_acc_width",
     "multipliers_used",
     "packet_fifo_depth",
+    "read_latency",
     "score_acc_bound",
     "score_acc_width",
     "split_access_address",
@@ -133,16 +134,34 @@ LFSR_MASK = 0x80200003
 DIGEST_BITS = 64
 
 # -- latencies of the layer engine (cycles) -----------------------------------
-#: MAC array: issue of a group's last forward beat -> ``h_valid`` (stage S4).
-FORWARD_LATENCY = 4
-#: MAC array: issue of a beat -> its product register readable (stage S3: memory
-#: data, operand registers, product register).
-PRODUCT_LATENCY = 3
-#: Update unit: issue of a beat (read address) -> its write-back (stage S3).
-WRITE_LATENCY = 3
-#: Issue of a group's last forward beat -> the error unit sees the word count
-#: (the activations are written in S4, the count one cycle later).
-FORWARD_TO_SCORES = FORWARD_LATENCY + 1
+# A beat is *issued* in the cycle the layer presents its memory addresses; its
+# MAC array and update unit see the read data in S1, ``read_latency`` cycles
+# later. The block latencies below count from S1.
+
+
+def read_latency(cfg):
+    """Layer: issue of a beat -> S1. The memories answer one cycle after the
+    address; ``cfg.read_register`` registers their read data (and the selected
+    input activation) once more, so that no memory output drives logic in its
+    cycle (the block RAM's output register on an ECP5)."""
+    return 1 + int(cfg.read_register)
+
+
+#: MAC array: S1 of a group's last forward beat -> ``h_valid`` (stage S4).
+FORWARD_LATENCY = 3
+#: MAC array: S1 of a beat -> its product register readable (stage S3: operand
+#: registers, product register).
+PRODUCT_LATENCY = 2
+#: Update unit: S1 of a beat -> its write-back (stage S3).
+WRITE_LATENCY = 2
+
+
+def forward_to_scores(cfg):
+    """Layer: issue of a group's last forward beat -> the error unit sees the
+    word count (the activations are written in S4, the count one cycle later)."""
+    return read_latency(cfg) + FORWARD_LATENCY + 1
+
+
 #: Error unit: cycles spent reading a group's activation word before its entries
 #: (the read, then the word register).
 EU_FETCH_CYCLES = 2
@@ -154,9 +173,12 @@ EU_PIPELINE_CYCLES = 5
 #: the operand registers, a wait for the last write, the read, stages C and
 #: F, the flag).
 EU_FINISH_CYCLES = 6
-#: Layer: issue of the last update beat -> result handed over (the last
-#: write-back, then the digest register).
-DRAIN_CYCLES = WRITE_LATENCY + 1
+
+
+def drain_cycles(cfg):
+    """Layer: issue of the last update beat -> result handed over (the last
+    write-back, then the digest register)."""
+    return read_latency(cfg) + WRITE_LATENCY + 1
 
 
 # -- derived widths and shifts ------------------------------------------------

@@ -22,8 +22,9 @@ Schedule (``done`` exactly five cycles after ``req``)::
     DECODE   W index -> word g*N_in + k, lane p (j = g*P + p); b index ->
              word g, lane p; range and permission check (registered)
     ADDRESS  memory addresses out; a write enables its one lane
-    DATA     the memories' read data, registered by the layer (its update
-             unit's S2 registers: the memories feed no logic in their cycle)
+    DATA     the memories' read data, registered once by the layer (its read
+             register, or its update unit's S2 registers without one: the
+             memories feed no logic in their cycle)
     SELECT   the lane's word registered
     DONE     done (rdata: that word sign-extended, error)
 """

@@ -73,8 +73,12 @@ class Counters(wiring.Component):
     r_data : Out(unsigned(32))
         That word, combinationally (0 for a number that is not a counter).
 
-    Every increment is added at the clock edge at the end of its cycle, so
-    ``r_data`` shows the counts of the cycles before the current one.
+    Every event is registered at the clock edge at the end of its cycle and
+    added at the next one (so that no event logic drives a counter's carry
+    chain in its cycle): ``r_data`` shows the counts of the cycles before the
+    previous one. The access port reads a counter two cycles after the
+    request at the earliest, and requests come only while the layer is idle,
+    so a read sees every event of the layer's last sample.
     """
 
     def __init__(self, *, lanes, classifier_lanes=1):
@@ -89,18 +93,22 @@ class Counters(wiring.Component):
         self.counts = {n: Signal(COUNTER_BITS, name=f"count_{n}") for n in COUNTERS}
 
     def elaborate(self, platform):
-        """One adder per counter; the read port is a multiplexer."""
+        """The event registers, one adder per counter; the read port is a multiplexer."""
         m = Module()
         P = self._lanes
         counters = [self.counts[n] for n in COUNTERS]
+        ev = {}
+        for name in EVENTS:
+            ev[name] = Signal(name=f"event_{name}")
+            m.d.sync += ev[name].eq(getattr(self, name))
         inc = {
-            "busy_cycles": self.busy,
-            "mac_multiplies": Mux(self.beat, P, 0),
-            "classifier_multiplies": Mux(self.classifier_multiply, self._classifier_lanes, 0),
-            "weight_reads": Mux(self.beat, P, 0),
-            "weight_writes": Mux(self.weight_write, P, 0),
-            "act_reads": Mux(self.beat, 1, 0) + Mux(self.word_read, P, 0),
-            "act_writes": Mux(self.act_write, P, 0),
+            "busy_cycles": ev["busy"],
+            "mac_multiplies": Mux(ev["beat"], P, 0),
+            "classifier_multiplies": Mux(ev["classifier_multiply"], self._classifier_lanes, 0),
+            "weight_reads": Mux(ev["beat"], P, 0),
+            "weight_writes": Mux(ev["weight_write"], P, 0),
+            "act_reads": Mux(ev["beat"], 1, 0) + Mux(ev["word_read"], P, 0),
+            "act_writes": Mux(ev["act_write"], P, 0),
         }
         for name, counter in zip(COUNTERS, counters):
             m.d.sync += counter.eq(counter + inc[name])

@@ -23,8 +23,9 @@ Schedule of one training sample (``G = N_out/P`` groups, cycles from start)::
               while the next group accumulates)
     SCORES   wait for the last scores; publish h + token to the next layer
     UPD      G*N_in beats: d of group g (error unit, computed while group g-1
-             updates) x h_k -> new W word written 3 cycles after its read
-             (``lela.contract.WRITE_LATENCY``)
+             updates) x h_k -> new W word written back to the word it
+             read, ``read_latency + WRITE_LATENCY`` cycles after the read
+             (``lela.contract``)
     DRAIN    last writes, digest final; result out, input slot released
 
 The exact cycle count is :func:`lela.golden_model.counters.busy_cycles`.
@@ -42,11 +43,13 @@ them and owns the weight and bias memories. Its golden twin is
 
 ``cfg.weight_memory == "single_port"`` builds the weight memory as a
 single-port RAM without initial contents (the iCE40's SPRAM): update beats
-are issued every other cycle and each write-back takes the cycle between two
-reads; the weights must be written through the access port first. (A
-group's first beat may be issued in the cycle that writes the previous
-group's last word back, when its error comes just then: the port, idle the
-cycle before, has read that beat's word already, and holds it.)
+are issued every other cycle, so that reads and write-backs take turns on
+the port; the weights must be written through the access port first. A
+write disables the read, and the port holds its last read word: the address
+of the next beat is on the port from the cycle after an issue, so a beat
+issued in a cycle that writes (with ``cfg.read_register`` every update beat;
+without it a group's first beat, when its error comes just then) has had its
+word read in the cycle before, and gets it.
 ``cfg.counters == False`` leaves the seven counters out (counter reads are
 then access errors).
 """
@@ -59,12 +62,13 @@ from amaranth.lib.wiring import In, Out
 from lela.config import Config
 from lela.contract import (
     DIGEST_BITS,
-    DRAIN_CYCLES,
     INFO,
     WRITE_LATENCY,
     bits,
+    drain_cycles,
     exit_bits,
     label_bits,
+    read_latency,
 )
 from lela.golden_model.network import initial_weights, update_order
 
@@ -101,11 +105,15 @@ def result_layout(cfg, trace=True):
     return data.StructLayout(fields)
 
 
-def _delayed(m, value):
-    """``value`` one cycle later (a register)."""
-    reg = Signal.like(value, name=f"{value.name}_d")
-    m.d.sync += reg.eq(value)
-    return reg
+def _delayed(m, value, cycles=1, *, name, reset_less=False):
+    """``value`` ``cycles`` cycles later (a chain of registers; ``value`` itself
+    for 0). Data registers are ``reset_less`` so that a block RAM or a DSP
+    block can hold them."""
+    for n in range(cycles):
+        reg = Signal(value.shape(), name=f"{name}_d{n + 1}", reset_less=reset_less)
+        m.d.sync += reg.eq(value)
+        value = reg
+    return value
 
 
 class Layer(wiring.Component):
@@ -259,10 +267,11 @@ class Layer(wiring.Component):
         waddr = Signal(bits(G * N_in))     # weight word = g*N_in + k
         g_out = Signal(bits(G + 1))        # activation words written so far
         d_cur = Signal(data.ArrayLayout(act, P))
-        drain = Signal(range(DRAIN_CYCLES + 1))
+        drain = Signal(range(drain_cycles(cfg) + 1))
 
         issue = Signal()
         op = Signal()
+        take = Signal()   # the first beat of an update group takes its errors
         gap = Signal()    # single port: the cycle after an update beat
         if self.single_port:
             m.d.sync += gap.eq(issue & (op == OP_UPDATE))
@@ -345,41 +354,53 @@ class Layer(wiring.Component):
                     m.next = "IDLE"
             with m.State("UPD"):
                 # single port: no beat in the cycle after one (its write-back's turn)
-                take = first & eu.d_valid & ~gap
+                m.d.comb += take.eq(first & eu.d_valid & ~gap)
                 go = (~first & ~gap) | take
                 m.d.comb += [issue.eq(go), op.eq(OP_UPDATE), eu.d_take.eq(take)]
-                with m.If(take):
-                    m.d.sync += d_cur.eq(eu.d)
                 with m.If(go & last_beat):
                     m.d.sync += drain.eq(0)
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.d.sync += drain.eq(drain + 1)
-                with m.If(drain == DRAIN_CYCLES - 1):
+                with m.If(drain == drain_cycles(cfg) - 1):
                     m.d.comb += [self.o_result.valid.eq(1), self.o_release.eq(1)]
                     m.next = "IDLE"
         m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
 
-        # -- datapath: issue -> S1 ---------------------------------------------
-        s1_valid, s1_op, s1_first, s1_last = Signal(), Signal(), Signal(), Signal()
-        s1_kl = Signal.like(kl)
-        m.d.sync += [s1_valid.eq(issue), s1_op.eq(op), s1_first.eq(first),
-                     s1_last.eq(last), s1_kl.eq(kl)]
+        # -- datapath: issue -> S1 (read_latency: the memories' read, then
+        # with cfg.read_register their read data registered once more) -------
+        lat, reg = read_latency(cfg), int(cfg.read_register)
+        s1_valid, s1_op, s1_first, s1_last = (
+            _delayed(m, v, lat, name=n) for v, n in ((issue, "valid"), (op, "op"),
+                                                      (first, "first"), (last, "last")))
+        w_data = _delayed(m, w_rd.data, reg, name="w_data", reset_less=True)
+        b_data = _delayed(m, b_rd.data, reg, name="b_data", reset_less=True)
+        h_data = _delayed(m, self.i_in_data[_delayed(m, kl, name="kl")], reg, name="h_data",
+                          reset_less=True)
+        # the group's errors, from the S1 of its first beat until the S1 of
+        # the next group's first (the error unit holds d for more than
+        # ``reg`` cycles after the take: its next group needs a fetch first)
+        with m.If(_delayed(m, take, reg, name="take")):
+            m.d.sync += d_cur.eq(eu.d)
         # the beat's weight word and group at its write-back (S3)
-        s3_waddr, s3_g = waddr, g
-        for _ in range(WRITE_LATENCY):
-            s3_waddr, s3_g = _delayed(m, s3_waddr), _delayed(m, s3_g)
+        s3_waddr = _delayed(m, waddr, lat + WRITE_LATENCY, name="waddr")
+        s3_g = _delayed(m, g, lat + WRITE_LATENCY, name="g")
 
         m.d.comb += [
             b_rd.addr.eq(Mux(access.active, access.group, g)),
             mac.valid.eq(s1_valid), mac.op.eq(s1_op), mac.first.eq(s1_first),
-            mac.last.eq(s1_last), mac.h.eq(self.i_in_data[s1_kl]), mac.w.eq(w_rd.data),
-            mac.d.eq(d_cur), mac.bias.eq(b_rd.data),
+            mac.last.eq(s1_last), mac.h.eq(h_data), mac.w.eq(w_data),
+            mac.d.eq(d_cur), mac.bias.eq(b_data),
             uu.valid.eq(s1_valid & (s1_op == OP_UPDATE)), uu.first.eq(s1_first),
-            uu.w.eq(w_rd.data), uu.bias.eq(b_rd.data), uu.d.eq(d_cur),
+            uu.w.eq(w_data), uu.bias.eq(b_data), uu.d.eq(d_cur),
             uu.product.eq(mac.product),
-            access.w_rdata.eq(uu.w_held), access.b_rdata.eq(uu.b_held),
         ]
+        # the access port takes the read data registered once: the read
+        # register, or the update unit's S2 registers without it
+        if reg:
+            m.d.comb += [access.w_rdata.eq(w_data), access.b_rdata.eq(b_data)]
+        else:
+            m.d.comb += [access.w_rdata.eq(uu.w_held), access.b_rdata.eq(uu.b_held)]
         # write-back (S3), or one lane from the access port
         wb_valid, wb_addr, wb_data = uu.w_valid, s3_waddr, uu.w_new
         with m.If(access.we_w):

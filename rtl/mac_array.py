@@ -6,25 +6,26 @@ error ``d_j`` in the update pass (``j = g*P + p``). One ``act x weight``
 multiplier per lane serves both passes, with a register right after it, the
 shape of one DSP block (iCE40 SB_MAC16, ECP5 MULT18X18D).
 
-Pipeline, counted from the cycle the layer presents the memory addresses
-(the *issue* cycle ``t``)::
+Pipeline, counted from S1, the cycle the lanes see their operands (the
+layer presents the memory addresses ``lela.contract.read_latency`` cycles
+earlier: the memories' read, and their read register if the configuration
+has one)::
 
-    t     addresses of W word, bias word and input activation
-    t+1   S1: memory data in; operands h and (w or d)        -> operand registers
-    t+2   S2: product = h * operand                          -> product register
-    t+3   S3: forward: acc = (first ? b << act_frac : acc) + product
-              update:  the update unit consumes the product
-    t+4   S4: forward, after the group's last beat:
-              h = relu(sat(round_shift(acc, weight_frac)))     (h_valid)
+    S1    memory data in; operands h and (w or d)            -> operand registers
+    S2    product = h * operand                              -> product register
+    S3    forward: acc = (first ? b << act_frac : acc) + product
+          update:  the update unit consumes the product
+    S4    forward, after the group's last beat:
+          h = relu(sat(round_shift(acc, weight_frac)))         (h_valid)
 
 The operand and product registers are the input and output registers of
 one DSP block (iCE40 SB_MAC16, ECP5 MULT18X18D): the multiplier sees no
 memory, multiplexer or adder in its cycle. There is no bubble between
 groups: the accumulator restarts from the bias on the first beat of the
 next group while the finished one is post-processed. The latencies are
-``lela.contract.PRODUCT_LATENCY`` (issue -> product register, S3) and
-``lela.contract.FORWARD_LATENCY`` (issue of a group's last beat ->
-``h_valid``, S4).
+``lela.contract.PRODUCT_LATENCY`` (S1 -> product register, S3) and
+``lela.contract.FORWARD_LATENCY`` (S1 of a group's last beat -> ``h_valid``,
+S4).
 """
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed

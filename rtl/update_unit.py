@@ -8,9 +8,8 @@ Read-modify-write of one layer's weights and biases, in place:
 The products ``d_j h_k`` come from the MAC array's shared multipliers (S3);
 the old weight word arrives from the weight memory two cycles earlier (S1)
 and is registered here twice (the new bias is formed and registered on the
-way), so the new word is ready in S3, three cycles after the layer issued
-the read (``lela.contract.WRITE_LATENCY``), and written back to the same
-address. Words are written in the weight memory's own order, which
+way), so the new word is ready in S3, ``lela.contract.WRITE_LATENCY``
+cycles after S1, and written back to the address it was read from. Words are written in the weight memory's own order, which
 is ``golden_model.network.update_order``: group ``g``, input ``k``, lane ``p``.
 The biases of group ``g`` are rewritten once, on the group's first beat.
 

@@ -19,8 +19,14 @@ class CounterTwin:
     def __init__(self, lanes):
         self.lanes = lanes
         self.values = dict.fromkeys(COUNTERS, 0)
+        self.pending = None
 
     def step(self, ev):
+        """One clock edge: the events of the cycle before are added, ``ev`` is
+        registered."""
+        ev, self.pending = self.pending, ev
+        if ev is None:
+            return
         P = self.lanes
         inc = {"busy_cycles": ev["busy"], "mac_multiplies": P * ev["beat"],
                "classifier_multiplies": ev["classifier_multiply"],
@@ -68,6 +74,11 @@ def test_every_cycle_equals_the_twin(lanes, start):
                 seen_high.add(want)
             twin.step(ev)
             await ctx.tick()
+        # the last cycle's events land one edge later
+        for name in EVENTS:
+            ctx.set(getattr(dut, name), 0)
+        twin.step(dict.fromkeys(EVENTS, 0))
+        await ctx.tick()
         for n, name in enumerate(COUNTERS):
             for index in (n, n + COUNTER_HIGH):
                 ctx.set(dut.r_index, index)

@@ -26,6 +26,7 @@ from lela.contract import (
     SPACE_W,
     WRITE_LATENCY,
     cycle_bound,
+    read_latency,
 )
 from lela.golden_model import counters as golden_counters
 from lela.golden_model.layer import Token, layer_step
@@ -210,31 +211,33 @@ def _sign(v, width):
     return v - (1 << width) if v >> (width - 1) else v
 
 
-def _config(lanes, memory="dual_port", counters=True, classifier_lanes=()):
+def _config(lanes, memory="dual_port", counters=True, classifier_lanes=(), read_register=True):
     return Config(sizes=(6, 8, 4), classes=3, lanes=lanes, m_seeds=(0x1234567, 0x89ABCDE),
                   k_seeds=(0x2468ACE, 0x13579BD), eta_shift=2, feedback="sign_concordant",
-                  weight_memory=memory, counters=counters, classifier_lanes=classifier_lanes)
+                  weight_memory=memory, counters=counters, classifier_lanes=classifier_lanes,
+                  read_register=read_register)
 
 
 _MODES = ["train", "train", "infer", "train", "skip", "infer_ee"]
 
 
-@pytest.mark.parametrize("index, lanes, memory, counters, classifier", [
-    (0, (2, 4), "dual_port", True, ()), (1, (2, 4), "dual_port", True, ()),
-    (1, (4, 1), "dual_port", True, ()), (0, (2, 4), "single_port", False, ()),
-    (1, (4, 1), "single_port", True, ()), (1, (2, 4), "dual_port", False, ()),
+@pytest.mark.parametrize("index, lanes, memory, counters, classifier, register", [
+    (0, (2, 4), "dual_port", True, (), True), (1, (2, 4), "dual_port", True, (), True),
+    (1, (4, 1), "dual_port", True, (), True), (0, (2, 4), "single_port", False, (), False),
+    (1, (4, 1), "single_port", True, (), True), (1, (2, 4), "dual_port", False, (), False),
     # classifier lanes: all classes of one neuron, then two and four neurons per cycle
-    (0, (2, 4), "dual_port", True, (3, 6)), (1, (2, 4), "dual_port", True, (6, 6)),
-    (1, (4, 4), "single_port", True, (1, 12))])
-def test_layer_against_the_model(index, lanes, memory, counters, classifier):
+    (0, (2, 4), "dual_port", True, (3, 6), True), (1, (2, 4), "dual_port", True, (6, 6), False),
+    (1, (4, 4), "single_port", True, (1, 12), True)])
+def test_layer_against_the_model(index, lanes, memory, counters, classifier, register):
     seed = (500 + index * 10 + lanes[index] + 100 * (memory == "single_port") + 200 * counters
-            + 1000 * sum(classifier))
-    cfg = _config(lanes, memory, counters, classifier)
+            + 1000 * sum(classifier) + 5000 * register)
+    cfg = _config(lanes, memory, counters, classifier, register)
     samples = _samples(cfg, index, np.random.default_rng(seed), 9, _MODES)
     _check(cfg, index, samples, seed)
 
 
-def test_single_port_write_back_meets_a_late_error():
+@pytest.mark.parametrize("register", [False, True])
+def test_single_port_write_back_meets_a_late_error(register):
     """Single port: the next group's error becomes ready in the cycle that
     writes the group's last weight word back. Its first beat is issued then;
     the read port, idle the cycle before, has already read that beat's word
@@ -242,13 +245,31 @@ def test_single_port_write_back_meets_a_late_error():
     # one lane, one classifier product per cycle: the error of a group takes
     # EU_FETCH_CYCLES + C + EU_PIPELINE_CYCLES cycles; choose C to meet the write
     n_in, beat = 4, 2
-    classes = beat * (n_in - 1) + WRITE_LATENCY - EU_FETCH_CYCLES - EU_PIPELINE_CYCLES
+    write_back = 1 + register + WRITE_LATENCY     # issue -> write-back
+    classes = beat * (n_in - 1) + write_back - EU_FETCH_CYCLES - EU_PIPELINE_CYCLES
     cfg = Config(sizes=(n_in, 8), classes=classes, lanes=(1,), m_seeds=(0x1234567,),
-                 k_seeds=(0x2468ACE,), weight_memory="single_port")
+                 k_seeds=(0x2468ACE,), weight_memory="single_port", read_register=register)
     assert golden_counters.update_beat_cycles(cfg) == beat
+    assert read_latency(cfg) + WRITE_LATENCY == write_back
     d_group = EU_FETCH_CYCLES + golden_counters.classifier_cycles(cfg, 0) + EU_PIPELINE_CYCLES
-    assert d_group == beat * (n_in - 1) + WRITE_LATENCY, "the case this test is for"
-    seed = 700
+    assert d_group == beat * (n_in - 1) + write_back, "the case this test is for"
+    seed = 700 + register
+    samples = _samples(cfg, 0, np.random.default_rng(seed), 6, _MODES)
+    _check(cfg, 0, samples, seed)
+
+
+@pytest.mark.parametrize("register", [False, True])
+def test_update_groups_back_to_back(register):
+    """The next group's errors are ready by the time the group's last update
+    beat is issued, so its first beat follows at once: the last beat still
+    multiplies with its own group's errors (which the layer holds until that
+    beat's S1, ``read_latency`` cycles after its issue)."""
+    cfg = Config(sizes=(8, 8), classes=3, lanes=(4,), classifier_lanes=(12,),
+                 m_seeds=(0x1234567,), k_seeds=(0x2468ACE,), eta_shift=2,
+                 read_register=register)
+    d_group = EU_FETCH_CYCLES + golden_counters.classifier_cycles(cfg, 0) + EU_PIPELINE_CYCLES
+    assert cfg.sizes[1] // cfg.lanes[0] > 1 and d_group <= cfg.sizes[0], "the case this test is for"
+    seed = 710 + register
     samples = _samples(cfg, 0, np.random.default_rng(seed), 6, _MODES)
     _check(cfg, 0, samples, seed)
 

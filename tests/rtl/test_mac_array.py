@@ -55,14 +55,13 @@ def _stream(cfg, layer, jobs, gaps_seed=None):
                 trail[cycle] = tag
                 i += 1
             ctx.set(dut.valid, valid)
-            # S1 is the cycle after issue: the test drives S1 directly, so
-            # the latencies below count from S1 (issue = S1 - 1)
-            tag = trail.get(cycle - (PRODUCT_LATENCY - 1))
+            # the test drives S1 directly; the latencies count from S1
+            tag = trail.get(cycle - PRODUCT_LATENCY)
             if tag is not None and tag[0] == "u":
                 prods.append((tag, [ctx.get(dut.product[p]) for p in range(P)]))
             if ctx.get(dut.h_valid):
                 h_out.append([ctx.get(dut.h_out[p]) for p in range(P)])
-            tag = trail.get(cycle - (FORWARD_LATENCY - 1))
+            tag = trail.get(cycle - FORWARD_LATENCY)
             assert ctx.get(dut.h_valid) == (tag is not None and tag[0] == "f"
                                             and tag[3] == n_in - 1), f"cycle {cycle}"
             await ctx.tick()

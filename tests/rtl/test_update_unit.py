@@ -17,7 +17,7 @@ from lela.rtl.update_unit import UpdateUnit
 
 def _run(cfg, jobs, idle_seed=None):
     """Stream update beats of every job (w, b, d, h); S1 operands on one
-    cycle, the product ``d*h`` ``PRODUCT_LATENCY - 1`` cycles later, as the
+    cycle, the product ``d*h`` ``PRODUCT_LATENCY`` cycles later, as the
     MAC array delivers it; the new words come out with the product
     (``WRITE_LATENCY``).
     Returns per job the written weights in write order, the biases and the digest."""
@@ -36,7 +36,7 @@ def _run(cfg, jobs, idle_seed=None):
             beats = [(g, k) for g in range(n_out // P) for k in range(n_in)]
             # beats in flight, one entry per cycle since S1 (None: no beat);
             # the last one's product is on ``product`` now, its words come out
-            flight = [None] * (PRODUCT_LATENCY - 1)
+            flight = [None] * PRODUCT_LATENCY
             i = 0
             while i < len(beats) or any(flight):
                 if flight[-1] is not None:

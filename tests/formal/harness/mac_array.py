@@ -10,7 +10,7 @@ from .base import Harness, clamp, implies, probe
 
 class MacArrayHarness(Harness):
     """Forward groups: every group (``first`` .. ``last`` beats) produces
-    exactly one ``h_valid`` ``FORWARD_LATENCY - 1`` cycles after its last
+    exactly one ``h_valid`` ``FORWARD_LATENCY`` cycles after its last
     beat (S1 -> S4), and ``h_out`` is
     ``relu(sat(round_shift(b << act_frac + sum h*w, weight_frac)))`` of the
     exact sum; products of both passes are the exact ``h*w`` / ``h*d``."""
@@ -53,7 +53,7 @@ class MacArrayHarness(Harness):
         for p in range(P):
             m.d.comb += Assert((ref[p] <= bound) & (ref[p] >= -bound))
         # cycles of history needed: S1 -> product (S3) and S1 -> h_valid (S4)
-        n_product, n_done = PRODUCT_LATENCY - 1, FORWARD_LATENCY - 1
+        n_product, n_done = PRODUCT_LATENCY, FORWARD_LATENCY
         history = self.started
         for n in range(1, n_done):
             history = history & self.past(self.started, n, name=f"started{n}")

@@ -12,7 +12,7 @@ from .base import Harness, clamp, implies
 
 class UpdateUnitHarness(Harness):
     """Every beat writes exactly one weight word (and the group's first beat
-    one bias word) ``WRITE_LATENCY - 1`` cycles after S1, with
+    one bias word) ``WRITE_LATENCY`` cycles after S1, with
     ``sat_W(W - round_shift(d*h, weight_shift))`` and
     ``sat_W(b - round_shift(d, bias_shift))`` of the exact values; a reset
     cancels a pending write."""
@@ -29,7 +29,7 @@ class UpdateUnitHarness(Harness):
         cfg, dut = self.cfg, self.dut
         m.submodules.dut = dut
         ww = cfg.weight_width
-        n = WRITE_LATENCY - 1    # S1 -> the write-back (S3)
+        n = WRITE_LATENCY    # S1 -> the write-back (S3)
         # n cycles of history, none of them a reset
         ok = self.ok_past
         for i in range(1, n):
