@@ -102,12 +102,13 @@ class Config:
         Without them a counter read is an access error; they cost about a
         third of a layer's logic on an iCE40.
     read_register : bool
-        Register the weight and bias memories' read data and the selected
-        input activation once more before the MAC array and the update unit
+        Register the weight and bias memories' read data and the input
+        activation word once more before the MAC array and the update unit
         (``lela.contract.read_latency``): no memory output drives logic in its
         cycle, which the ECP5's block RAM needs for a fast clock. It costs one
         cycle per forward pass and per update pass of a sample and a register
-        per read bit (about ``2 P weight_width`` flip-flops per layer); the
+        per read bit (``2 P weight_width + P_in act_width`` flip-flops per
+        layer, ``P_in`` the previous layer's lanes, 1 for the first); the
         arithmetic is the same with and without.
     classifier_lanes : tuple of int
         Classifier products per cycle ``Q`` of every hidden layer's error unit

@@ -375,8 +375,9 @@ class Layer(wiring.Component):
                                                       (first, "first"), (last, "last")))
         w_data = _delayed(m, w_rd.data, reg, name="w_data", reset_less=True)
         b_data = _delayed(m, b_rd.data, reg, name="b_data", reset_less=True)
-        h_data = _delayed(m, self.i_in_data[_delayed(m, kl, name="kl")], reg, name="h_data",
-                          reset_less=True)
+        # the input word (registered whole with the read register), then its lane
+        in_word = _delayed(m, self.i_in_data, reg, name="in_word", reset_less=True)
+        h_data = in_word[_delayed(m, kl, lat, name="kl")]
         # the group's errors, from the S1 of its first beat until the S1 of
         # the next group's first (the error unit holds d for more than
         # ``reg`` cycles after the take: its next group needs a fetch first)

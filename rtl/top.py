@@ -203,9 +203,14 @@ class Network(wiring.Component):
         m.d.comb += [out.payload.exit.eq(last.exit), out.payload.label.eq(last.label),
                      out.payload.train.eq(last.train)]
 
-        # access port: served only while no sample is in flight
+        # access port: served only while no sample is in flight. The flag is
+        # registered (the OR of every layer's state spans the chip): a sample
+        # in flight now was in flight, or gave the input buffer its first
+        # beat, in the cycle before
         in_flight = Signal()
-        m.d.comb += in_flight.eq(inbuf.busy | Cat(*(l.busy | l.o_full for l in layers)).any())
+        sample_beat = inbuf.i_sample.valid & inbuf.i_sample.ready
+        m.d.sync += in_flight.eq(inbuf.busy | Cat(*(l.busy | l.o_full for l in layers)).any()
+                                 | sample_beat)
         req = Signal(ACCESS_LAYOUT)
         rsp = Signal(RESPONSE_LAYOUT)
         sel = req.addr[LAYER_SHIFT:]
