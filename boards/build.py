@@ -27,6 +27,7 @@ from lela.tools import board_tool_env
 
 __all__ = [
     "BOARDS",
+    "ROUTERS",
     "BuildError",
     "BuildReport",
     "board_module",
@@ -158,9 +159,16 @@ def _yosys_cells(text):
     return cells
 
 
+#: nextpnr's routers (``--router``): router1, its default, and router2, which
+#: routes the congested builds that router1 does not (docs/boards.md).
+ROUTERS = ("router1", "router2")
+
+
 def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
-          program=False, log=print):
+          router="router1", program=False, log=print):
     """Build ``board`` for ``cfg``; return a :class:`BuildReport` or raise :class:`BuildError`."""
+    if router not in ROUTERS:
+        raise BuildError(f"router must be one of {', '.join(ROUTERS)}, not {router!r}")
     mod = board_module(board)
     check_buildable(cfg)
     build_dir = Path(build_dir or Path("build") / board)
@@ -173,6 +181,7 @@ def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
     nextpnr_opts = ["--report", "report.json", "--timing-allow-fail"]
     if seed is not None:
         nextpnr_opts += ["--seed", str(seed)]
+    nextpnr_opts += ["--router", router]
     overrides = dict(mod.synth_options(cfg), nextpnr_opts=" ".join(nextpnr_opts))
     if cfg.weight_memory == "single_port":
         overrides["script_after_read"] = "\n".join(

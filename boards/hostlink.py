@@ -195,24 +195,6 @@ class HostLink(wiring.Component):
         rx = self.i_rx
         tx = self.o_tx
 
-        # the checks of the length, registered every cycle: the two CRC bytes
-        # come after it, so they are settled by CHECK, which then sees flags
-        # instead of comparators (the iCE40's critical path)
-        C = P.Command
-        sample_len = P.sample_payload_bytes(cfg)
-        # commands with a fixed payload length: (length, first state)
-        fixed = {C.STATUS: (0, "STATUS"), C.SET_MODE: (1, "MODE"),
-                 C.SET_THRESHOLD: (P.THRESHOLD_BYTES, "THRESHOLD"),
-                 C.READ_RESULTS: (1, "R_COUNT"),
-                 C.READ_MEM: (P.ADDRESS_BYTES + P.COUNT_BYTES, "M_ADDR")}
-        too_long, write_length_bad = Signal(), Signal()
-        length_is = {n: Signal(name=f"length_is_{n}")
-                     for n in sorted({n for n, _ in fixed.values()} | {sample_len})}
-        m.d.sync += [too_long.eq(length > max_payload),
-                     write_length_bad.eq((length < P.ADDRESS_BYTES + P.WORD_BYTES)
-                                         | (length[:2] != 0))]
-        m.d.sync += [flag.eq(length == n) for n, flag in length_is.items()]
-
         # one CRC, shared: a frame is either being received or being sent. It
         # takes the byte on ``o_tx`` (sending) or ``i_rx`` when ``valid``;
         # ``start`` clears it for the next frame. (A ResetInserter around the
@@ -275,6 +257,7 @@ class HostLink(wiring.Component):
                 m.next = state
             return then
 
+        sample_len = P.sample_payload_bytes(cfg)
         w_sizes = Array(Const(cfg.sizes[i] * cfg.sizes[i + 1], ACCESS_INDEX_BITS + 1)
                         for i in range(layers))
         b_sizes = Array(Const(cfg.sizes[i + 1], ACCESS_INDEX_BITS + 1) for i in range(layers))
@@ -347,26 +330,34 @@ class HostLink(wiring.Component):
                 m.d.sync += [ptr.eq(0), wptr.eq(0), idx.eq(0), gcnt.eq(0), scnt.eq(0),
                              snap_in_flight.eq(in_flight), snap_pending.eq(fifo.level),
                              acc_error.eq(0)]
+                C = P.Command
                 with m.If(~crc.match_detected):
                     respond(P.Status.CRC)
-                with m.Elif(too_long):
+                with m.Elif(length > max_payload):
                     respond(P.Status.LENGTH)
                 with m.Else(), m.Switch(cmd):
-                    for command, (n_bytes, state) in fixed.items():
+                    # commands with a fixed payload length: (length, first state)
+                    for command, (n_bytes, state) in {
+                            C.STATUS: (0, "STATUS"),
+                            C.SET_MODE: (1, "MODE"),
+                            C.SET_THRESHOLD: (P.THRESHOLD_BYTES, "THRESHOLD"),
+                            C.READ_RESULTS: (1, "R_COUNT"),
+                            C.READ_MEM: (P.ADDRESS_BYTES + P.COUNT_BYTES, "M_ADDR")}.items():
                         with m.Case(command):
-                            with m.If(~length_is[n_bytes]):
+                            with m.If(length != n_bytes):
                                 respond(P.Status.LENGTH)
                             with m.Else():
                                 m.next = state
                     with m.Case(C.SAMPLE):
-                        with m.If(~length_is[sample_len]):
+                        with m.If(length != sample_len):
                             respond(P.Status.LENGTH)
                         with m.Elif(in_flight + fifo.level >= self._depth):
                             respond(P.Status.BUSY)
                         with m.Else():
                             m.next = "S_LABEL"
                     with m.Case(C.WRITE_MEM):
-                        with m.If(write_length_bad):
+                        with m.If((length < P.ADDRESS_BYTES + P.WORD_BYTES)
+                                  | (length[:2] != 0)):
                             respond(P.Status.LENGTH)
                         with m.Elif(train | (in_flight != 0)):
                             respond(P.Status.TRAINING)

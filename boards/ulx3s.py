@@ -21,10 +21,9 @@ NAME = "ulx3s"
 PLATFORM = ULX3S_85F_Platform
 #: Oscillator on the board.
 OSC_HZ = 25e6
-#: Clock of the design (Hz), from the PLL: the default network reached
-#: 87.79 MHz with nextpnr aiming at 100 MHz (docs/boards.md), so 80 MHz keeps
-#: a 9 % margin.
-CLOCK_HZ = 80e6
+#: Clock of the design (Hz), from the PLL: the default network meets 100 MHz
+#: with the read register (docs/boards.md).
+CLOCK_HZ = 100e6
 
 
 def synth_options(cfg):

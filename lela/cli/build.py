@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from lela.boards.build import BOARDS, BuildError, build, format_report
+from lela.boards.build import BOARDS, ROUTERS, BuildError, build, format_report
 from lela.config import config_file
 
 from . import add_config_arguments, config_from_args, output_dir, output_file, write_json
@@ -23,6 +23,9 @@ def add_arguments(parser):
                         help="design clock (default: the board's; other values use the PLL)")
     parser.add_argument("--baud", type=int, default=115200, help="host-link baud rate")
     parser.add_argument("--seed", type=int, help="nextpnr placement seed")
+    parser.add_argument("--router", choices=ROUTERS, default="router1",
+                        help="nextpnr's router (router2 routes the large multiplier builds; "
+                             "docs/boards.md)")
     add_config_arguments(parser)
 
 
@@ -35,7 +38,8 @@ def run(args) -> int:
     try:
         report = build(args.board, cfg, build_dir=build_dir,
                        clock_hz=args.clock_mhz * 1e6 if args.clock_mhz else None,
-                       baud=args.baud, seed=args.seed, program=args.program)
+                       baud=args.baud, seed=args.seed, router=args.router,
+                       program=args.program)
     except BuildError as e:
         print(f"lela build: {e.args[0]}", file=sys.stderr)
         if len(e.args) > 1 and json_path:

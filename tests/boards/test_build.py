@@ -42,6 +42,12 @@ def test_unknown_board():
         B.board_module("x")
 
 
+def test_unknown_router_is_refused_before_any_work(tmp_path):
+    with pytest.raises(B.BuildError, match="router must be one of router1, router2"):
+        B.build("ulx3s", Config(), build_dir=tmp_path / "b", router="router3")
+    assert not (tmp_path / "b").exists()
+
+
 def test_yowasp_tools_are_the_default(monkeypatch):
     env = {"YOSYS": "my-yosys"}
     board_tool_env(env)
