@@ -159,6 +159,17 @@ class Network(wiring.Component):
         """Results carry every layer's scores and weight digest."""
         return self._trace
 
+    @staticmethod
+    def _in_flight(m, inbuf, layers):
+        """A sample is in the network: registered (the OR of every layer's
+        state spans the chip), so conservatively: a sample in flight now was
+        in flight, or gave the input buffer its first beat, in the cycle before."""
+        in_flight = Signal()
+        sample_beat = inbuf.i_sample.valid & inbuf.i_sample.ready
+        m.d.sync += in_flight.eq(inbuf.busy | Cat(*(l.busy | l.o_full for l in layers)).any()
+                                 | sample_beat)
+        return in_flight
+
     def elaborate(self, platform):
         """The input buffer, the layers in a chain, the result FIFOs and collector,
         and the access-port sequence."""
@@ -203,14 +214,8 @@ class Network(wiring.Component):
         m.d.comb += [out.payload.exit.eq(last.exit), out.payload.label.eq(last.label),
                      out.payload.train.eq(last.train)]
 
-        # access port: served only while no sample is in flight. The flag is
-        # registered (the OR of every layer's state spans the chip): a sample
-        # in flight now was in flight, or gave the input buffer its first
-        # beat, in the cycle before
-        in_flight = Signal()
-        sample_beat = inbuf.i_sample.valid & inbuf.i_sample.ready
-        m.d.sync += in_flight.eq(inbuf.busy | Cat(*(l.busy | l.o_full for l in layers)).any()
-                                 | sample_beat)
+        # access port: served only while no sample is in flight
+        in_flight = self._in_flight(m, inbuf, layers)
         req = Signal(ACCESS_LAYOUT)
         rsp = Signal(RESPONSE_LAYOUT)
         sel = req.addr[LAYER_SHIFT:]

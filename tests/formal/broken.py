@@ -5,7 +5,7 @@ counterexample (``test_formal.py::test_broken_variant_fails``). They are
 never used outside the tests.
 """
 
-from amaranth.hdl import Fragment, Module, Mux, Signal
+from amaranth.hdl import Cat, Fragment, Module, Mux, Signal
 
 from lela.golden_model.lfsr import WIDTH
 from lela.rtl.axi import PacketFIFO
@@ -13,12 +13,13 @@ from lela.rtl.error_unit import ErrorUnit
 from lela.rtl.input_buffer import InputBuffer
 from lela.rtl.lfsr import ClassifierLfsr, unroll
 from lela.rtl.numerics import round_shift
+from lela.rtl.top import Network
 
 from .harness import SatStage
 from .harness.base import probe
 
-__all__ = ["GreedyInputBuffer", "SkippingFinishErrorUnit", "TrustingPacketFIFO",
-           "UnrewoundPacketFIFO", "WrappingStage", "ZeroResetLfsr"]
+__all__ = ["GreedyInputBuffer", "LateInFlightNetwork", "SkippingFinishErrorUnit",
+           "TrustingPacketFIFO", "UnrewoundPacketFIFO", "WrappingStage", "ZeroResetLfsr"]
 
 
 class WrappingStage(SatStage):
@@ -107,3 +108,15 @@ class TrustingPacketFIFO(PacketFIFO):
             start.eq(Mux(stored & last, wr + 1, start)),
         ])
         return frag
+
+
+class LateInFlightNetwork(Network):
+    """The registered in-flight flag forgets the sample that is giving the
+    input buffer its first beat: in the next cycle the flag is still low, and
+    an access request is served while that sample is in the network."""
+
+    @staticmethod
+    def _in_flight(m, inbuf, layers):
+        in_flight = Signal()
+        m.d.sync += in_flight.eq(inbuf.busy | Cat(*(l.busy | l.o_full for l in layers)).any())
+        return in_flight

@@ -73,6 +73,11 @@ def test_broken_variant_fails(check):
         taken_full = [v and r and f == 0b11 for v, r, f in zip(
             trace["dut.i_sample__valid"], trace["dut.i_sample__ready"], trace["dut.slots.full"])]
         assert any(taken_full), _describe(check, result)
+    elif check.name == "broken_late_in_flight":
+        # an access is taken in the cycle after a sample's first beat
+        beat = [v and r for v, r in zip(trace["dut.i_sample__valid"], trace["dut.i_sample__ready"])]
+        taken = [v and r for v, r in zip(trace["dut.i_acc__valid"], trace["dut.i_acc__ready"])]
+        assert any(b and a for b, a in zip(beat, taken[1:])), _describe(check, result)
     elif check.name == "broken_wrapping_saturation":
         # some stage's output is not the clamp of its exact result: it wrapped
         assert _wrapped_stages(trace, contract_stages(LAYER_CFG)), _describe(check, result)

@@ -44,12 +44,12 @@ class NetworkHarness(Harness):
     is full, access requests reach a layer only while it is idle with no
     sample offered, and no sample is offered during an access."""
 
-    def __init__(self, cfg, *, trace=True, cover_training=True):
+    def __init__(self, cfg, *, trace=True, cover_training=True, network_cls=None):
         super().__init__()
         from lela.rtl.top import Network
         self.cfg = cfg
         self.cover_training = cover_training
-        self.dut = Network(cfg, trace=trace)
+        self.dut = (network_cls or Network)(cfg, trace=trace)
         self.free_inputs(self.dut)
 
     def check(self, m):
