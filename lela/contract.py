@@ -141,9 +141,10 @@ DIGEST_BITS = 64
 
 def read_latency(cfg):
     """Layer: issue of a beat -> S1. The memories answer one cycle after the
-    address; ``cfg.read_register`` registers their read data (and the selected
-    input activation) once more, so that no memory output drives logic in its
-    cycle (the block RAM's output register on an ECP5)."""
+    address; ``cfg.read_register`` registers their read data (and the input
+    activation word) once more, so that no memory output drives logic in its
+    cycle (an ECP5 block RAM's read data comes 5.83 ns after the clock,
+    docs/boards.md)."""
     return 1 + int(cfg.read_register)
 
 
