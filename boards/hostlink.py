@@ -191,6 +191,7 @@ class HostLink(wiring.Component):
         snap_in_flight = Signal(8)
         snap_pending = Signal(8)
         acc_error = Signal()
+        addr_bad = Signal()     # the address range of a WRITE_MEM frame is out of bounds
 
         rx = self.i_rx
         tx = self.o_tx
@@ -504,17 +505,23 @@ class HostLink(wiring.Component):
 
             # ----------------------------------------------------- memory write
             def w_addr_then():
-                m.d.sync += addr.eq(word)
                 layer, space, index = (word[LAYER_SHIFT:], word[SPACE_SHIFT:LAYER_SHIFT],
                                        word[:ACCESS_INDEX_BITS])
                 sel = layer[:bits(layers)]
                 limit = Mux(space == P.SPACE_W, w_sizes[sel], b_sizes[sel])
-                with m.If((layer >= layers) | (space > P.SPACE_B) | (index + count > limit)):
+                m.d.sync += [addr.eq(word), addr_bad.eq((layer >= layers) | (space > P.SPACE_B)
+                                                        | (index + count > limit))]
+                m.next = "W_CHECK"
+            gather("W_ADDR", P.ADDRESS_BYTES, w_addr_then)
+
+            # the address check, registered in W_ADDR: its carry chain in front
+            # of the response's enable was the ECP5 build's critical path
+            with m.State("W_CHECK"):
+                with m.If(addr_bad):
                     respond(P.Status.ADDRESS)
                 with m.Else():
                     m.d.sync += idx.eq(0)
                     m.next = "W_VALIDATE" if ww < 32 else "W_VALUE"
-            gather("W_ADDR", P.ADDRESS_BYTES, w_addr_then)
 
             if ww < 32:
                 # every word must be a sign-extended weight_width-bit value
