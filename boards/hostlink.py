@@ -510,24 +510,21 @@ class HostLink(wiring.Component):
                 sel = layer[:bits(layers)]
                 limit = Mux(space == P.SPACE_W, w_sizes[sel], b_sizes[sel])
                 m.d.sync += [addr.eq(word), addr_bad.eq((layer >= layers) | (space > P.SPACE_B)
-                                                        | (index + count > limit))]
-                m.next = "W_CHECK"
+                                                        | (index + count > limit)),
+                             idx.eq(0)]
+                m.next = "W_VALIDATE" if ww < 32 else "W_VALUE"
             gather("W_ADDR", P.ADDRESS_BYTES, w_addr_then)
 
-            # the address check, registered in W_ADDR: its carry chain in front
+            # the address check is registered in W_ADDR and answered at the
+            # first word, before anything is written: its carry chain in front
             # of the response's enable was the ECP5 build's critical path
-            with m.State("W_CHECK"):
-                with m.If(addr_bad):
-                    respond(P.Status.ADDRESS)
-                with m.Else():
-                    m.d.sync += idx.eq(0)
-                    m.next = "W_VALIDATE" if ww < 32 else "W_VALUE"
-
             if ww < 32:
                 # every word must be a sign-extended weight_width-bit value
                 def w_validate_then():
                     top = word[ww - 1:]
-                    with m.If((top != 0) & (top != (1 << len(top)) - 1)):
+                    with m.If(addr_bad):
+                        respond(P.Status.ADDRESS)
+                    with m.Elif((top != 0) & (top != (1 << len(top)) - 1)):
                         respond(P.Status.VALUE)
                     with m.Elif(idx == last_item):
                         m.d.sync += [idx.eq(0), ptr.eq(P.ADDRESS_BYTES)]
@@ -535,8 +532,14 @@ class HostLink(wiring.Component):
                     with m.Else():
                         m.d.sync += idx.eq(idx + 1)
                 gather("W_VALIDATE", P.WORD_BYTES, w_validate_then)
-
-            gather("W_VALUE", P.WORD_BYTES, goto("W_REQ"))
+                w_value_then = goto("W_REQ")
+            else:
+                def w_value_then():
+                    with m.If(addr_bad):
+                        respond(P.Status.ADDRESS)
+                    with m.Else():
+                        m.next = "W_REQ"
+            gather("W_VALUE", P.WORD_BYTES, w_value_then)
 
             with m.State("W_REQ"):
                 m.d.comb += [self.o_acc.valid.eq(1), self.o_acc.payload.addr.eq(addr),

@@ -428,3 +428,22 @@ def test_inputs_and_words_must_fit_their_formats():
         assert board.read_layer(0)[0][0, 3] == -2048
     finally:
         board.transport.close()
+
+
+@pytest.mark.parametrize("attack", [write_beyond_layers, write_beyond_memory, write_unknown_space],
+                         ids=lambda a: a.__name__)
+def test_address_check_with_32_bit_weights(attack):
+    """32-bit weights have no value check to answer the address check at:
+    the words' own state does, still before anything is written."""
+    cfg = SMALL.replace(act_width=32, act_frac=8, weight_width=32, weight_frac=28)
+    board = open_board(cfg)
+    try:
+        before = board.read_weights()
+        assert isinstance(attack(board), H.AddressError)
+        for i, ((wa, ba), (wb, bb)) in enumerate(zip(before, board.read_weights())):
+            np.testing.assert_array_equal(wb, wa, err_msg=f"layer {i} W changed")
+            np.testing.assert_array_equal(bb, ba, err_msg=f"layer {i} b changed")
+        board.write_mem(0, [(1 << 30) + 5])
+        assert board.read_mem(0, 1)[0] == (1 << 30) + 5
+    finally:
+        board.transport.close()
