@@ -176,7 +176,7 @@ class HostLink(wiring.Component):
         timer = Signal(range(self._timeout))
         word = Signal(32)       # bytes gathered from the buffer, little-endian
         gathered = Signal(32)   # ``word`` with the byte arriving this cycle
-        gcnt = Signal(range(P.WORD_BYTES + 3))
+        gcnt = Signal(range(max(P.WORD_BYTES, P.ADDRESS_BYTES) + 4))
         byte = Signal(8)        # the frame buffer's read data, registered
         scnt = Signal(range(max(P.STATUS_BYTES, rec_bytes, P.WORD_BYTES) + 1))
         hcnt = Signal(3)
@@ -223,17 +223,18 @@ class HostLink(wiring.Component):
             with m.Else():
                 m.d.sync += timer.eq(timer + 1)
 
-        def gather(name, nbytes, then):
+        def gather(name, nbytes, then, *, late=0):
             """State ``name``: ``word`` <- ``nbytes`` little-endian bytes from
-            ``buf[ptr:]`` (``ptr`` advances past them), then, two cycles later,
-            ``then()`` (which reads ``word``). Each byte goes from the block
-            RAM's output into ``byte`` before it is placed, and the checks start
+            ``buf[ptr:]`` (``ptr`` advances past them), then, two cycles later
+            (``2 + late``), ``then()`` (which reads ``word``, or with ``late``
+            registers computed from it). Each byte goes from the block RAM's
+            output into ``byte`` before it is placed, and the checks start
             from ``word``: no logic follows the block RAM in its cycle, which
             limited Fmax."""
             with m.State(name):
                 with m.If(gcnt <= nbytes + 1):
                     m.d.sync += word.eq(Mux(gcnt == 0, 0, gathered))
-                with m.If(gcnt == nbytes + 2):
+                with m.If(gcnt == nbytes + 2 + late):
                     m.d.sync += gcnt.eq(0)
                     then()
                 with m.Else():
@@ -269,6 +270,16 @@ class HostLink(wiring.Component):
         m.d.sync += byte.eq(rd.data)
         with m.If(gcnt >= 2):
             m.d.comb += gathered.word_select((gcnt - 2).as_unsigned(), 8).eq(byte)
+
+        # the address range check, registered from ``word`` every cycle
+        # and read one cycle late: its carry chain in front of the
+        # response's enable was the ECP5 build's critical path
+        layer, space, index = (word[LAYER_SHIFT:], word[SPACE_SHIFT:LAYER_SHIFT],
+                               word[:ACCESS_INDEX_BITS])
+        sel = layer[:bits(layers)]
+        limit = Mux(space == P.SPACE_W, w_sizes[sel], b_sizes[sel])
+        m.d.sync += addr_bad.eq((layer >= layers) | (space > P.SPACE_B)
+                                | (index + count > limit))
 
         with m.FSM() as fsm:
             # ---------------------------------------------------------- receive
@@ -505,26 +516,19 @@ class HostLink(wiring.Component):
 
             # ----------------------------------------------------- memory write
             def w_addr_then():
-                layer, space, index = (word[LAYER_SHIFT:], word[SPACE_SHIFT:LAYER_SHIFT],
-                                       word[:ACCESS_INDEX_BITS])
-                sel = layer[:bits(layers)]
-                limit = Mux(space == P.SPACE_W, w_sizes[sel], b_sizes[sel])
-                m.d.sync += [addr.eq(word), addr_bad.eq((layer >= layers) | (space > P.SPACE_B)
-                                                        | (index + count > limit)),
-                             idx.eq(0)]
-                m.next = "W_VALIDATE" if ww < 32 else "W_VALUE"
-            gather("W_ADDR", P.ADDRESS_BYTES, w_addr_then)
+                m.d.sync += addr.eq(word)
+                with m.If(addr_bad):
+                    respond(P.Status.ADDRESS)
+                with m.Else():
+                    m.d.sync += idx.eq(0)
+                    m.next = "W_VALIDATE" if ww < 32 else "W_VALUE"
+            gather("W_ADDR", P.ADDRESS_BYTES, w_addr_then, late=1)
 
-            # the address check is registered in W_ADDR and answered at the
-            # first word, before anything is written: its carry chain in front
-            # of the response's enable was the ECP5 build's critical path
             if ww < 32:
                 # every word must be a sign-extended weight_width-bit value
                 def w_validate_then():
                     top = word[ww - 1:]
-                    with m.If(addr_bad):
-                        respond(P.Status.ADDRESS)
-                    with m.Elif((top != 0) & (top != (1 << len(top)) - 1)):
+                    with m.If((top != 0) & (top != (1 << len(top)) - 1)):
                         respond(P.Status.VALUE)
                     with m.Elif(idx == last_item):
                         m.d.sync += [idx.eq(0), ptr.eq(P.ADDRESS_BYTES)]
@@ -532,14 +536,8 @@ class HostLink(wiring.Component):
                     with m.Else():
                         m.d.sync += idx.eq(idx + 1)
                 gather("W_VALIDATE", P.WORD_BYTES, w_validate_then)
-                w_value_then = goto("W_REQ")
-            else:
-                def w_value_then():
-                    with m.If(addr_bad):
-                        respond(P.Status.ADDRESS)
-                    with m.Else():
-                        m.next = "W_REQ"
-            gather("W_VALUE", P.WORD_BYTES, w_value_then)
+
+            gather("W_VALUE", P.WORD_BYTES, goto("W_REQ"))
 
             with m.State("W_REQ"):
                 m.d.comb += [self.o_acc.valid.eq(1), self.o_acc.payload.addr.eq(addr),

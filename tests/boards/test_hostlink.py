@@ -433,8 +433,8 @@ def test_inputs_and_words_must_fit_their_formats():
 @pytest.mark.parametrize("attack", [write_beyond_layers, write_beyond_memory, write_unknown_space],
                          ids=lambda a: a.__name__)
 def test_address_check_with_32_bit_weights(attack):
-    """32-bit weights have no value check to answer the address check at:
-    the words' own state does, still before anything is written."""
+    """32-bit weights have no value check: the address is still checked
+    before anything is written."""
     cfg = SMALL.replace(act_width=32, act_frac=8, weight_width=32, weight_frac=28)
     board = open_board(cfg)
     try:
