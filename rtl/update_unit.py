@@ -75,9 +75,9 @@ class UpdateUnit(wiring.Component):
         S3: write ``b_new`` back to the group's bias word.
     b_new : Out(ArrayLayout(signed(weight_width), lanes))
     w_held, b_held : Out(ArrayLayout(signed(weight_width), lanes))
-        S2: ``w`` and ``bias`` one cycle later, registered on every cycle (the
-        access port reads a memory word from here, so the memories feed no
-        logic in their cycle).
+        S2: ``w`` and ``bias`` one cycle later, registered on every cycle (a
+        layer without the read register lets its access port read a memory
+        word from here, so the memories feed no logic in their cycle).
     digest : Out(unsigned(64))
         ``B << 32 | A`` of everything written since ``clear`` (one cycle
         after the last write).
