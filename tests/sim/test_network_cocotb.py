@@ -52,13 +52,14 @@ def digits_job(tmp_path, cfg, count, seed, **extra):
 
 @pytest.mark.parametrize("condition", CONDITIONS)
 def test_train_epoch(sim, condition, builds, tmp_path):
-    """One full epoch of digits on Verilator (6 samples on Icarus, ~3k cycles/s), every
+    """One full epoch of digits on Verilator (3 samples on Icarus, ~3k cycles/s: one in
+    every layer at once), every
     sample checked (scores, predictions, weight digests), under idle cycles
     and backpressure; one run reads every weight back at the end (a
     readback through the access port costs minutes on Icarus, where the
     small-config tests below do it)."""
     idle, bp = CONDITIONS[condition]
-    count = None if sim == "verilator" else 6
+    count = None if sim == "verilator" else 3
     ds = load_digits()
     count = count or len(ds.y_train)
     seed = 11 + list(CONDITIONS).index(condition)
