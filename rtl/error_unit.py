@@ -316,7 +316,7 @@ class ErrorUnit(wiring.Component):
             m.d.comb += [rd.addr.eq(slc_next) for rd in g_rds]
             g_slice = [rd.data for rd in g_rds]
         else:
-            g_slice = [Signal(act, name=f"g{i}") for i in range(QC)]
+            g_slice = [Signal(act, name=f"g{i}", reset_less=True) for i in range(QC)]
 
         # -- products -------------------------------------------------------
         b_valid, b_scoring = Signal(), Signal()
@@ -328,7 +328,7 @@ class ErrorUnit(wiring.Component):
         pw = ew + aw
         # the group's word, registered straight from the activation buffer's
         # read port (no logic behind the memory in its cycle)
-        h_word = Signal(data.ArrayLayout(act, P))
+        h_word = Signal(data.ArrayLayout(act, P), reset_less=True)
         with m.If(load):
             m.d.sync += h_word.eq(self.rd_data)
         for r in range(R):
@@ -378,11 +378,12 @@ class ErrorUnit(wiring.Component):
                         with m.Case(i):
                             m.d.comb += fin_data.eq(rd.data)
         else:
-            sums = [Signal(acc, name=f"sum{i}") for i in range(QC)]
+            sums = [Signal(acc, name=f"sum{i}", reset_less=True) for i in range(QC)]
             with m.If(b_valid & b_scoring):
                 m.d.sync += [sums[i].eq(Mux(b_first_j, 0, sums[i]) + tree_s[i])
                              for i in range(QC)]
-            fin_data = Signal(acc, name="fin_data")   # the read, a register like a memory's
+            # the read, a register like a memory's
+            fin_data = Signal(acc, name="fin_data", reset_less=True)
             with m.Switch(fin_elem):
                 for i in range(QC):
                     with m.Case(i):
@@ -461,12 +462,14 @@ class ErrorUnit(wiring.Component):
         m.d.comb += self.margin.eq(top1 - top2)
 
         d_count = Signal(bits(J))
+        d = Signal.like(self.d, name="d_bank", reset_less=True)   # read with d_valid only
+        m.d.comb += self.d.eq(d)
         dj = [Mux(f_mask[r], v, Const(0, act)) for r, v in enumerate([s] + f_other)]
         with m.If(self.start_d):
             m.d.sync += [self.d_valid.eq(0), d_count.eq(0)]
         with m.Elif(f_dfin_valid):
-            m.d.sync += [self.d[p].eq(self.d[p + R]) for p in range(P - R)]
-            m.d.sync += [self.d[P - R + r].eq(dj[r]) for r in range(R)]
+            m.d.sync += [d[p].eq(d[p + R]) for p in range(P - R)]
+            m.d.sync += [d[P - R + r].eq(dj[r]) for r in range(R)]
             with m.If(d_count == J - 1):
                 m.d.sync += [d_count.eq(0), self.d_valid.eq(1)]
             with m.Else():

@@ -266,7 +266,7 @@ class Layer(wiring.Component):
         kl = Signal(bits(self.lanes_in))   # lane of h_k in that word
         waddr = Signal(bits(G * N_in))     # weight word = g*N_in + k
         g_out = Signal(bits(G + 1))        # activation words written so far
-        d_cur = Signal(data.ArrayLayout(act, P))
+        d_cur = Signal(data.ArrayLayout(act, P), reset_less=True)
         drain = Signal(range(drain_cycles(cfg) + 1))
 
         issue = Signal()
@@ -384,8 +384,8 @@ class Layer(wiring.Component):
         with m.If(_delayed(m, take, reg, name="take")):
             m.d.sync += d_cur.eq(eu.d)
         # the beat's weight word and group at its write-back (S3)
-        s3_waddr = _delayed(m, waddr, lat + WRITE_LATENCY, name="waddr")
-        s3_g = _delayed(m, g, lat + WRITE_LATENCY, name="g")
+        s3_waddr = _delayed(m, waddr, lat + WRITE_LATENCY, name="waddr", reset_less=True)
+        s3_g = _delayed(m, g, lat + WRITE_LATENCY, name="g", reset_less=True)
 
         m.d.comb += [
             b_rd.addr.eq(Mux(access.active, access.group, g)),

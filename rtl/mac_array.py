@@ -129,13 +129,15 @@ class MacArray(wiring.Component):
         af, wf, aw = self._act_frac, self._weight_frac, self._act_width
 
         # S1 -> S2 -> S3: operand registers, multiply, product register (a
-        # DSP block's input and output registers); neither has a reset, so the
-        # DSP can hold them (iCE40 SB_MAC16 registers have no sync reset), and
-        # both are only read on a valid beat
+        # DSP block's input and output registers). Only the control has a
+        # reset: the data registers (operands, products, biases, accumulators)
+        # are read on a valid beat only, so a DSP block can hold them (iCE40
+        # SB_MAC16 registers have no sync reset) and the reset's fanout stays
+        # small (docs/boards.md)
         s3_fwd, s3_first, s3_last = Signal(), Signal(), Signal()
-        s3_bias = Signal(data.ArrayLayout(signed(self._weight_width), P))
+        s3_bias = Signal(data.ArrayLayout(signed(self._weight_width), P), reset_less=True)
         s2_fwd, s2_first, s2_last = Signal(), Signal(), Signal()
-        s2_bias = Signal.like(s3_bias)
+        s2_bias = Signal.like(s3_bias, reset_less=True)
         m.d.sync += [
             s2_fwd.eq(self.valid & (self.op == OP_FORWARD)), s2_first.eq(self.first),
             s2_last.eq(self.last), s2_bias.eq(self.bias),
@@ -153,7 +155,7 @@ class MacArray(wiring.Component):
             m.d.comb += self.product[p].eq(product)
 
         # S3 -> S4: accumulate (forward only)
-        acc = [Signal(signed(self.acc_width), name=f"acc{p}") for p in range(P)]
+        acc = [Signal(signed(self.acc_width), name=f"acc{p}", reset_less=True) for p in range(P)]
         s4_done = Signal()
         m.d.sync += s4_done.eq(s3_fwd & s3_last)
         with m.If(s3_fwd):

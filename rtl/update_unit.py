@@ -128,11 +128,12 @@ class UpdateUnit(wiring.Component):
         P, ww = self._lanes, self._weight_width
         wgt = data.ArrayLayout(signed(ww), P)
 
-        # S1 -> S2
+        # S1 -> S2; only the control has a reset (the words are read with
+        # their valid only)
         s2_valid, s2_first = Signal(), Signal()
-        s2_w, s2_b = Signal(wgt), Signal(wgt)
+        s2_w, s2_b = Signal(wgt, reset_less=True), Signal(wgt, reset_less=True)
         s2_db = Signal(data.ArrayLayout(signed(max(self._act_width - min(self.bias_shift, 0), 2)
-                                               + 1), P))
+                                               + 1), P), reset_less=True)
         m.d.sync += [
             s2_valid.eq(self.valid), s2_first.eq(self.valid & self.first),
             s2_w.eq(self.w), s2_b.eq(self.bias),
@@ -143,7 +144,7 @@ class UpdateUnit(wiring.Component):
 
         # S2 -> S3: the new biases (they need no product)
         s3_valid, s3_first = Signal(), Signal()
-        s3_w, s3_b = Signal(wgt), Signal(wgt)
+        s3_w, s3_b = Signal(wgt, reset_less=True), Signal(wgt, reset_less=True)
         m.d.sync += [s3_valid.eq(s2_valid), s3_first.eq(s2_first), s3_w.eq(s2_w)]
         for p in range(P):
             m.d.sync += s3_b[p].eq(saturate(s2_b[p] - s2_db[p], ww))
