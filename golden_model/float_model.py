@@ -148,7 +148,9 @@ class FloatNetwork:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
         self.cfg = cfg
         self.method = method
-        self.eta = cfg.eta
+        #: learning rate of every hidden layer (``cfg.etas``); the trainable
+        #: top classifier of ``bp`` and ``fa`` steps with the last layer's
+        self.etas = list(cfg.etas)
         scale = 2.0 ** -cfg.weight_frac
         init = initial_weights(cfg)
         self.w = [w * scale for w, _ in init]
@@ -279,12 +281,12 @@ class FloatNetwork:
     def train_batch(self, x, labels, rng=None, active=None):
         """One update from the batch ``x`` (B x N_0) with labels (B,)."""
         dw, db, dm = self.gradients(x, labels, rng, active)
-        for i in range(self.cfg.layers):
+        for i, eta in enumerate(self.etas):
             if dw[i] is not None:
-                self.w[i] -= self.eta * dw[i]
-                self.b[i] -= self.eta * db[i]
+                self.w[i] -= eta * dw[i]
+                self.b[i] -= eta * db[i]
             if dm[i] is not None:
-                self.m[i] -= self.eta * dm[i]
+                self.m[i] -= eta * dm[i]
 
     def train_epoch(self, x, labels, order=None, batch=1, rng=None, active=None):
         """One pass over ``x`` in ``order`` (default: as given), ``batch`` samples

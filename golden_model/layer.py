@@ -168,7 +168,7 @@ def layer_step(cfg, index, w, b, m, k, h_in, token):
     if token.train:
         g = error_unit.loss_grad(cfg, s, token.label)
         d = error_unit.local_error(cfg, index, k, g, h)
-        w, b = update_unit.update(cfg, w, b, d, h_in)
+        w, b = update_unit.update(cfg, index, w, b, d, h_in)
         return LayerStep("train", token, w, b, lanes, cfg.classes, a, h, s, g, d, prediction)
     step = LayerStep("infer", token, w, b, lanes, cfg.classes, a, h, s, prediction=prediction)
     if token.early_exit and index < cfg.layers - 1 and step.margin >= token.threshold:

@@ -15,8 +15,9 @@ from .numerics import round_shift, saturate
 __all__ = ["update"]
 
 
-def update(cfg, w, b, d, h_in):
-    """New ``(w, b)`` after one online step (inputs are not modified)."""
-    dw = round_shift(np.outer(d, h_in), weight_shift(cfg))
-    db = round_shift(d, bias_shift(cfg))
+def update(cfg, index, w, b, d, h_in):
+    """New ``(w, b)`` of hidden layer ``index`` after one online step (inputs
+    are not modified)."""
+    dw = round_shift(np.outer(d, h_in), weight_shift(cfg, index))
+    db = round_shift(d, bias_shift(cfg, index))
     return (saturate(w - dw, cfg.weight_width), saturate(b - db, cfg.weight_width))

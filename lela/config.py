@@ -79,8 +79,10 @@ class Config:
         magnitude LFSR (``K_i``); non-zero 32-bit values.
     init_seed : int
         Seed of the initial weights (baked into the weight memories).
-    eta_shift : int
-        Learning rate ``eta = 2**-eta_shift``.
+    eta_shift : int or tuple of int
+        Learning rate ``eta = 2**-eta_shift``: one value for every hidden
+        layer, or one entry per hidden layer (:attr:`eta_shifts`; entries that
+        are all equal become that one value).
     feedback : str
         ``symmetric`` (K = M), ``sign_concordant`` (independent magnitudes,
         signs of M) or ``independent``.
@@ -130,7 +132,7 @@ class Config:
     m_seeds: tuple[int, ...] = field(default_factory=_default_m_seeds)
     k_seeds: tuple[int, ...] = field(default_factory=_default_k_seeds)
     init_seed: int = 1
-    eta_shift: int = 7
+    eta_shift: int | tuple[int, ...] = 7
     feedback: str = "symmetric"
     loss: str = "square_hinge"
     dropout: float = 0.0
@@ -140,10 +142,13 @@ class Config:
     classifier_lanes: tuple[int, ...] = ()
 
     def __post_init__(self):
-        for name in ("sizes", "lanes", "m_seeds", "k_seeds", "classifier_lanes"):
+        for name in ("sizes", "lanes", "m_seeds", "k_seeds", "classifier_lanes", "eta_shift"):
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
+        eta = self.eta_shift
+        if isinstance(eta, tuple) and len(eta) == len(self.sizes) - 1 and len(set(eta)) == 1:
+            object.__setattr__(self, "eta_shift", eta[0])   # one step for every layer
         self._validate()
 
     # -- validation -------------------------------------------------------
@@ -201,7 +206,13 @@ class Config:
                 if not 0 < s < 2**LFSR_WIDTH:
                     fail(name, value, f"every seed must be in [1, 2**{LFSR_WIDTH} - 1]")
         check_int("init_seed", self.init_seed, 0, 2**63 - 1)
-        check_int("eta_shift", self.eta_shift, 0, 24)
+        if isinstance(self.eta_shift, tuple):
+            check_tuple("eta_shift", self.eta_shift, layers)
+            for s in self.eta_shift:
+                if not 0 <= s <= 24:
+                    fail("eta_shift", self.eta_shift, "every entry must be in [0, 24]")
+        else:
+            check_int("eta_shift", self.eta_shift, 0, 24)
         if self.feedback not in FEEDBACK_MODES:
             fail("feedback", self.feedback, f"must be one of {', '.join(FEEDBACK_MODES)}")
         if self.feedback != "symmetric":
@@ -260,9 +271,11 @@ class Config:
                    score_acc_bound(self.act_width, self.m_bits, n, self.classes)
                    + half(self.score_shift(i)))
         shifts = ("act_width", "act_frac", "weight_frac", "eta_shift")
-        ws, bs = weight_shift(self), bias_shift(self)
-        yield shifts, "the weight update", ((act * act) << lsh(ws)) + half(ws) + weight
-        yield shifts, "the bias update", (act << lsh(bs)) + half(bs) + weight
+        for i in range(self.layers):
+            ws, bs = weight_shift(self, i), bias_shift(self, i)
+            yield shifts, f"layer {i + 1}'s weight update", \
+                ((act * act) << lsh(ws)) + half(ws) + weight
+            yield shifts, f"layer {i + 1}'s bias update", (act << lsh(bs)) + half(bs) + weight
 
     # -- derived quantities ----------------------------------------------
     @property
@@ -282,9 +295,16 @@ class Config:
         return max(self.m_bits + math.ceil(math.log2(n) / 2) - 2, 0)
 
     @property
-    def eta(self) -> float:
-        """The learning rate ``2**-eta_shift``."""
-        return 2.0 ** -self.eta_shift
+    def eta_shifts(self) -> tuple[int, ...]:
+        """``eta_shift`` of every hidden layer."""
+        if isinstance(self.eta_shift, tuple):
+            return self.eta_shift
+        return (self.eta_shift,) * self.layers
+
+    @property
+    def etas(self) -> tuple[float, ...]:
+        """The learning rate ``2**-eta_shift`` of every hidden layer."""
+        return tuple(2.0 ** -s for s in self.eta_shifts)
 
     # -- construction -----------------------------------------------------
     def replace(self, **changes) -> Config:
@@ -319,13 +339,15 @@ class Config:
     def with_layers(self, sizes) -> Config:
         """A copy for new ``sizes``, stretching per-layer tuples that no longer fit.
 
-        Lanes keep their first value where it divides the new widths; seeds are
-        extended by a fixed recipe. Used by CLI flags that change the depth.
+        Lanes keep their first value where it divides the new widths, a
+        per-layer ``eta_shift`` its first value; seeds are extended by a fixed
+        recipe. Used by CLI flags that change the depth.
         """
         sizes = tuple(sizes)
         layers = len(sizes) - 1
         lanes = tuple(self.lanes[0] if n % self.lanes[0] == 0 else 1 for n in sizes[1:])
-        return self.replace(sizes=sizes, lanes=lanes, classifier_lanes=(),
+        eta = self.eta_shift if isinstance(self.eta_shift, int) else self.eta_shift[0]
+        return self.replace(sizes=sizes, lanes=lanes, classifier_lanes=(), eta_shift=eta,
                             m_seeds=_stretch(self.m_seeds, layers),
                             k_seeds=_stretch(self.k_seeds, layers))
 

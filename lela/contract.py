@@ -229,14 +229,16 @@ def score_acc_width(act_width, m_bits, neurons, classes):
     return sum_width(score_acc_bound(act_width, m_bits, neurons, classes))
 
 
-def weight_shift(cfg):
-    """Right shift of the weight update ``d_j h_k`` (a negative value shifts left)."""
-    return 2 * cfg.act_frac - cfg.weight_frac + cfg.eta_shift
+def weight_shift(cfg, layer):
+    """Right shift of hidden layer ``layer``'s (0-based) weight update
+    ``d_j h_k`` (a negative value shifts left)."""
+    return 2 * cfg.act_frac - cfg.weight_frac + cfg.eta_shifts[layer]
 
 
-def bias_shift(cfg):
-    """Right shift of the bias update ``d_j`` (a negative value shifts left)."""
-    return cfg.act_frac - cfg.weight_frac + cfg.eta_shift
+def bias_shift(cfg, layer):
+    """Right shift of hidden layer ``layer``'s bias update ``d_j`` (a negative
+    value shifts left)."""
+    return cfg.act_frac - cfg.weight_frac + cfg.eta_shifts[layer]
 
 
 # -- classifier lanes ---------------------------------------------------------

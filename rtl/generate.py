@@ -133,6 +133,8 @@ def manifest(cfg, top, ports, trace=True):
             "classifier_lanes": classifier_lanes(cfg, i),
             "m_seed": cfg.m_seeds[i], "k_seed": cfg.k_seeds[i],
             "score_shift": cfg.score_shift(i), "forward_acc_width": forward_acc_width(cfg, i),
+            "eta_shift": cfg.eta_shifts[i], "weight_shift": weight_shift(cfg, i),
+            "bias_shift": bias_shift(cfg, i),
             "weight_words": cfg.sizes[i] * cfg.sizes[i + 1] // cfg.lanes[i],
             "cycle_bound": layer_cycle_bound(cfg, i),
             "busy_cycles_train": golden_counters.busy_cycles(cfg, i, "train"),
@@ -154,8 +156,7 @@ def manifest(cfg, top, ports, trace=True):
         "clock": {"clk": "clk", "reset": "rst", "reset_kind": "synchronous, active high"},
         "parameters": {
             "layers": cfg.layers, "label_bits": label_bits(cfg.classes),
-            "exit_bits": exit_bits(cfg), "weight_shift": weight_shift(cfg),
-            "bias_shift": bias_shift(cfg), "layer": layers,
+            "exit_bits": exit_bits(cfg), "layer": layers,
         },
         "memories_bits": memories,
         "memory_bits_total": total,

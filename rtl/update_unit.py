@@ -96,11 +96,12 @@ class UpdateUnit(wiring.Component):
         self._lanes, self._n_out = lanes, n_out
         self._act_width, self._weight_width = act_width, weight_width
         self._digest = bool(digest)
-        formats = SimpleNamespace(act_frac=act_frac, weight_frac=weight_frac, eta_shift=eta_shift)
+        formats = SimpleNamespace(act_frac=act_frac, weight_frac=weight_frac,
+                                  eta_shifts=(eta_shift,))
         #: ``lela.contract.weight_shift`` (negative: left shift).
-        self.weight_shift = weight_shift(formats)
+        self.weight_shift = weight_shift(formats, 0)
         #: ``lela.contract.bias_shift``.
-        self.bias_shift = bias_shift(formats)
+        self.bias_shift = bias_shift(formats, 0)
         wgt = data.ArrayLayout(signed(weight_width), lanes)
         super().__init__({
             "clear": In(1),
@@ -120,7 +121,7 @@ class UpdateUnit(wiring.Component):
         return cls(lanes=cfg.lanes[layer], n_out=cfg.sizes[layer + 1],
                    act_width=cfg.act_width, act_frac=cfg.act_frac,
                    weight_width=cfg.weight_width, weight_frac=cfg.weight_frac,
-                   eta_shift=cfg.eta_shift, product_width=product_width, digest=digest)
+                   eta_shift=cfg.eta_shifts[layer], product_width=product_width, digest=digest)
 
     def elaborate(self, platform):
         """The S1 -> S2 -> S3 registers, the new words and the digest sums."""

@@ -77,6 +77,11 @@ RULES = {
     "init_seed": ({"init_seed": -1}, "init_seed: must be in [0, 9223372036854775807], not -1"),
     "eta_shift_low": ({"eta_shift": -1}, "eta_shift: must be in [0, 24], not -1"),
     "eta_shift_high": ({"eta_shift": 25}, "eta_shift: must be in [0, 24], not 25"),
+    "eta_shift_count": ({"eta_shift": (7, 6)},
+                        "eta_shift: must have 3 entries (one per hidden layer), not (7, 6)"),
+    "eta_shift_entry": ({"eta_shift": (7, 25, 6)},
+                        "eta_shift: every entry must be in [0, 24], not (7, 25, 6)"),
+    "eta_shift_float": ({"eta_shift": 7.0}, "eta_shift: must be an integer, not 7.0"),
     "feedback": ({"feedback": "random"},
                  ("feedback: must be one of symmetric, sign_concordant, independent, "
                   "not 'random'")),
@@ -119,6 +124,7 @@ def test_lists_become_tuples():
     cfg = Config(sizes=[64, 32], lanes=[2], m_seeds=[5], k_seeds=[6])
     assert cfg.sizes == (64, 32) and cfg.lanes == (2,)
     assert cfg.m_seeds == (5,) and cfg.k_seeds == (6,)
+    assert Config(eta_shift=[6, 7, 8]).eta_shift == (6, 7, 8)
     assert hash(cfg) == hash(Config(sizes=(64, 32), lanes=(2,), m_seeds=(5,), k_seeds=(6,)))
 
 
@@ -128,7 +134,11 @@ def test_equal_seeds_allowed_when_symmetric():
 
 
 def test_derived():
-    assert DEFAULT.eta == 2.0 ** -7
+    assert DEFAULT.eta_shifts == (7, 7, 7) and DEFAULT.etas == (2.0 ** -7,) * 3
+    cfg = DEFAULT.replace(eta_shift=(6, 7, 8))
+    assert cfg.eta_shifts == (6, 7, 8) and cfg.etas == (2.0 ** -6, 2.0 ** -7, 2.0 ** -8)
+    # one step for every layer is written one way
+    assert DEFAULT.replace(eta_shift=[7, 7, 7]) == DEFAULT and DEFAULT.eta_shift == 7
     # M = m / 2**score_shift: 4-bit odd entries, 128 neurons: 4 + ceil(7 / 2) - 2
     assert [DEFAULT.score_shift(i) for i in range(3)] == [6, 6, 6]
     cfg = Config(sizes=(64, 100, 10, 1), lanes=(1, 1, 1), m_bits=1)
@@ -173,8 +183,8 @@ def test_check_hardware_score_width():
 def test_check_hardware_update_width():
     # eta = 1 and a weight format finer than the activations: d h is shifted left
     cfg = Config(act_width=31, act_frac=0, weight_frac=14, eta_shift=0)
-    with raises("act_width, act_frac, weight_frac, eta_shift: the weight update needs 76 "
-                "bits, more than the 64 the fixed-point model computes exactly, "
+    with raises("act_width, act_frac, weight_frac, eta_shift: layer 1's weight update "
+                "needs 76 bits, more than the 64 the fixed-point model computes exactly, "
                 "not (31, 0, 14, 0)"):
         cfg.check_hardware()
 
@@ -277,6 +287,15 @@ def test_cli_scalars():
 def test_cli_seeds_hex():
     cfg = parse("--m-seeds", "0x10,0x20,0x30", "--k-seeds", "7,8,9")
     assert cfg.m_seeds == (16, 32, 48) and cfg.k_seeds == (7, 8, 9)
+
+
+def test_cli_eta_shift():
+    assert parse("--eta-shift", "6").eta_shift == 6
+    assert parse("--eta-shift", "6,7,8").eta_shift == (6, 7, 8)
+    with raises("eta_shift: must have 3 entries (one per hidden layer), not (6, 7)"):
+        parse("--eta-shift", "6,7")
+    assert parse("--sizes", "64,32", "--eta-shift", "5").eta_shift == 5
+    assert DEFAULT.replace(eta_shift=(6, 7, 8)).with_layers((64, 32)).eta_shift == 6
 
 
 def test_cli_lanes():

@@ -21,7 +21,7 @@ __all__ = ["CompiledOnline"]
 
 
 @njit(cache=False, fastmath=True)
-def _train(ws, bs, ms, ks, hs, a_s, x, labels, order, eta):
+def _train(ws, bs, ms, ks, hs, a_s, x, labels, order, etas):
     layers = len(ws)
     for n in order:
         h = x[n]
@@ -53,7 +53,7 @@ def _train(ws, bs, ms, ks, hs, a_s, x, labels, order, eta):
                 d = 0
                 for c in range(classes):
                     d += g[c] * kk[c, j]
-                step = eta * d
+                step = etas[i] * d
                 for k in range(w.shape[1]):
                     w[j, k] -= step * inp[k]
                 b[j] -= step
@@ -78,7 +78,7 @@ class CompiledOnline:
                              f"{cfg.dropout!r}")
         ref = FloatNetwork(cfg, "local")
         self.dtype = np.dtype(dtype)
-        self.eta = cfg.eta
+        self.etas = np.array(cfg.etas, dtype=dtype)
         cast = lambda arrays: List([np.ascontiguousarray(v, dtype=dtype) for v in arrays])
         self.w, self.b = cast(ref.w), cast(ref.b)
         self.m, self.k = cast(ref.m), cast(ref.k)
@@ -90,4 +90,4 @@ class CompiledOnline:
         order = np.arange(len(labels)) if order is None else np.asarray(order)
         _train(self.w, self.b, self.m, self.k, self._h, self._a,
                np.ascontiguousarray(x, dtype=self.dtype), np.asarray(labels, dtype=np.int64),
-               order.astype(np.int64), self.dtype.type(self.eta))
+               order.astype(np.int64), self.etas)

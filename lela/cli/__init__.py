@@ -65,7 +65,9 @@ def add_config_arguments(parser):
     g.add_argument("--classifier-lanes", type=_int_list, metavar="Q1,Q2,...",
                    help="error-unit products per cycle per hidden layer (one value applies "
                         "to all; default: chosen from the lanes)")
-    g.add_argument("--eta-shift", type=int, help="learning rate 2**-ETA_SHIFT")
+    g.add_argument("--eta-shift", type=_int_list, metavar="S or S1,S2,...",
+                   help="learning rate 2**-S (one value for every hidden layer, or one "
+                        "per hidden layer)")
     g.add_argument("--feedback", help="symmetric | sign_concordant | independent")
     g.add_argument("--loss", help="square_hinge | cross_entropy")
     g.add_argument("--dropout", type=float)
@@ -90,7 +92,10 @@ def config_from_args(args, default=None) -> Config:
     if getattr(args, "sizes", None) is not None:
         cfg = cfg.with_layers(args.sizes)
     changes = {}
-    for name in ("classes", "eta_shift", "feedback", "loss", "dropout", "init_seed",
+    eta = getattr(args, "eta_shift", None)
+    if eta is not None:
+        changes["eta_shift"] = eta[0] if len(eta) == 1 else eta
+    for name in ("classes", "feedback", "loss", "dropout", "init_seed",
                  "m_seeds", "k_seeds", "act_width", "act_frac", "weight_width",
                  "weight_frac", "m_bits", "weight_memory"):
         value = getattr(args, name, None)

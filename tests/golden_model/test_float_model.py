@@ -197,9 +197,10 @@ def test_step_matches_fixed_point_model():
     fixed = FixedNetwork(cfg)
     xq = fixed.quantize(data.x_train[:50])
     nets = {}
-    for eta in (cfg.eta, 2 * cfg.eta, cfg.eta / 2):
+    step = cfg.etas[0]
+    for eta in (step, 2 * step, step / 2):
         nets[eta] = FloatNetwork(cfg)
-        nets[eta].eta = eta
+        nets[eta].etas = [eta] * cfg.layers
     for n in range(50):
         fixed.train_step(xq[n], data.y_train[n])
         for net in nets.values():
@@ -208,8 +209,8 @@ def test_step_matches_fixed_point_model():
         wq = fixed.w[i] / 2**cfg.weight_frac
         moved = np.linalg.norm(wq - w0 / 2**cfg.weight_frac)
         rel = {eta: np.linalg.norm(net.w[i] - wq) / moved for eta, net in nets.items()}
-        assert rel[cfg.eta] < 0.1, f"layer {i}: {rel}"
-        assert min(rel[2 * cfg.eta], rel[cfg.eta / 2]) > 0.3, f"layer {i}: {rel}"
+        assert rel[step] < 0.1, f"layer {i}: {rel}"
+        assert min(rel[2 * step], rel[step / 2]) > 0.3, f"layer {i}: {rel}"
 
 
 def test_early_exit_mirrors_fixed_model():

@@ -48,7 +48,8 @@ def test_initial_weights_equal_reference():
         assert np.abs(w).max() <= np.ceil(r)
 
 
-@pytest.mark.parametrize("cfg", [SMALL, NARROW], ids=["small", "narrow"])
+@pytest.mark.parametrize("cfg", [SMALL, NARROW, SMALL.replace(eta_shift=(2, 5))],
+                         ids=["small", "narrow", "eta_per_layer"])
 @pytest.mark.parametrize("feedback", ["symmetric", "sign_concordant", "independent"])
 def test_train_step_equals_reference(cfg, feedback):
     cfg = cfg.replace(feedback=feedback)
@@ -63,6 +64,21 @@ def test_train_step_equals_reference(cfg, feedback):
     # the weights moved: the comparison was not of untouched memories
     assert any(np.any(w != w0) for w, (w0, _) in zip(net.w, initial_weights(cfg)))
     assert any(np.any(b != 0) for b in net.b)
+
+
+def test_eta_per_layer_steps_each_layer_by_its_own():
+    """With steps (3, 5) layer 1 trains exactly as with 3 everywhere (it learns
+    from its own error only, whatever the layer above does), and layer 2,
+    which sees the same inputs, does not."""
+    x, labels = samples(SMALL, 6, seed=12)
+    nets = {eta: FixedNetwork(SMALL.replace(eta_shift=eta)) for eta in (3, (3, 5))}
+    for net in nets.values():
+        for xi, t in zip(x, labels):
+            net.train_step(net.quantize(xi), int(t))
+    uniform, mixed = nets[3], nets[(3, 5)]
+    np.testing.assert_array_equal(mixed.w[0], uniform.w[0], err_msg="seed 12, layer 0, W")
+    np.testing.assert_array_equal(mixed.b[0], uniform.b[0], err_msg="seed 12, layer 0, b")
+    assert np.any(mixed.w[1] != uniform.w[1]), "seed 12, layer 1: its step made no difference"
 
 
 def test_narrow_uses_a_left_shift_for_the_bias():

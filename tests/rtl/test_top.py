@@ -21,7 +21,7 @@ from lela.golden_model.numerics import signed_range
 from lela.rtl.top import Network
 
 SMALL = Config(sizes=(64, 16, 16), lanes=(4, 2), m_seeds=(0x1234567, 0x89ABCDE),
-               k_seeds=(0x2468ACE, 0x13579BD), eta_shift=5)
+               k_seeds=(0x2468ACE, 0x13579BD), eta_shift=(5, 4))
 
 
 class _Bench:

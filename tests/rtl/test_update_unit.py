@@ -101,7 +101,7 @@ def test_update_and_digest(lanes, eta_shift, idle):
     jobs = _jobs(cfg, rng, 3)
     got = _run(cfg, jobs, idle_seed=seed if idle else None)
     for n, ((w, b, d, h), (written, biases, digest)) in enumerate(zip(jobs, got)):
-        w_new, b_new = golden.update(cfg, w, b, d, h)
+        w_new, b_new = golden.update(cfg, 0, w, b, d, h)
         where = f"seed {seed}, job {n}"
         np.testing.assert_array_equal(written, update_order(w_new, lanes),
                                       err_msg=f"{where}: weights in write order")
@@ -117,7 +117,7 @@ def test_negative_shifts_are_left_shifts():
     rng = np.random.default_rng(seed)
     jobs = _jobs(cfg, rng, 2)
     for n, ((w, b, d, h), (written, biases, digest)) in enumerate(zip(jobs, _run(cfg, jobs))):
-        w_new, b_new = golden.update(cfg, w, b, d, h)
+        w_new, b_new = golden.update(cfg, 0, w, b, d, h)
         np.testing.assert_array_equal(written, update_order(w_new, 2),
                                       err_msg=f"seed {seed}, job {n}")
         np.testing.assert_array_equal(biases, b_new, err_msg=f"seed {seed}, job {n}")

@@ -14,9 +14,10 @@ from lela.golden_model.network import FixedNetwork
 from lela.sim.runner import build, run_job
 
 DEFAULT = Config()
-#: a small network for the tests that read every weight through the access port
+#: a small network for the tests that read every weight through the access
+#: port; each layer with its own step (2**-5, 2**-4)
 SMALL_DIGITS = Config(sizes=(64, 16, 16), lanes=(4, 2), m_seeds=(0x1234567, 0x89ABCDE),
-                      k_seeds=(0x2468ACE, 0x13579BD), eta_shift=5)
+                      k_seeds=(0x2468ACE, 0x13579BD), eta_shift=(5, 4))
 
 #: the same network with several classifier products per cycle: layer 1 four
 #: whole neurons per cycle (R = 4), layer 2 half a neuron's classes (Q_c = 5)
