@@ -27,9 +27,19 @@ OSC_HZ = 25e6
 CLOCK_HZ = 90e6
 
 
+#: Yosys command after reading the design: a register whose signal the RTL
+#: marks ``keep`` is kept as its own cell. Amaranth 0.5 puts a signal's
+#: attributes on its wire only, and Yosys merges registers of the same input
+#: (``opt_merge``) unless the cell has ``keep``: without this the MAC array's
+#: per-lane copies of ``h`` become one register driving every lane's
+#: MULT18X18D (docs/boards.md).
+KEEP_REGISTERS = "setattr -set keep 1 w:* a:keep %i %ci1 t:$dff %i"
+
+
 def synth_options(cfg):
-    """Toolchain overrides of the build (ECP5 maps multipliers to MULT18X18D by default)."""
-    return {}
+    """Toolchain overrides of the build (ECP5 maps multipliers to MULT18X18D by
+    default): :data:`KEEP_REGISTERS`."""
+    return {"script_after_read": KEEP_REGISTERS}
 
 
 def platform():

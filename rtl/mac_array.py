@@ -144,9 +144,13 @@ class MacArray(wiring.Component):
             s3_fwd.eq(s2_fwd), s3_first.eq(s2_first), s3_last.eq(s2_last),
             s3_bias.eq(s2_bias),
         ]
-        h = Signal(signed(self._act_width), name="h_operand", reset_less=True)
-        m.d.sync += h.eq(self.h)
         for p in range(P):
+            # h registered once per lane, each copy feeding one multiplier (one
+            # register for all P lanes fans out across the die); ``keep``:
+            # synthesis must not merge the copies (docs/boards.md)
+            h = Signal(signed(self._act_width), name=f"h_operand{p}", reset_less=True,
+                       attrs={"keep": 1} if P > 1 else {})
+            m.d.sync += h.eq(self.h)
             operand = Signal(signed(max(self._act_width, self._weight_width)),
                              name=f"operand{p}", reset_less=True)
             m.d.sync += operand.eq(Mux(self.op == OP_FORWARD, self.w[p], self.d[p]))

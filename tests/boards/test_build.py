@@ -153,3 +153,31 @@ def test_icebreaker_read_ports_see_one_write_port():
     text = rtlil.convert(SerialCore(cfg, divisor=104, timeout=1 << 20), name="top")
     masks = re.findall(r"cell \$memrd_v2 .*?parameter \\COLLISION_X_MASK (\S+)", text, re.DOTALL)
     assert len(masks) >= 10 and set(masks) == {"1'0"}, masks
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_ulx3s_keeps_one_h_register_per_lane(tmp_path, keep):
+    """The MAC array registers ``h`` once per lane; Yosys merges registers of
+    the same input unless the cell has ``keep``, which the ULX3S build's
+    ``KEEP_REGISTERS`` copies from the signal (Amaranth puts it on the wire
+    only). Without that command the copies become one register."""
+    import re
+    import subprocess
+
+    from amaranth.back import rtlil
+
+    from lela.boards.ulx3s import KEEP_REGISTERS, synth_options
+    from lela.rtl.mac_array import MacArray
+
+    lanes = 4
+    assert KEEP_REGISTERS in synth_options(Config())["script_after_read"]
+    mac = MacArray(lanes=lanes, n_in=8, act_width=8, act_frac=4, weight_width=8, weight_frac=6)
+    (tmp_path / "mac.il").write_text(rtlil.convert(mac, name="mac"))
+    script = ["read_rtlil mac.il", KEEP_REGISTERS if keep else "", "proc", "opt",
+              "tee -o count.txt select -count w:h_operand* %ci1 t:$dff %i"]
+    (tmp_path / "keep.ys").write_text("\n".join(script) + "\n")
+    yosys = board_tool_env({})["YOSYS"]
+    subprocess.run([yosys, "-q", "-s", "keep.ys"], cwd=tmp_path, check=True,
+                   capture_output=True)
+    count = int(re.search(r"(\d+) objects", (tmp_path / "count.txt").read_text()).group(1))
+    assert count == (lanes if keep else 1)
