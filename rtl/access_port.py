@@ -3,9 +3,14 @@ or information at a time.
 
 The request (``write``, ``space``, ``index``, ``wdata``) is held by the
 requester from ``req`` until ``done`` (the network top holds its request
-register), so the port keeps no copy of it. It is served only while the
-layer is idle (the top guarantees it); while it is served, the port owns the
-addresses of the layer's weight and bias memories (``active``).
+register). With ``register_request`` the port also takes it with ``req`` into
+registers of its own, so that its decoding and the memories' write enables
+come from registers of the layer (the top's one request register feeds every
+layer's port: decoding from it directly was a path across the ECP5 die in the
+96-multiplier build, docs/boards.md); without, it keeps no copy (37 flip-flops
+per layer that the iCE40 UP5K build does not have). It is served only while
+the layer is idle (the top guarantees it); while it is served, the port owns
+the addresses of the layer's weight and bias memories (``active``).
 
 Address map of one layer (``lela.contract``): space ``SPACE_W`` index
 ``j*N_in + k`` is ``W[j, k]``; ``SPACE_B`` index ``j`` is ``b_j`` (both
@@ -18,7 +23,7 @@ set and ``rdata`` 0, nothing written.
 
 Schedule (``done`` exactly five cycles after ``req``)::
 
-    IDLE     req
+    IDLE     req (with ``register_request``: the request registered)
     DECODE   W index -> word g*N_in + k, lane p (j = g*P + p); b index ->
              word g, lane p; range and permission check (registered)
     ADDRESS  memory addresses out; a write enables its one lane
@@ -58,7 +63,7 @@ ACCESS_CYCLES = 5
 
 #: One access of the layer's memories, counters or information (requester's
 #: view). ``write``, ``space``, ``index`` and ``wdata`` are held from ``req``
-#: until ``done`` (the top holds its request register): the layer keeps no copy.
+#: until ``done`` (the top holds its request register).
 AccessSignature = wiring.Signature({
     "req": Out(1), "write": Out(1), "space": Out(ACCESS_SPACE_BITS),
     "index": Out(ACCESS_INDEX_BITS), "wdata": Out(ACCESS_DATA_BITS),
@@ -81,6 +86,9 @@ class AccessPort(wiring.Component):
         The layer-information words, in ``lela.contract.INFO`` order.
     counters : bool
         The layer has its counters (else counter reads are errors).
+    register_request : bool
+        Take the request into the port's own registers with ``req``
+        (``Config.read_register`` of the layer's configuration).
 
     Attributes
     ----------
@@ -109,7 +117,8 @@ class AccessPort(wiring.Component):
         SELECT: that word (``Counters.r_data``).
     """
 
-    def __init__(self, *, n_in, n_out, lanes, weight_width, info, counters):
+    def __init__(self, *, n_in, n_out, lanes, weight_width, info, counters,
+                 register_request=False):
         check_int(self, "lanes", lanes, 1)
         check_int(self, "n_in", n_in, 1)
         check_int(self, "n_out", n_out, lanes)
@@ -124,6 +133,7 @@ class AccessPort(wiring.Component):
         self._weight_width = weight_width
         self._info = tuple(info)
         self._counters = bool(counters)
+        self._register_request = bool(register_request)
         groups = n_out // lanes
         wgt = data.ArrayLayout(signed(weight_width), lanes)
         super().__init__({
@@ -140,13 +150,21 @@ class AccessPort(wiring.Component):
         m = Module()
         P, N_in, N = self._lanes, self._n_in, self._n_out
         acc = self.acc
-        write, space, index = acc.write, acc.space, acc.index   # held until done
+        ww = self._weight_width
+        write, space, index, wdata = acc.write, acc.space, acc.index, acc.wdata[:ww]
+        if self._register_request:   # read in DECODE .. DONE only
+            held = (write, space, index, wdata)
+            write = Signal(reset_less=True, name="req_write")
+            space = Signal.like(acc.space, name="req_space", reset_less=True)
+            index = Signal.like(acc.index, name="req_index", reset_less=True)
+            wdata = Signal(ww, name="req_wdata", reset_less=True)
+            with m.If(acc.req):
+                m.d.sync += [r.eq(v) for r, v in zip((write, space, index, wdata), held)]
         error = Signal()
         mem_word = Signal(signed(self._weight_width))    # a weight or bias, read
         other = Signal(ACCESS_DATA_BITS)                  # a counter or information word
         lane = Signal(bits(P))
         info = self._info
-        ww = self._weight_width
 
         counter_number = index[:COUNTER_INDEX_BITS - 1]
         n_counters = len(COUNTERS) if self._counters else 0
@@ -158,7 +176,7 @@ class AccessPort(wiring.Component):
         read_only = (space == SPACE_COUNTERS) | (space == SPACE_INFO)
         m.d.comb += [self.counter_index.eq(index[:COUNTER_INDEX_BITS]),
                      self.lane_en.eq(Const(1, P) << lane),
-                     self.word_data.eq(Cat(*([acc.wdata[:ww]] * P)))]
+                     self.word_data.eq(Cat(*([wdata] * P)))]
 
         # j*N_in + k -> word g*N_in + k, lane p (j = g*P + p); j -> word g, lane p
         wg, wr = divmod_const(index, P * N_in, N_in * N)

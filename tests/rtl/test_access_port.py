@@ -62,9 +62,9 @@ class AccessTwin:
 
 
 class _Bench(Elaboratable):
-    def __init__(self, n_in, n_out, lanes, ww, counters, w0, b0, info):
+    def __init__(self, n_in, n_out, lanes, ww, counters, w0, b0, info, register):
         self.port = AccessPort(n_in=n_in, n_out=n_out, lanes=lanes, weight_width=ww,
-                               info=info, counters=counters)
+                               info=info, counters=counters, register_request=register)
         words = n_out // lanes
         shape = data.ArrayLayout(signed(ww), lanes)
         order = w0.reshape(words, lanes, n_in).transpose(0, 2, 1).reshape(words * n_in, lanes)
@@ -89,7 +89,8 @@ class _Bench(Elaboratable):
 @pytest.mark.parametrize("n_in, n_out, lanes, ww, counters", [
     (3, 4, 2, 5, True), (5, 3, 1, 16, False), (4, 8, 4, 12, True)])
 @pytest.mark.parametrize("gaps", [0.0, 0.6])
-def test_requests_against_the_twin(n_in, n_out, lanes, ww, counters, gaps):
+@pytest.mark.parametrize("register", [False, True])
+def test_requests_against_the_twin(n_in, n_out, lanes, ww, counters, gaps, register):
     seed = 990 + n_in + 10 * lanes + int(10 * gaps)
     rng = np.random.default_rng(seed)
     lo, hi = -(1 << (ww - 1)), (1 << (ww - 1)) - 1
@@ -97,7 +98,7 @@ def test_requests_against_the_twin(n_in, n_out, lanes, ww, counters, gaps):
     b0 = rng.integers(lo, hi + 1, size=n_out)
     values = [int(v) for v in rng.integers(0, 1 << 48, size=len(COUNTERS), dtype=np.uint64)]
     info = tuple(int(v) for v in rng.integers(0, 1 << 31, size=len(INFO)))
-    bench = _Bench(n_in, n_out, lanes, ww, counters, w0, b0, info)
+    bench = _Bench(n_in, n_out, lanes, ww, counters, w0, b0, info, register)
     twin = AccessTwin(w0, b0, values if counters else None, info, ww)
     port = bench.port
     limits = {SPACE_W: n_in * n_out, SPACE_B: n_out, SPACE_COUNTERS: 2 * COUNTER_HIGH,
@@ -112,6 +113,12 @@ def test_requests_against_the_twin(n_in, n_out, lanes, ww, counters, gaps):
             rng.integers(0, 1 << ACCESS_INDEX_BITS))
         return int(rng.random() < 0.3), space, index, int(rng.integers(0, 1 << 32))
 
+    def counters_read(ctx):   # the counters' read word, as Counters.r_data (comb)
+        number = ctx.get(port.counter_index) % COUNTER_HIGH
+        value = values[number] if number < len(COUNTERS) else 0
+        ctx.set(port.counter_data, (value >> 32) if ctx.get(port.counter_index) >= COUNTER_HIGH
+                else value & MASK32)
+
     async def tb(ctx):
         for n in range(160):
             while rng.random() < gaps:
@@ -120,15 +127,15 @@ def test_requests_against_the_twin(n_in, n_out, lanes, ww, counters, gaps):
             for name, value in (("write", write), ("space", space), ("index", index),
                                 ("wdata", wdata)):
                 ctx.set(getattr(port.acc, name), value)
-            number = ctx.get(port.counter_index) % COUNTER_HIGH
-            value = values[number] if number < len(COUNTERS) else 0
-            ctx.set(port.counter_data, (value >> 32) if ctx.get(port.counter_index) >= COUNTER_HIGH
-                    else value & MASK32)
             ctx.set(port.acc.req, 1)
             await ctx.tick()
             ctx.set(port.acc.req, 0)
+            if register:   # the port took the request with req: new fields change nothing
+                for name, value in zip(("write", "space", "index", "wdata"), request()):
+                    ctx.set(getattr(port.acc, name), value)
             cycles, active = 1, 0
             while not ctx.get(port.acc.done):
+                counters_read(ctx)
                 active += ctx.get(port.active)
                 await ctx.tick()
                 cycles += 1
