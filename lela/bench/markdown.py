@@ -446,7 +446,9 @@ def markdown(report, command, seconds):
             if again:   # a later run of this section alone, merged into the report
                 section[1:1] = ["", (f"Re-measured on its own, after the rest of this "
                                      f"report: `{again['command']}`, commit "
-                                     f"{again['commit']}, started {again['started']}.")]
+                                     f"{again['commit']}, started {again['started']}"
+                                     + (f"; {again['note']}" if again.get("note") else "")
+                                     + ".")]
             out += ["", *section]
     out += ["", "## Skipped in this run", ""]
     out += [f"- {s['section']}: {s['what']}" for s in report["skipped"]] or ["- nothing"]
