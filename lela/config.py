@@ -112,7 +112,7 @@ class Config:
         per read bit (``2 P weight_width + P_in act_width`` flip-flops per
         layer, ``P_in`` the previous layer's lanes, 1 for the first); the
         arithmetic is the same with and without. The access port then also
-        registers its request (37 flip-flops per layer,
+        registers its request (``25 + weight_width`` flip-flops per layer,
         :class:`lela.rtl.access_port.AccessPort`).
     classifier_lanes : tuple of int
         Classifier products per cycle ``Q`` of every hidden layer's error unit

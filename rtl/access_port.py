@@ -7,8 +7,8 @@ register). With ``register_request`` the port also takes it with ``req`` into
 registers of its own, so that its decoding and the memories' write enables
 come from registers of the layer (the top's one request register feeds every
 layer's port: decoding from it directly was a path across the ECP5 die in the
-96-multiplier build, docs/boards.md); without, it keeps no copy (37 flip-flops
-per layer that the iCE40 UP5K build does not have). It is served only while
+96-multiplier build, docs/boards.md); without, it keeps no copy (``25 +
+weight_width`` flip-flops per layer that the iCE40 UP5K build does not have). It is served only while
 the layer is idle (the top guarantees it); while it is served, the port owns
 the addresses of the layer's weight and bias memories (``active``).
 
