@@ -99,8 +99,13 @@ def test_ranges_lists_and_per_layer_values():
     assert len(points) == 15 and all(p.seed == 7 for p in points)
     assert points[0].config.m_seeds == (1, 2, 3) and points[-1].config.lanes == (16, 16, 16)
     per_layer = sweep.parse_spec({"sweep": {"measure": ["design"]},
-                                  "axes": {"sizes": [[64, 32, 32]], "lanes": [[2, 4]]}})
+                                  "axes": {"sizes": [[64, 32, 32]], "lanes": [[2, 4]],
+                                           "eta_shift": [6, [6, 7]]}})
+    assert [p.config.eta_shift for p in per_layer.points()] == [6, (6, 7)]
     assert per_layer.points()[0].config.lanes == (2, 4)
+    with pytest.raises(sweep.SweepError, match="eta_shift must be an integer or a list of "
+                                               "integers, not '6'"):
+        sweep.parse_spec({"sweep": {"measure": ["design"]}, "axes": {"eta_shift": ["6"]}})
 
 
 def test_the_cache_key_names_what_the_result_depends_on():

@@ -335,10 +335,11 @@ def _check_value(where, name, value, fail):
     if kind is None:
         fail(f"{where}: unknown field {name!r} (the configuration fields are "
              f"{', '.join(FIELD_KINDS)}; other axes: {', '.join(AXES)})")
-    if kind.startswith("tuple"):
+    if "tuple" in kind:   # a per-layer field (eta_shift: one value for all layers, too)
+        scalar = name == "lanes" or not kind.startswith("tuple")
         ok = ((isinstance(value, list) and value and all(_is_int(v) for v in value))
-              or (name == "lanes" and _is_int(value)))
-        what = "an integer or a list of integers" if name == "lanes" else "a list of integers"
+              or (scalar and _is_int(value)))
+        what = "an integer or a list of integers" if scalar else "a list of integers"
     elif kind == "int":
         ok, what = _is_int(value), "an integer"
     elif kind == "float":
