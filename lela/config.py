@@ -348,8 +348,8 @@ class Config:
         sizes = tuple(sizes)
         layers = len(sizes) - 1
         lanes = tuple(self.lanes[0] if n % self.lanes[0] == 0 else 1 for n in sizes[1:])
-        eta = self.eta_shift if isinstance(self.eta_shift, int) else self.eta_shift[0]
-        return self.replace(sizes=sizes, lanes=lanes, classifier_lanes=(), eta_shift=eta,
+        return self.replace(sizes=sizes, lanes=lanes, classifier_lanes=(),
+                            eta_shift=self.eta_shifts[0],
                             m_seeds=_stretch(self.m_seeds, layers),
                             k_seeds=_stretch(self.k_seeds, layers))
 

@@ -125,9 +125,8 @@ class Reference:
                 for c in range(cfg.classes):
                     acc += k[c][j] * g[c]
                 d.append(sat(rs(acc, shift), aw) if h[j] > 0 else 0)
-            eta = cfg.eta_shift if isinstance(cfg.eta_shift, int) else cfg.eta_shift[i]
-            w_shift = 2 * af - wf + eta
-            b_shift = af - wf + eta
+            w_shift = 2 * af - wf + cfg.eta_shifts[i]
+            b_shift = af - wf + cfg.eta_shifts[i]
             for j in range(n_out):
                 for kk, v in enumerate(h_in):
                     w[j][kk] = sat(w[j][kk] - rs(d[j] * v, w_shift), ww)
