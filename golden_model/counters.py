@@ -22,8 +22,10 @@ order):
     activations written to this layer's output buffer.
 
 A layer treats a sample in one of three ``MODES``: ``train`` (forward,
-scores, local error, update), ``infer`` (forward and scores) or ``skip`` (an
-earlier layer answered an early-exit inference: pass the token on).
+scores, local error, update), ``infer`` (forward and scores: an inference
+sample, or a training sample while the layer's ``learn`` control word is 0)
+or ``skip`` (an earlier layer answered an early-exit inference: pass the
+token on).
 
 The counts are exact: the schedule of a layer depends only on the
 configuration, never on data or on the other layers (a layer starts a sample
@@ -116,12 +118,14 @@ def per_sample(cfg, layer, mode):
     }
 
 
-def layer_modes(cfg, train, exit_layer=None):
-    """Mode of every layer for one sample: all ``train``; or, for inference,
-    ``infer`` up to the answering layer (``exit_layer``, default the last)
-    and ``skip`` after it."""
+def layer_modes(cfg, train, exit_layer=None, learn=None):
+    """Mode of every layer for one sample: ``train`` (``infer`` for the
+    layers whose entry of ``learn`` is false; default every layer learns);
+    or, for inference, ``infer`` up to the answering layer (``exit_layer``,
+    default the last) and ``skip`` after it."""
     if train:
-        return ["train"] * cfg.layers
+        learn = [True] * cfg.layers if learn is None else learn
+        return ["train" if on else "infer" for on in learn]
     last = cfg.layers - 1 if exit_layer is None else exit_layer
     return ["infer" if i <= last else "skip" for i in range(cfg.layers)]
 

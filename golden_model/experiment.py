@@ -54,27 +54,30 @@ def _fixed_error(net, xq, labels):
 def train_fixed_epoch(net, xq, labels, order, active=None):
     """One online pass of a :class:`FixedNetwork` over ``xq`` in ``order``.
 
-    With ``active`` (a set of layer indices) the other layers' updates are
-    undone after every step. That is exact layer-wise training: a step's
-    forward pass uses the weights from before the step.
+    With ``active`` (a set of layer indices) only those layers learn: the
+    others' control word ``learn`` is cleared for the pass, as the host does
+    it on the hardware (layer-wise training); ``net.learn`` is restored after.
     """
-    for n in order:
-        if active is None:
+    saved = list(net.learn)
+    if active is not None:
+        net.learn = [i in active for i in range(net.cfg.layers)]
+    try:
+        for n in order:
             net.train_step(xq[n], labels[n])
-            continue
-        w, b = list(net.w), list(net.b)
-        net.train_step(xq[n], labels[n])
-        for i in set(range(net.cfg.layers)) - active:
-            net.w[i], net.b[i] = w[i], b[i]
+    finally:
+        net.learn = saved
 
 
 def run_row(cfg, data, row, seed, epochs, *, batch=1, schedule="simultaneous", tick=None):
-    """Train one row for one seed; returns ``(curve, diverged)``.
+    """Train one row for one seed; returns ``(curve, diverged, saturation)``.
 
     ``curve`` is an array (epochs_total x layers) of test errors after each
     epoch, NaN where the row has no classifier; ``diverged`` is True if the
     float parameters overflowed (training stopped there; later epochs repeat
-    the last evaluation, whose predictions are meaningless).
+    the last evaluation, whose predictions are meaningless). ``saturation``
+    (fixed-point row only, else None): per layer, after training, the largest
+    fraction of the training samples on which one neuron's activation is
+    clamped at the format's largest value (:meth:`FixedNetwork.saturation`).
     """
     _, kind, feedback = ROWS[row]
     cfg = cfg.replace(init_seed=cfg.init_seed + seed)
@@ -99,7 +102,8 @@ def run_row(cfg, data, row, seed, epochs, *, batch=1, schedule="simultaneous", t
                 curve.append(_fixed_error(net, xtq, data.y_test))
                 if tick:
                     tick()
-        return np.array(curve), False
+        saturation = [float(f.max()) for f in net.saturation(xq)]
+        return np.array(curve), False, saturation
 
     net = FloatNetwork(cfg, kind)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -113,7 +117,7 @@ def run_row(cfg, data, row, seed, epochs, *, batch=1, schedule="simultaneous", t
                               for e in net.evaluate(data.x_test, data.y_test)])
                 if tick:
                     tick()
-    return np.array(curve, dtype=np.float64), diverged
+    return np.array(curve, dtype=np.float64), diverged, None
 
 
 def summarize(curves):
@@ -157,6 +161,25 @@ def _over_seeds(results):
     return f"mean ± std over {n} seeds (init_seed {first}..{first + n - 1})"
 
 
+def saturation_lines(results):
+    """One line per fixed-point row: per layer, the largest fraction (%) of
+    the training samples on which one neuron saturates, over the seeds."""
+    lines = []
+    for r in results["methods"].values():
+        if r.get("saturation"):
+            worst = np.max(np.array(r["saturation"]), axis=0)
+            cells = ", ".join(f"layer {i + 1} {100 * v:.2f} %" for i, v in enumerate(worst))
+            lines.append(f"Saturation, {r['label']} (the most-saturated neuron's share of "
+                         f"the training samples after training, worst seed): {cells}.")
+    return lines
+
+
+def _steps(cfg):
+    eta = cfg["eta_shift"]
+    return (f"2^-{eta}" if isinstance(eta, int)
+            else "2^-(" + ", ".join(str(e) for e in eta) + ") per layer")
+
+
 def markdown(results):
     """The results as a Markdown table (mean +- std per row and layer)."""
     cfg = results["config"]
@@ -165,10 +188,11 @@ def markdown(results):
         f"Test error (%) per layer's classifier on **{results['dataset']}** "
         f"({results['train_samples']} training, {results['test_samples']} test samples), "
         f"network {sizes}, {cfg['classes']} classes, loss {cfg['loss']}, "
-        f"eta = 2^-{cfg['eta_shift']}, dropout {cfg['dropout']}, "
+        f"eta = {_steps(cfg)}, dropout {cfg['dropout']}, "
         f"{results['epochs']} epochs ({results['schedule']}), float batch {results['batch']} "
         f"(fixed-point: online), {_over_seeds(results)}.")
-    return "\n".join([caption, "", markdown_table(results), ""])
+    sat = saturation_lines(results)
+    return "\n".join([caption, "", markdown_table(results), ""] + (sat + [""] if sat else []))
 
 
 def plot(results, path):
@@ -241,13 +265,14 @@ def run_experiment(cfg, data, rows, *, epochs, seeds, batch=1, schedule="simulta
     for row in rows:
         bar.set_description(row)
         start = time.perf_counter()
-        curves, diverged = [], []
+        curves, diverged, saturation = [], [], []
         row_batch = 1 if ROWS[row][1] == "fixed" else batch
         for seed in range(seeds):
-            curve, div = run_row(cfg, data, row, seed, epochs, batch=row_batch,
-                                 schedule=schedule, tick=lambda: bar.update(1))
+            curve, div, sat = run_row(cfg, data, row, seed, epochs, batch=row_batch,
+                                      schedule=schedule, tick=lambda: bar.update(1))
             curves.append(curve)
             diverged.append(bool(div))
+            saturation.append(sat)
         label = ROWS[row][0]
         if ROWS[row][1] == "fixed":
             label = f"fixed-point, {cfg.feedback.replace('_', '-')} (hardware)"
@@ -259,6 +284,7 @@ def run_experiment(cfg, data, rows, *, epochs, seeds, batch=1, schedule="simulta
             "curves": [[[None if np.isnan(e) else float(e) for e in ep] for ep in c]
                        for c in curves],
             "diverged": diverged,
+            "saturation": saturation if ROWS[row][1] == "fixed" else None,
             "seconds": round(time.perf_counter() - start, 2),
         }
     bar.close()

@@ -10,7 +10,9 @@ A layer receives a sample's input activations ``h_{i-1}`` and its *token*
     local error ``d``, then the in-place update of ``W`` and ``b``; it reports
     the digest of the new weights;
 ``infer``
-    forward, scores and prediction; with early exit, a layer other than the
+    forward, scores and prediction: an inference sample, or a training
+    sample while the layer does not learn (its control word ``learn`` is 0,
+    ``lela.contract.CONTROL``); with early exit, a layer other than the
     last whose score margin reaches the threshold *answers*: it marks the
     token so that every later layer passes the sample on;
 ``skip``
@@ -154,23 +156,25 @@ class LayerStep:
                 "exit": self.token.exit, "scores": self.scores, "digest": self.digest}
 
 
-def layer_step(cfg, index, w, b, m, k, h_in, token):
+def layer_step(cfg, index, w, b, m, k, h_in, token, learn=True):
     """Layer ``index`` (0-based) of ``cfg`` with weights ``w``, biases ``b``
     and classifier matrices ``m`` (scores) and ``k`` (feedback) takes one
-    sample: input activations ``h_in`` and its :class:`Token`. Returns a
-    :class:`LayerStep`; ``w`` and ``b`` are not modified."""
+    sample: input activations ``h_in`` and its :class:`Token`; ``learn`` is
+    the layer's control word (a training sample updates it only if true).
+    Returns a :class:`LayerStep`; ``w`` and ``b`` are not modified."""
     lanes = cfg.lanes[index]
     if token.exited:
         return LayerStep("skip", token, w, b, lanes, cfg.classes)
     a, h = mac_array.forward(cfg, w, b, h_in)
     s = error_unit.scores(cfg, index, m, h)
     prediction = error_unit.prediction(s)
-    if token.train:
+    if token.train and learn:
         g = error_unit.loss_grad(cfg, s, token.label)
         d = error_unit.local_error(cfg, index, k, g, h)
         w, b = update_unit.update(cfg, index, w, b, d, h_in)
         return LayerStep("train", token, w, b, lanes, cfg.classes, a, h, s, g, d, prediction)
     step = LayerStep("infer", token, w, b, lanes, cfg.classes, a, h, s, prediction=prediction)
-    if token.early_exit and index < cfg.layers - 1 and step.margin >= token.threshold:
+    if (not token.train and token.early_exit and index < cfg.layers - 1
+            and step.margin >= token.threshold):
         step.token = replace(token, exited=True, exit=index)
     return step

@@ -109,7 +109,10 @@ class NetworkStep:
 class FixedNetwork:
     """The fixed-point training engine.
 
-    Attributes ``w`` and ``b`` are lists of int64 arrays, one per layer.
+    Attributes ``w`` and ``b`` are lists of int64 arrays, one per layer;
+    ``learn`` is a list of bools, every layer's control word ``learn`` (all
+    true after reset, as in the RTL; a layer whose entry is false does not
+    update on training samples).
     """
 
     def __init__(self, cfg):
@@ -118,6 +121,7 @@ class FixedNetwork:
         self.w = [w for w, _ in init]
         self.b = [b for _, b in init]
         self.mk = classifier_matrices(cfg)
+        self.learn = [True] * cfg.layers
 
     def quantize(self, x):
         """Real inputs to the activation format (``golden_model.numerics.quantize``)."""
@@ -133,7 +137,7 @@ class FixedNetwork:
 
     def step(self, x_q, label, *, train, early_exit=False, threshold=0):
         """One sample through every layer, as the hardware takes it: a training
-        sample updates every layer; an inference sample with ``early_exit``
+        sample updates every layer whose ``learn`` is true; an inference sample with ``early_exit``
         stops at the first layer (other than the last) whose score margin is
         ``>= threshold``, and the later layers pass it on. Returns a
         :class:`NetworkStep` (its :meth:`~NetworkStep.result` is the result
@@ -144,14 +148,15 @@ class FixedNetwork:
         token = Token.first(cfg, label, train=train, early_exit=early_exit, threshold=threshold)
         h, steps = np.asarray(x_q, dtype=np.int64), []
         for i in range(cfg.layers):
-            step = layer_step(cfg, i, self.w[i], self.b[i], *self.mk[i], h, token)
+            step = layer_step(cfg, i, self.w[i], self.b[i], *self.mk[i], h, token,
+                              self.learn[i])
             self.w[i], self.b[i] = step.w, step.b
             steps.append(step)
             token, h = step.token, step.h
         return NetworkStep(steps)
 
     def train_step(self, x_q, label):
-        """One online update of every layer; returns a
+        """One online update of every layer that learns; returns a
         :class:`~lela.golden_model.layer.LayerStep` per layer (``a``, ``h``,
         ``s``, ``g``, ``d``, ``prediction``, ...)."""
         return self.step(x_q, label, train=True).layers
@@ -166,28 +171,46 @@ class FixedNetwork:
         result = self.step(x_q, 0, train=False, early_exit=True, threshold=threshold)
         return result.pred[result.exit], result.exit
 
-    def predict_batch(self, x_q, chunk=1024):
-        """Per-layer predictions of many samples without learning: an int64 array
-        (samples x layers), equal row for row to :meth:`predict`.
-
-        The same integer arithmetic as :meth:`forward` in matrix form (one row per
-        sample), ``chunk`` samples at a time to bound memory.
-        """
+    def _forward_batch(self, x_q, chunk):
+        """``(rows, layer, a, s)`` for every chunk of samples and layer: the
+        integer arithmetic of :meth:`forward` in matrix form (one row per
+        sample), ``chunk`` samples at a time to bound memory."""
         cfg = self.cfg
         x_q = np.asarray(x_q, dtype=np.int64).reshape(-1, cfg.sizes[0])
-        out = np.empty((len(x_q), cfg.layers), dtype=np.int64)
         for start in range(0, len(x_q), chunk):
             h = x_q[start:start + chunk]
             for i in range(cfg.layers):
-                m = self.mk[i][0]
                 acc = _exact_matmul(h, self.w[i].T, forward_acc_width(cfg, i))
                 acc += self.b[i] << cfg.act_frac
-                h = np.maximum(saturate(round_shift(acc, cfg.weight_frac), cfg.act_width), 0)
-                ms = _exact_matmul(h, m.T, score_acc_width(cfg.act_width, cfg.m_bits,
-                                                           cfg.sizes[i + 1], cfg.classes))
+                a = saturate(round_shift(acc, cfg.weight_frac), cfg.act_width)
+                h = np.maximum(a, 0)
+                ms = _exact_matmul(h, self.mk[i][0].T, score_acc_width(
+                    cfg.act_width, cfg.m_bits, cfg.sizes[i + 1], cfg.classes))
                 s = saturate(round_shift(ms, cfg.score_shift(i)), cfg.act_width)
-                out[start:start + chunk, i] = np.argmax(s, axis=1)  # lowest index wins a tie
+                yield slice(start, start + len(h)), i, a, s
+
+    def predict_batch(self, x_q, chunk=1024):
+        """Per-layer predictions of many samples without learning: an int64 array
+        (samples x layers), equal row for row to :meth:`predict`."""
+        x_q = np.asarray(x_q, dtype=np.int64).reshape(-1, self.cfg.sizes[0])
+        out = np.empty((len(x_q), self.cfg.layers), dtype=np.int64)
+        for rows, i, _, s in self._forward_batch(x_q, chunk):
+            out[rows, i] = np.argmax(s, axis=1)  # lowest index wins a tie
         return out
+
+    def saturation(self, x_q, chunk=1024):
+        """Per layer, the fraction of the samples ``x_q`` on which each neuron's
+        activation is clamped at the format's largest value (a list of float
+        arrays, one entry per neuron). A negative pre-activation clamped at the
+        smallest value is not counted: its activation is 0 either way."""
+        cfg = self.cfg
+        top = (1 << (cfg.act_width - 1)) - 1
+        counts = [np.zeros(n, dtype=np.int64) for n in cfg.sizes[1:]]
+        samples = 0
+        for rows, i, a, _ in self._forward_batch(x_q, chunk):
+            counts[i] += (a == top).sum(axis=0)
+            samples += (rows.stop - rows.start) if i == 0 else 0
+        return [c / max(samples, 1) for c in counts]
 
     def evaluate(self, x_q, labels):
         """Per-layer test error (fraction) on quantized inputs."""

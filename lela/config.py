@@ -24,7 +24,7 @@ from .contract import (
     weight_shift,
 )
 
-__all__ = ["DEFAULT", "FEEDBACK_MODES", "LOSSES", "WEIGHT_MEMORIES", "Config", "ConfigError",
+__all__ = ["DEFAULT", "DEFAULT_ETA_SHIFTS", "FEEDBACK_MODES", "LOSSES", "WEIGHT_MEMORIES", "Config", "ConfigError",
            "balance_lanes", "config_file", "divisors", "read_toml"]
 
 FEEDBACK_MODES = ("symmetric", "sign_concordant", "independent")
@@ -33,6 +33,12 @@ LOSSES = ("square_hinge", "cross_entropy")
 WEIGHT_MEMORIES = ("dual_port", "single_port")
 #: Losses the fixed-point datapath (and so the RTL) implements.
 HARDWARE_LOSSES = ("square_hinge",)
+
+#: The default ``eta_shift`` of hidden layers 1, 2, 3 (deeper layers take the
+#: last): a layer's step grows with the square of its input, which is the data
+#: for layer 1 and activations above it, so the step falls with the depth
+#: (chosen on digits, docs/numerics.md "Steps and ranges per layer").
+DEFAULT_ETA_SHIFTS = (5, 8, 10)
 
 #: Widest signed intermediate value the fixed-point model computes exactly (it
 #: uses NumPy int64); :meth:`Config.check_hardware` keeps every step within it.
@@ -82,7 +88,8 @@ class Config:
     eta_shift : int or tuple of int
         Learning rate ``eta = 2**-eta_shift``: one value for every hidden
         layer, or one entry per hidden layer (:attr:`eta_shifts`; entries that
-        are all equal become that one value).
+        are all equal become that one value). Default: :data:`DEFAULT_ETA_SHIFTS`
+        for as many hidden layers as ``sizes`` has.
     feedback : str
         ``symmetric`` (K = M), ``sign_concordant`` (independent magnitudes,
         signs of M) or ``independent``.
@@ -127,14 +134,14 @@ class Config:
     classes: int = 10
     lanes: tuple[int, ...] = (4, 4, 4)
     act_width: int = 16
-    act_frac: int = 12
+    act_frac: int = 10
     weight_width: int = 16
     weight_frac: int = 14
     m_bits: int = 4
     m_seeds: tuple[int, ...] = field(default_factory=_default_m_seeds)
     k_seeds: tuple[int, ...] = field(default_factory=_default_k_seeds)
     init_seed: int = 1
-    eta_shift: int | tuple[int, ...] = 7
+    eta_shift: int | tuple[int, ...] | None = None
     feedback: str = "symmetric"
     loss: str = "square_hinge"
     dropout: float = 0.0
@@ -148,6 +155,9 @@ class Config:
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
+        if self.eta_shift is None and isinstance(self.sizes, tuple) and len(self.sizes) > 1:
+            object.__setattr__(self, "eta_shift",
+                               _stretch_steps(DEFAULT_ETA_SHIFTS, len(self.sizes) - 1))
         eta = self.eta_shift
         if isinstance(eta, tuple) and len(eta) == len(self.sizes) - 1 and len(set(eta)) == 1:
             object.__setattr__(self, "eta_shift", eta[0])   # one step for every layer
@@ -341,15 +351,16 @@ class Config:
     def with_layers(self, sizes) -> Config:
         """A copy for new ``sizes``, stretching per-layer tuples that no longer fit.
 
-        Lanes keep their first value where it divides the new widths, a
-        per-layer ``eta_shift`` its first value; seeds are extended by a fixed
-        recipe. Used by CLI flags that change the depth.
+        Lanes keep their first value where it divides the new widths; a
+        per-layer ``eta_shift`` keeps its first entries, the last repeated for
+        new layers; seeds are extended by a fixed recipe. Used by CLI flags
+        that change the depth.
         """
         sizes = tuple(sizes)
         layers = len(sizes) - 1
         lanes = tuple(self.lanes[0] if n % self.lanes[0] == 0 else 1 for n in sizes[1:])
         return self.replace(sizes=sizes, lanes=lanes, classifier_lanes=(),
-                            eta_shift=self.eta_shifts[0],
+                            eta_shift=_stretch_steps(self.eta_shifts, layers),
                             m_seeds=_stretch(self.m_seeds, layers),
                             k_seeds=_stretch(self.k_seeds, layers))
 
@@ -405,6 +416,10 @@ def read_toml(path, what, error):
         raise error(f"{what} {str(path)!r} is not valid TOML: {e}") from None
     except UnicodeDecodeError:
         raise error(f"{what} {str(path)!r} is not UTF-8 text") from None
+
+
+def _stretch_steps(steps, n):
+    return tuple(steps[:n]) + (steps[-1],) * max(0, n - len(steps))
 
 
 def _stretch(seeds, n):

@@ -30,6 +30,8 @@ __all__ = [
     "AXIS_RESULT_BITS",
     "AXI_OKAY",
     "AXI_SLVERR",
+    "CONTROL",
+    "CONTROL_RESET",
     "COUNTERS",
     "COUNTER_BITS",
     "COUNTER_HIGH",
@@ -46,6 +48,7 @@ __all__ = [
     "PRODUCT_LATENCY",
     "SPACES",
     "SPACE_B",
+    "SPACE_CONTROL",
     "SPACE_COUNTERS",
     "SPACE_INFO",
     "SPACE_SHIFT",
@@ -82,10 +85,10 @@ __all__ = [
 
 # -- access port --------------------------------------------------------------
 #: Address spaces of a layer: weights (read/write), biases (read/write),
-#: counters (read-only), layer information (read-only).
-SPACE_W, SPACE_B, SPACE_COUNTERS, SPACE_INFO = 0, 1, 2, 3
+#: counters (read-only), layer information (read-only), control (read/write).
+SPACE_W, SPACE_B, SPACE_COUNTERS, SPACE_INFO, SPACE_CONTROL = 0, 1, 2, 3, 4
 SPACES = {SPACE_W: "weights", SPACE_B: "biases", SPACE_COUNTERS: "counters",
-          SPACE_INFO: "layer information"}
+          SPACE_INFO: "layer information", SPACE_CONTROL: "control"}
 #: Bits of the index field of an access-port address.
 ACCESS_INDEX_BITS = 20
 #: Bits of the space field.
@@ -109,6 +112,13 @@ COUNTER_BITS = 48
 COUNTER_HIGH = 16
 #: Layer-information words (space ``SPACE_INFO``), in index order.
 INFO = ("n_in", "n_out", "lanes", "classes", "m_seed", "k_seed", "act_width", "weight_width")
+#: Control words (space ``SPACE_CONTROL``, one bit each, read/write), in index
+#: order. ``learn``: the layer updates its weights on training samples; with
+#: 0 it treats them as inference samples (forward and scores, no update, digest
+#: 0) and passes them on, so that the host can train one layer at a time.
+CONTROL = ("learn",)
+#: Each control word's value after reset.
+CONTROL_RESET = {"learn": 1}
 
 
 def access_address(layer, space, index=0):

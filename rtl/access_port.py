@@ -17,9 +17,11 @@ Address map of one layer (``lela.contract``): space ``SPACE_W`` index
 read/write, sign-extended on reads, the low ``weight_width`` bits written);
 ``SPACE_COUNTERS`` index ``n`` is bits 31..0 of counter ``n``, ``n +
 COUNTER_HIGH`` the bits above (read-only; none when the layer has no
-counters); ``SPACE_INFO`` index ``n`` is ``INFO[n]`` (read-only). Anything
-else, and a write to a read-only space, is an error: ``done`` with ``error``
-set and ``rdata`` 0, nothing written.
+counters); ``SPACE_INFO`` index ``n`` is ``INFO[n]`` (read-only);
+``SPACE_CONTROL`` index ``n`` is the one-bit control word ``CONTROL[n]``
+(read/write, bit 0 written, reset to ``CONTROL_RESET``; the port holds it,
+``learn``). Anything else, and a write to a read-only space, is an error:
+``done`` with ``error`` set and ``rdata`` 0, nothing written.
 
 Schedule (``done`` exactly five cycles after ``req``)::
 
@@ -42,10 +44,13 @@ from lela.contract import (
     ACCESS_DATA_BITS,
     ACCESS_INDEX_BITS,
     ACCESS_SPACE_BITS,
+    CONTROL,
+    CONTROL_RESET,
     COUNTER_HIGH,
     COUNTERS,
     INFO,
     SPACE_B,
+    SPACE_CONTROL,
     SPACE_COUNTERS,
     SPACE_INFO,
     SPACE_W,
@@ -115,6 +120,8 @@ class AccessPort(wiring.Component):
         The counter word to read (``Counters.r_index``).
     counter_data : In(unsigned(32))
         SELECT: that word (``Counters.r_data``).
+    learn : Out(1)
+        The control word ``learn``: the layer updates on training samples.
     """
 
     def __init__(self, *, n_in, n_out, lanes, weight_width, info, counters,
@@ -143,6 +150,7 @@ class AccessPort(wiring.Component):
             "we_w": Out(1), "we_b": Out(1), "lane_en": Out(lanes), "word_data": Out(wgt),
             "w_rdata": In(wgt), "b_rdata": In(wgt),
             "counter_index": Out(COUNTER_INDEX_BITS), "counter_data": In(ACCESS_DATA_BITS),
+            "learn": Out(1, init=CONTROL_RESET["learn"]),
         })
 
     def elaborate(self, platform):
@@ -172,7 +180,8 @@ class AccessPort(wiring.Component):
                    Mux(space == SPACE_B, index < N,
                    Mux(space == SPACE_COUNTERS,
                        (index < 2 * COUNTER_HIGH) & (counter_number < n_counters),
-                   Mux(space == SPACE_INFO, index < len(info), 0))))
+                   Mux(space == SPACE_INFO, index < len(info),
+                   Mux(space == SPACE_CONTROL, index < len(CONTROL), 0)))))
         read_only = (space == SPACE_COUNTERS) | (space == SPACE_INFO)
         m.d.comb += [self.counter_index.eq(index[:COUNTER_INDEX_BITS]),
                      self.lane_en.eq(Const(1, P) << lane),
@@ -201,6 +210,8 @@ class AccessPort(wiring.Component):
                              lane.eq(Mux(is_w, w_lane, b_lane))]
                 with m.If(~error & write):
                     m.d.comb += [self.we_w.eq(is_w), self.we_b.eq(space == SPACE_B)]
+                    with m.If(space == SPACE_CONTROL):   # CONTROL = ("learn",)
+                        m.d.sync += self.learn.eq(wdata[0])
                 m.next = "DATA"
             with m.State("DATA"):
                 m.d.comb += self.active.eq(1)
@@ -212,7 +223,8 @@ class AccessPort(wiring.Component):
                 info_word = Const(0, ACCESS_DATA_BITS)
                 for n, value in enumerate(info):
                     info_word = Mux(index == n, value, info_word)
-                m.d.sync += other.eq(Mux(space == SPACE_COUNTERS, self.counter_data, info_word))
+                m.d.sync += other.eq(Mux(space == SPACE_COUNTERS, self.counter_data,
+                                         Mux(space == SPACE_CONTROL, self.learn, info_word)))
                 m.next = "DONE"
             with m.State("DONE"):
                 m.d.comb += self.active.eq(1)

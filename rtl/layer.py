@@ -249,6 +249,9 @@ class Layer(wiring.Component):
             info=tuple(info[name] for name in INFO), counters=cfg.counters,
             register_request=cfg.read_register)
         wiring.connect(m, wiring.flipped(self.acc), access.acc)
+        # a training sample updates the layer only while its control word
+        # ``learn`` is set; else the layer treats it as an inference sample
+        learning = Signal()
 
         # -- output slots: the next layer reads one, this layer fills the other
         m.d.comb += [
@@ -260,6 +263,7 @@ class Layer(wiring.Component):
         # -- sample state -----------------------------------------------------
         tok = Signal(tok_layout)        # the token of the sample in the layer
         tok_out = Signal(tok_layout)    # the token passed on (after early exit)
+        m.d.comb += learning.eq(tok.train & access.learn)
         slot = Signal()                 # output slot of the sample
         g = Signal(bits(G))            # group of the beat being issued
         k = Signal(bits(N_in))         # its input
@@ -306,7 +310,7 @@ class Layer(wiring.Component):
                      result.train.eq(tok_out.train), result.exit.eq(tok_out.exit)]
         if self._trace:
             m.d.comb += [result.scores.eq(eu.scores),
-                         result.digest.eq(Mux(tok.train, uu.digest, 0))]
+                         result.digest.eq(Mux(learning, uu.digest, 0))]
 
         # early exit: an inference sample whose margin reaches the threshold
         # answers; a sample an earlier layer answered passes on as it came
@@ -343,7 +347,7 @@ class Layer(wiring.Component):
                     m.next = "SCORES"
             with m.State("SCORES"), m.If(eu.scores_done):
                 publish()
-                with m.If(tok.train):
+                with m.If(learning):
                     m.d.comb += eu.start_d.eq(1)
                     m.d.sync += restart_beats()
                     m.next = "UPD"

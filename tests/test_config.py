@@ -11,6 +11,7 @@ import pytest
 from lela.cli import add_config_arguments, config_from_args
 from lela.config import (
     DEFAULT,
+    DEFAULT_ETA_SHIFTS,
     INT_BITS,
     Config,
     ConfigError,
@@ -134,11 +135,16 @@ def test_equal_seeds_allowed_when_symmetric():
 
 
 def test_derived():
-    assert DEFAULT.eta_shifts == (7, 7, 7) and DEFAULT.etas == (2.0 ** -7,) * 3
+    assert DEFAULT.eta_shifts == DEFAULT_ETA_SHIFTS == (5, 8, 10)
     cfg = DEFAULT.replace(eta_shift=(6, 7, 8))
     assert cfg.eta_shifts == (6, 7, 8) and cfg.etas == (2.0 ** -6, 2.0 ** -7, 2.0 ** -8)
     # one step for every layer is written one way
-    assert DEFAULT.replace(eta_shift=[7, 7, 7]) == DEFAULT and DEFAULT.eta_shift == 7
+    cfg = DEFAULT.replace(eta_shift=[7, 7, 7])
+    assert cfg == DEFAULT.replace(eta_shift=7) and cfg.eta_shift == 7 and cfg.eta_shifts == (7,) * 3
+    # the default steps follow the depth: the last repeats below, cut above
+    assert Config(sizes=(64, 32), lanes=(1,), m_seeds=(1,), k_seeds=(2,)).eta_shift == 5
+    assert Config(sizes=(8,) * 6, lanes=(1,) * 5, m_seeds=(1,) * 5,
+                  k_seeds=(2,) * 5).eta_shifts == (5, 8, 10, 10, 10)
     # M = m / 2**score_shift: 4-bit odd entries, 128 neurons: 4 + ceil(7 / 2) - 2
     assert [DEFAULT.score_shift(i) for i in range(3)] == [6, 6, 6]
     cfg = Config(sizes=(64, 100, 10, 1), lanes=(1, 1, 1), m_bits=1)
@@ -296,6 +302,8 @@ def test_cli_eta_shift():
         parse("--eta-shift", "6,7")
     assert parse("--sizes", "64,32", "--eta-shift", "5").eta_shift == 5
     assert DEFAULT.replace(eta_shift=(6, 7, 8)).with_layers((64, 32)).eta_shift == 6
+    assert DEFAULT.replace(eta_shift=(6, 7, 8)).with_layers((64,) * 5).eta_shift == (6, 7, 8, 8)
+    assert parse("--sizes", "64,32,32").eta_shift == (5, 8)
 
 
 def test_cli_lanes():

@@ -208,7 +208,7 @@ def test_a_small_sweep_on_two_workers(small_run):
     # the workers' figures are the library's, exactly
     cfg = Config.from_dict(table[2]["config"])
     assert table[2]["measurements"]["design"]["result"] == design(cfg, {})
-    curve, _ = run_row(cfg, digits, "fixed-point", 0, 1)
+    curve, _, _ = run_row(cfg, digits, "fixed-point", 0, 1)
     assert table[2]["accuracy_per_layer"] == [1.0 - float(e) for e in curve[-1]]
     assert table[2]["accuracy"] == table[0]["accuracy"] == table[6]["accuracy"]  # lanes only
     # the accuracy front, by hand from the table's figures

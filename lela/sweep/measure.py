@@ -230,7 +230,7 @@ def accuracy(cfg, options, *, board=None, seed=None, work=None):
                                                    options.get("test_samples"))
     check_dataset(cfg, data)
     t0 = time.perf_counter()
-    curve, _ = run_row(cfg, data, "fixed-point", seed or 0, options["epochs"])
+    curve, _, _ = run_row(cfg, data, "fixed-point", seed or 0, options["epochs"])
     error = [float(e) for e in curve[-1]]
     return {"dataset": options["dataset"], "epochs": options["epochs"], "seed": seed or 0,
             "train_samples": len(data.y_train), "test_samples": len(data.y_test),

@@ -68,9 +68,9 @@ def test_refusals_name_the_problem(argv, message, capsys):
 
 def test_seed_changes_init_and_order_and_is_reproducible():
     data = load_digits().subset(100, 50)
-    a, _ = run_row(Config(), data, "local-symmetric", 0, 2)
-    b, _ = run_row(Config(), data, "local-symmetric", 0, 2)
-    c, _ = run_row(Config(), data, "local-symmetric", 1, 2)
+    a, _, _ = run_row(Config(), data, "local-symmetric", 0, 2)
+    b, _, _ = run_row(Config(), data, "local-symmetric", 0, 2)
+    c, _, _ = run_row(Config(), data, "local-symmetric", 1, 2)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
@@ -78,8 +78,8 @@ def test_seed_changes_init_and_order_and_is_reproducible():
 def test_layerwise_schedule_runs_every_layer_in_turn():
     data = load_digits().subset(100, 50)
     for row in ("local-symmetric", "fixed-point"):
-        layerwise, _ = run_row(Config(), data, row, 0, 1, schedule="layerwise")
-        simultaneous, _ = run_row(Config(), data, row, 0, 3)
+        layerwise, _, _ = run_row(Config(), data, row, 0, 1, schedule="layerwise")
+        simultaneous, _, _ = run_row(Config(), data, row, 0, 3)
         assert layerwise.shape == simultaneous.shape == (3, 3), row
         assert not np.array_equal(layerwise, simultaneous), row
 
@@ -92,3 +92,13 @@ def test_layerwise_fixed_point_trains_only_the_active_layer():
     for i in (0, 2):
         np.testing.assert_array_equal(net.w[i], before[i], err_msg=f"layer {i}")
     assert not np.array_equal(net.w[1], before[1])
+    assert net.learn == [True] * 3   # restored after the pass
+    # the same as every layer learning with layers 1 and 3 put back after each step
+    ref, xq = FixedNetwork(Config()), net.quantize(data.x_train)
+    for n in range(50):
+        kept = [(ref.w[i], ref.b[i]) for i in (0, 2)]
+        ref.train_step(xq[n], data.y_train[n])
+        (ref.w[0], ref.b[0]), (ref.w[2], ref.b[2]) = kept
+    for i in range(3):
+        np.testing.assert_array_equal(net.w[i], ref.w[i], err_msg=f"layer {i}")
+        np.testing.assert_array_equal(net.b[i], ref.b[i], err_msg=f"layer {i}")

@@ -197,10 +197,10 @@ def test_step_matches_fixed_point_model():
     fixed = FixedNetwork(cfg)
     xq = fixed.quantize(data.x_train[:50])
     nets = {}
-    step = cfg.etas[0]
+    step = 1.0   # the float steps as a multiple of the configuration's, per layer
     for eta in (step, 2 * step, step / 2):
         nets[eta] = FloatNetwork(cfg)
-        nets[eta].etas = [eta] * cfg.layers
+        nets[eta].etas = [eta * e for e in cfg.etas]
     for n in range(50):
         fixed.train_step(xq[n], data.y_train[n])
         for net in nets.values():

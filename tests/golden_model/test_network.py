@@ -279,3 +279,37 @@ def test_train_step_rejects_a_label_out_of_range():
         with pytest.raises(ValueError, match=rf"label must be an integer in \[0, 9\], not {label}"):
             net.train_step(np.zeros(4, dtype=np.int64), label)
     assert all(np.array_equal(a, b) for a, b in zip(before, net.w))
+
+
+def test_saturation_counts_the_top_clamp_per_neuron():
+    cfg = Config()
+    net = FixedNetwork(cfg)
+    x = net.quantize(load_digits().x_train[:40])
+    _, hi = signed_range(cfg.weight_width)
+    lo = -hi - 1
+    net.w[0][3] = hi        # neuron 4 of layer 1 clamps high on most samples
+    net.w[0][5] = lo        # neuron 6 clamps low: not counted, its activation is 0 anyway
+    sat = net.saturation(x)
+    assert [len(f) for f in sat] == list(cfg.sizes[1:])
+    a = [net.forward(xi)[0][0] for xi in x]
+    top = signed_range(cfg.act_width)[1]
+    want = np.mean([ai == top for ai in a], axis=0)
+    np.testing.assert_array_equal(sat[0], want)
+    assert sat[0][3] > 0.9 and sat[0][5] == 0.0
+    assert np.mean([ai[5] == signed_range(cfg.act_width)[0] for ai in a]) > 0.9
+
+
+def test_learn_off_makes_a_layer_infer_on_training_samples():
+    cfg = Config()
+    net, ref = FixedNetwork(cfg), FixedNetwork(cfg)
+    x = net.quantize(load_digits().x_train[:5])
+    net.learn = [True, False, True]
+    for n, xi in enumerate(x):
+        got = net.step(xi, n % 10, train=True)
+        want = ref.step(xi, n % 10, train=True)
+        assert [s.mode for s in got.layers] == ["train", "infer", "train"]
+        assert got.digest[1] == 0 and got.train == 1
+        ref.w[1], ref.b[1] = got.layers[1].w, got.layers[1].b   # layer 2 kept its weights
+        assert got.pred[0] == want.pred[0]
+    np.testing.assert_array_equal(net.w[1], initial_weights(cfg)[1][0])
+    assert not np.array_equal(net.w[2], initial_weights(cfg)[2][0])

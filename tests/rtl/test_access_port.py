@@ -14,10 +14,13 @@ from amaranth.sim import Simulator
 
 from lela.contract import (
     ACCESS_INDEX_BITS,
+    CONTROL,
+    CONTROL_RESET,
     COUNTER_HIGH,
     COUNTERS,
     INFO,
     SPACE_B,
+    SPACE_CONTROL,
     SPACE_COUNTERS,
     SPACE_INFO,
     SPACE_W,
@@ -38,6 +41,7 @@ class AccessTwin:
     def __init__(self, w, b, counters, info, weight_width):
         self.w, self.b = w.copy(), b.copy()
         self.counters, self.info, self.ww = counters, info, weight_width
+        self.control = [CONTROL_RESET[name] for name in CONTROL]
 
     def access(self, write, space, index, wdata):
         n_out, n_in = self.w.shape
@@ -58,6 +62,11 @@ class AccessTwin:
             return (value >> 32 if index >= COUNTER_HIGH else value & MASK32), 0
         if space == SPACE_INFO and not write and index < len(INFO):
             return self.info[index], 0
+        if space == SPACE_CONTROL and index < len(CONTROL):
+            if write:
+                self.control[index] = wdata & 1
+                return 0, 0
+            return self.control[index], 0
         return 0, 1
 
 
@@ -102,16 +111,19 @@ def test_requests_against_the_twin(n_in, n_out, lanes, ww, counters, gaps, regis
     twin = AccessTwin(w0, b0, values if counters else None, info, ww)
     port = bench.port
     limits = {SPACE_W: n_in * n_out, SPACE_B: n_out, SPACE_COUNTERS: 2 * COUNTER_HIGH,
-              SPACE_INFO: len(INFO)}
-    log = []
+              SPACE_INFO: len(INFO), SPACE_CONTROL: len(CONTROL)}
+    log, learn_seen = [], []
 
     def request():
-        space = int(rng.choice([SPACE_W, SPACE_B, SPACE_COUNTERS, SPACE_INFO,
-                                int(rng.integers(4, 16))], p=[0.35, 0.25, 0.2, 0.15, 0.05]))
+        space = int(rng.choice([SPACE_W, SPACE_B, SPACE_COUNTERS, SPACE_INFO, SPACE_CONTROL,
+                                int(rng.integers(5, 16))], p=[0.3, 0.25, 0.2, 0.1, 0.1, 0.05]))
         limit = limits.get(space, 4)
         index = int(rng.integers(0, limit + 2)) if rng.random() < 0.9 else int(
             rng.integers(0, 1 << ACCESS_INDEX_BITS))
-        return int(rng.random() < 0.3), space, index, int(rng.integers(0, 1 << 32))
+        write, wdata = int(rng.random() < 0.3), int(rng.integers(0, 1 << 32))
+        if space == SPACE_CONTROL and rng.random() < 0.7:   # learn, flipped
+            index, wdata = 0, wdata & ~1 | (1 - twin.control[0])
+        return write, space, index, wdata
 
     def counters_read(ctx):   # the counters' read word, as Counters.r_data (comb)
         number = ctx.get(port.counter_index) % COUNTER_HIGH
@@ -145,7 +157,9 @@ def test_requests_against_the_twin(n_in, n_out, lanes, ww, counters, gaps, regis
             where = f"seed {seed}, request {n} (write {write}, space {space}, index {index})"
             assert got == want, f"{where}: response {got}, twin {want}"
             assert cycles == ACCESS_CYCLES and active == ACCESS_CYCLES, f"{where}: {cycles} cycles"
+            assert ctx.get(port.learn) == twin.control[CONTROL.index("learn")], f"{where}: learn"
             log.append(want[1])
+            learn_seen.append(twin.control[0])
             await ctx.tick()
             assert not ctx.get(port.acc.done), f"{where}: done held"
         words = n_out // lanes
@@ -161,6 +175,7 @@ def test_requests_against_the_twin(n_in, n_out, lanes, ww, counters, gaps, regis
     sim.run()
     assert 0 < sum(log) < len(log), f"seed {seed}: errors {sum(log)} of {len(log)}"
     assert not np.array_equal(twin.w, w0), f"seed {seed}: no weight was written"
+    assert len(set(learn_seen)) == 2, f"seed {seed}: learn took only {learn_seen}"
 
 
 def test_parameters_are_validated():

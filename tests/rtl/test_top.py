@@ -13,7 +13,15 @@ import pytest
 from amaranth.sim import Simulator
 
 from lela.config import Config, ConfigError
-from lela.contract import COUNTER_HIGH, COUNTERS, SPACE_B, SPACE_COUNTERS, SPACE_W, access_address
+from lela.contract import (
+    COUNTER_HIGH,
+    COUNTERS,
+    SPACE_B,
+    SPACE_CONTROL,
+    SPACE_COUNTERS,
+    SPACE_W,
+    access_address,
+)
 from lela.data import load_digits
 from lela.golden_model import counters as golden_counters
 from lela.golden_model.network import FixedNetwork, update_order
@@ -133,9 +141,11 @@ def _compare(cfg, seed, n, got, exp):
 
 
 def _run(bench, xs, labels, trains, *, early_exit=0, threshold=0, readback=True,
-         counters=False, backdoor=False):
+         counters=False, backdoor=False, learn=None):
     cfg, dut = bench.cfg, bench.dut
     model = FixedNetwork(cfg)
+    if learn is not None:
+        model.learn = list(learn)
     expected = [model.step(x, int(t), train=bool(tr), early_exit=early_exit,
                            threshold=threshold).result()
                 for x, t, tr in zip(xs, labels, trains)]
@@ -144,6 +154,12 @@ def _run(bench, xs, labels, trains, *, early_exit=0, threshold=0, readback=True,
     async def producer(ctx):
         ctx.set(dut.early_exit, early_exit)
         ctx.set(dut.threshold, threshold)
+        if learn is not None:   # the control words, written before the first sample
+            for i, on in enumerate(learn):
+                assert await bench.access(ctx, access_address(i, SPACE_CONTROL), int(on), 1) \
+                    == (0, 0), f"seed {bench.seed}, layer {i}: control write"
+            state["learn"] = [await bench.access(ctx, access_address(i, SPACE_CONTROL))
+                              for i in range(cfg.layers)]
         for x, t, tr in zip(xs, labels, trains):
             await bench.feed(ctx, x, t, tr)
 
@@ -206,6 +222,27 @@ def test_train_on_digits(idle, backpressure):
         exp = golden_counters.totals(SMALL, [golden_counters.layer_modes(SMALL, True)] * count)
         for i, (got, want) in enumerate(zip(state["counters"], exp)):
             assert got == want, f"seed {seed}, layer {i}: counters {got} != {want}"
+
+
+def test_layer_learns_only_while_its_control_word_says_so():
+    """Layer 1's ``learn`` cleared through the access port: training samples
+    (early exit on, which they ignore) leave its weights alone and train layer
+    2, bit-exact with the model; the counters count layer 1 as inferring."""
+    seed, count = 47, 10
+    xs, labels = _digits(SMALL, count, seed)
+    bench = _Bench(SMALL, seed)
+    model, state = _run(bench, xs, labels, np.ones(count, dtype=int), learn=(False, True),
+                        early_exit=1, threshold=0, counters=True)
+    assert state["learn"] == [(0, 0), (1, 0)], f"seed {seed}: control words read back"
+    assert all(r["digest"][0] == 0 and r["digest"][1] != 0 and r["exit"] == 1
+               for r in bench.results), f"seed {seed}: digests or exits"
+    w0 = FixedNetwork(SMALL).w
+    np.testing.assert_array_equal(model.w[0], w0[0], err_msg=f"seed {seed}: layer 1 learned")
+    assert not np.array_equal(model.w[1], w0[1]), f"seed {seed}: layer 2 did not learn"
+    exp = golden_counters.totals(SMALL, [golden_counters.layer_modes(
+        SMALL, True, learn=(False, True))] * count)
+    for i, (got, want) in enumerate(zip(state["counters"], exp)):
+        assert got == want, f"seed {seed}, layer {i}: counters {got} != {want}"
 
 
 def test_early_exit_after_training():
