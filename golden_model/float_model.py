@@ -36,9 +36,12 @@ Methods (:data:`METHODS`):
 ``bp``
     Standard backpropagation through the same network and top classifier.
 
-Dropout is inverted (``h = relu(a) * mask / (1 - p)``); a dropped neuron's
-error is zero, so neither its incoming nor its outgoing weights change. As in
-the paper, a layer's local classifier sees the activations after dropout.
+Dropout follows the hardware's convention (docs/numerics.md "Dropout"):
+while a layer trains, ``h = relu(a) * mask`` (dropped neurons 0, the others
+unscaled); at inference ``h = relu(a) * (1 - p)``, the training activations'
+expected value. A dropped neuron's error is zero, so neither its incoming nor
+its outgoing weights change. As in the paper, a layer's local classifier sees
+the activations after dropout. ``p`` is per layer (``cfg.dropout_rates``).
 """
 
 from __future__ import annotations
@@ -178,19 +181,21 @@ class FloatNetwork:
     def forward(self, x, rng=None):
         """``(a, h, masks)`` per layer for a batch ``x`` (B x N_0).
 
-        With ``rng`` and ``cfg.dropout > 0`` a dropout mask (already scaled by
-        ``1/(1-p)``) is drawn per layer; else the masks are None.
+        With ``rng`` (training) a 0/1 dropout mask is drawn for every layer
+        whose ``p`` is not 0; without, activations are scaled by ``1 - p``
+        (inference). The masks are None where none is drawn.
         """
-        p = self.cfg.dropout
         h = np.atleast_2d(np.asarray(x, dtype=np.float64))
         a_s, h_s, masks = [], [], []
-        for w, b in zip(self.w, self.b):
+        for w, b, p in zip(self.w, self.b, self.cfg.dropout_rates):
             a = h @ w.T + b
             h = np.maximum(a, 0.0)
             mask = None
-            if rng is not None and p > 0:
-                mask = (rng.random(a.shape) >= p) / (1.0 - p)
+            if p > 0 and rng is not None:
+                mask = (rng.random(a.shape) >= p).astype(np.float64)
                 h = h * mask
+            elif p > 0:
+                h = h * (1.0 - p)
             a_s.append(a)
             h_s.append(h)
             masks.append(mask)

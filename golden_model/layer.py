@@ -32,6 +32,7 @@ from functools import cached_property
 import numpy as np
 
 from . import error_unit, mac_array, update_unit
+from .dropout import dropout
 
 __all__ = ["LayerStep", "Token", "layer_step", "update_order", "weight_digest"]
 
@@ -156,19 +157,23 @@ class LayerStep:
                 "exit": self.token.exit, "scores": self.scores, "digest": self.digest}
 
 
-def layer_step(cfg, index, w, b, m, k, h_in, token, learn=True):
+def layer_step(cfg, index, w, b, m, k, h_in, token, learn=True, drop=None):
     """Layer ``index`` (0-based) of ``cfg`` with weights ``w``, biases ``b``
     and classifier matrices ``m`` (scores) and ``k`` (feedback) takes one
     sample: input activations ``h_in`` and its :class:`Token`; ``learn`` is
-    the layer's control word (a training sample updates it only if true).
-    Returns a :class:`LayerStep`; ``w`` and ``b`` are not modified."""
+    the layer's control word (a training sample updates it only if true);
+    ``drop`` is its dropout LFSR (needed with dropout; a training step moves
+    it on). Returns a :class:`LayerStep` whose ``h`` is the activations after
+    :func:`dropout`; ``w`` and ``b`` are not modified."""
     lanes = cfg.lanes[index]
     if token.exited:
         return LayerStep("skip", token, w, b, lanes, cfg.classes)
+    training = token.train and learn
     a, h = mac_array.forward(cfg, w, b, h_in)
+    h = dropout(cfg, index, h, drop, training)
     s = error_unit.scores(cfg, index, m, h)
     prediction = error_unit.prediction(s)
-    if token.train and learn:
+    if training:
         g = error_unit.loss_grad(cfg, s, token.label)
         d = error_unit.local_error(cfg, index, k, g, h)
         w, b = update_unit.update(cfg, index, w, b, d, h_in)

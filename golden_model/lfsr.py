@@ -18,7 +18,7 @@ import numpy as np
 from lela.contract import LFSR_MASK as MASK
 from lela.contract import LFSR_WIDTH as WIDTH
 
-__all__ = ["MASK", "WIDTH", "Lfsr", "classifier_matrix", "draws", "feedback_matrix"]
+__all__ = ["MASK", "WIDTH", "Lfsr", "classifier_matrix", "draws", "feedback_matrix", "jump"]
 
 
 class Lfsr:
@@ -42,6 +42,48 @@ class Lfsr:
         u = 0
         for b in range(bits):
             u |= self.step() << b
+        return u
+
+
+def jump(steps):
+    """``steps`` LFSR steps as linear maps of the state over GF(2): ``(out,
+    taps)``, uint64 arrays; emitted bit ``n`` is the parity of ``state &
+    out[n]`` and state bit ``i`` after the steps the parity of ``state &
+    taps[i]`` (the RTL's ``lela.rtl.lfsr.unroll`` builds the same XORs)."""
+    taps = [1 << i for i in range(WIDTH)]   # taps[i]: the state bits that bit i XORs
+    out = []
+    for _ in range(steps):
+        bit = taps[0]
+        out.append(bit)
+        taps = [(taps[i + 1] if i + 1 < WIDTH else 0) ^ (bit if MASK >> i & 1 else 0)
+                for i in range(WIDTH)]
+    return np.array(out, dtype=np.uint64), np.array(taps, dtype=np.uint64)
+
+
+def _parity(state, taps):
+    return (np.bitwise_count(np.uint64(state) & taps) & 1).astype(np.int64)
+
+
+class JumpLfsr:
+    """The LFSR taken ``count`` draws of ``bits`` bits at a time (each draw's
+    first emitted bit lowest), as :meth:`Lfsr.draw` ``count`` times would: a
+    layer's dropout draws, one per neuron, every sample it trains on."""
+
+    def __init__(self, seed, count, bits):
+        self.lfsr = Lfsr(seed)
+        out, self._taps = jump(count * bits)
+        self._out = out.reshape(count, bits)
+        self._weights = np.int64(1) << np.arange(bits, dtype=np.int64)
+
+    @property
+    def state(self):
+        return self.lfsr.state
+
+    def draws(self):
+        """The next ``count`` draws (int64 array); the state moves past them."""
+        state = self.lfsr.state
+        u = (_parity(state, self._out) * self._weights).sum(axis=1)
+        self.lfsr.state = int((_parity(state, self._taps) << np.arange(WIDTH)).sum())
         return u
 
 

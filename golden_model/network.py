@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lela.contract import forward_acc_width, score_acc_width
+from lela.contract import DROPOUT_BITS, forward_acc_width, score_acc_width
 
 from . import error_unit, mac_array
+from .dropout import dropout
 from .layer import LayerStep, Token, layer_step, update_order, weight_digest
-from .lfsr import classifier_matrix, feedback_matrix
+from .lfsr import JumpLfsr, classifier_matrix, feedback_matrix
 from .numerics import quantize, round_shift, saturate
 
 __all__ = [
@@ -122,6 +123,9 @@ class FixedNetwork:
         self.b = [b for _, b in init]
         self.mk = classifier_matrices(cfg)
         self.learn = [True] * cfg.layers
+        #: Per layer, the dropout LFSR (None without dropout), from its seed.
+        self.drop = [JumpLfsr(seed, n, DROPOUT_BITS) if p else None for seed, n, p in zip(
+            cfg.dropout_seeds_used, cfg.sizes[1:], cfg.dropout_thresholds)]
 
     def quantize(self, x):
         """Real inputs to the activation format (``golden_model.numerics.quantize``)."""
@@ -132,6 +136,7 @@ class FixedNetwork:
         out, h = [], np.asarray(x_q, dtype=np.int64)
         for i in range(self.cfg.layers):
             a, h = mac_array.forward(self.cfg, self.w[i], self.b[i], h)
+            h = dropout(self.cfg, i, h, None, training=False)
             out.append((a, h, error_unit.scores(self.cfg, i, self.mk[i][0], h)))
         return out
 
@@ -149,7 +154,7 @@ class FixedNetwork:
         h, steps = np.asarray(x_q, dtype=np.int64), []
         for i in range(cfg.layers):
             step = layer_step(cfg, i, self.w[i], self.b[i], *self.mk[i], h, token,
-                              self.learn[i])
+                              self.learn[i], self.drop[i])
             self.w[i], self.b[i] = step.w, step.b
             steps.append(step)
             token, h = step.token, step.h
@@ -183,7 +188,7 @@ class FixedNetwork:
                 acc = _exact_matmul(h, self.w[i].T, forward_acc_width(cfg, i))
                 acc += self.b[i] << cfg.act_frac
                 a = saturate(round_shift(acc, cfg.weight_frac), cfg.act_width)
-                h = np.maximum(a, 0)
+                h = dropout(cfg, i, np.maximum(a, 0), None, training=False)
                 ms = _exact_matmul(h, self.mk[i][0].T, score_acc_width(
                     cfg.act_width, cfg.m_bits, cfg.sizes[i + 1], cfg.classes))
                 s = saturate(round_shift(ms, cfg.score_shift(i)), cfg.act_width)

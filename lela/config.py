@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from .contract import (
+    DROPOUT_BITS,
     LFSR_WIDTH,
     bias_shift,
     classifier_choices,
@@ -95,8 +96,17 @@ class Config:
         signs of M) or ``independent``.
     loss : str
         ``square_hinge`` (hardware) or ``cross_entropy`` (float model only).
-    dropout : float
-        Dropout probability of hidden activations (float model only).
+    dropout : float or tuple of float
+        Dropout probability of every hidden layer's activations while it
+        trains, one value for all or one entry per hidden layer, in
+        ``[0, 1)``. The hardware drops a neuron when an 8-bit LFSR draw is
+        below ``256 p`` (:attr:`dropout_thresholds`), so ``p`` must be a
+        multiple of 1/256 for it; at inference (and while the layer does not
+        learn) it scales its activations by ``1 - p`` instead
+        (docs/numerics.md "Dropout").
+    dropout_seeds : tuple of int
+        Per-layer seed of the dropout LFSR (non-zero 32-bit values), or empty
+        (the default) for seeds derived from ``m_seeds`` (:attr:`dropout_seeds_used`).
     weight_memory : str
         How each layer's weight memory is built. ``dual_port`` (default): a
         read port and a write port, initial contents (the initial weights);
@@ -144,23 +154,27 @@ class Config:
     eta_shift: int | tuple[int, ...] | None = None
     feedback: str = "symmetric"
     loss: str = "square_hinge"
-    dropout: float = 0.0
+    dropout: float | tuple[float, ...] = 0.0
+    dropout_seeds: tuple[int, ...] = ()
     weight_memory: str = "dual_port"
     counters: bool = True
     read_register: bool = True
     classifier_lanes: tuple[int, ...] = ()
 
     def __post_init__(self):
-        for name in ("sizes", "lanes", "m_seeds", "k_seeds", "classifier_lanes", "eta_shift"):
+        for name in ("sizes", "lanes", "m_seeds", "k_seeds", "classifier_lanes", "eta_shift",
+                     "dropout", "dropout_seeds"):
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
         if self.eta_shift is None and isinstance(self.sizes, tuple) and len(self.sizes) > 1:
             object.__setattr__(self, "eta_shift",
                                _stretch_steps(DEFAULT_ETA_SHIFTS, len(self.sizes) - 1))
-        eta = self.eta_shift
-        if isinstance(eta, tuple) and len(eta) == len(self.sizes) - 1 and len(set(eta)) == 1:
-            object.__setattr__(self, "eta_shift", eta[0])   # one step for every layer
+        for name in ("eta_shift", "dropout"):   # one value for every layer is written one way
+            value = getattr(self, name)
+            if (isinstance(value, tuple) and len(value) == len(self.sizes) - 1
+                    and len(set(value)) == 1):
+                object.__setattr__(self, name, value[0])
         self._validate()
 
     # -- validation -------------------------------------------------------
@@ -235,9 +249,19 @@ class Config:
                          f"({self.feedback} feedback would be symmetric)")
         if self.loss not in LOSSES:
             fail("loss", self.loss, f"must be one of {', '.join(LOSSES)}")
-        if (isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float))
-                or not 0.0 <= self.dropout < 1.0):
-            fail("dropout", self.dropout, "must be a number in [0, 1)")
+        rates = self.dropout if isinstance(self.dropout, tuple) else (self.dropout,)
+        for p in rates:
+            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+                fail("dropout", self.dropout, "must be a number in [0, 1)"
+                     + (" in every entry" if isinstance(self.dropout, tuple) else ""))
+        if isinstance(self.dropout, tuple) and len(self.dropout) != layers:
+            fail("dropout", self.dropout, f"must have {layers} entries (one per hidden layer)")
+        if self.dropout_seeds != ():
+            check_tuple("dropout_seeds", self.dropout_seeds, layers)
+            for s in self.dropout_seeds:
+                if not 0 < s < 2**LFSR_WIDTH:
+                    fail("dropout_seeds", self.dropout_seeds,
+                         f"every seed must be in [1, 2**{LFSR_WIDTH} - 1]")
         if self.weight_memory not in WEIGHT_MEMORIES:
             fail("weight_memory", self.weight_memory,
                  f"must be one of {', '.join(WEIGHT_MEMORIES)}")
@@ -252,9 +276,11 @@ class Config:
             raise ConfigError(
                 f"loss: the fixed-point datapath implements {', '.join(HARDWARE_LOSSES)}, "
                 f"not {self.loss!r}")
-        if self.dropout:
-            raise ConfigError(
-                f"dropout: the fixed-point datapath has no dropout, not {self.dropout!r}")
+        for p in self.dropout_rates:
+            if p * (1 << DROPOUT_BITS) != int(p * (1 << DROPOUT_BITS)):
+                raise ConfigError(
+                    f"dropout: the hardware drops with a probability of k/{1 << DROPOUT_BITS}, "
+                    f"not {self.dropout!r}")
         for names, what, largest in self._intermediate_magnitudes():
             bits = largest.bit_length() + 1
             if bits > INT_BITS:
@@ -314,6 +340,28 @@ class Config:
         return (self.eta_shift,) * self.layers
 
     @property
+    def dropout_rates(self) -> tuple[float, ...]:
+        """``dropout`` of every hidden layer."""
+        if isinstance(self.dropout, tuple):
+            return self.dropout
+        return (self.dropout,) * self.layers
+
+    @property
+    def dropout_thresholds(self) -> tuple[int, ...]:
+        """Per hidden layer, ``k = 256 p``: a neuron is dropped when its 8-bit
+        draw is below ``k`` (``check_hardware`` makes sure it is an integer)."""
+        return tuple(int(p * (1 << DROPOUT_BITS)) for p in self.dropout_rates)
+
+    @property
+    def dropout_seeds_used(self) -> tuple[int, ...]:
+        """The dropout LFSR's seed of every hidden layer: ``dropout_seeds``, or
+        derived from ``m_seeds`` (the next seed of the recipe that extends
+        seeds for new layers) when it is empty."""
+        if self.dropout_seeds:
+            return self.dropout_seeds
+        return tuple(_stretch((m,), 2)[1] for m in self.m_seeds)
+
+    @property
     def etas(self) -> tuple[float, ...]:
         """The learning rate ``2**-eta_shift`` of every hidden layer."""
         return tuple(2.0 ** -s for s in self.eta_shifts)
@@ -361,6 +409,9 @@ class Config:
         lanes = tuple(self.lanes[0] if n % self.lanes[0] == 0 else 1 for n in sizes[1:])
         return self.replace(sizes=sizes, lanes=lanes, classifier_lanes=(),
                             eta_shift=_stretch_steps(self.eta_shifts, layers),
+                            dropout=_stretch_steps(self.dropout_rates, layers),
+                            dropout_seeds=(_stretch(self.dropout_seeds, layers)
+                                           if self.dropout_seeds else ()),
                             m_seeds=_stretch(self.m_seeds, layers),
                             k_seeds=_stretch(self.k_seeds, layers))
 

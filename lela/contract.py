@@ -36,6 +36,7 @@ __all__ = [
     "COUNTER_BITS",
     "COUNTER_HIGH",
     "DIGEST_BITS",
+    "DROPOUT_BITS",
     "EU_FETCH_CYCLES",
     "EU_FINISH_CYCLES",
     "EU_PIPELINE_CYCLES",
@@ -138,6 +139,11 @@ LFSR_WIDTH = 32
 #: Its feedback mask: polynomial ``x^32 + x^22 + x^2 + x + 1`` (Galois, right-shifting;
 #: the order of the entries is in ``lela.golden_model.lfsr``).
 LFSR_MASK = 0x80200003
+
+#: Bits of one dropout draw: a neuron is dropped when its draw (the next
+#: ``DROPOUT_BITS`` steps of its layer's dropout LFSR, first bit lowest) is
+#: below ``Config.dropout_thresholds``.
+DROPOUT_BITS = 8
 
 # -- results ------------------------------------------------------------------
 #: Width of a layer's weight digest (the running Fletcher sums ``B << 32 | A``).

@@ -135,6 +135,8 @@ def manifest(cfg, top, ports, trace=True):
             "score_shift": cfg.score_shift(i), "forward_acc_width": forward_acc_width(cfg, i),
             "eta_shift": cfg.eta_shifts[i], "weight_shift": weight_shift(cfg, i),
             "bias_shift": bias_shift(cfg, i),
+            "dropout_threshold": cfg.dropout_thresholds[i],
+            "dropout_seed": cfg.dropout_seeds_used[i],
             "weight_words": cfg.sizes[i] * cfg.sizes[i + 1] // cfg.lanes[i],
             "cycle_bound": layer_cycle_bound(cfg, i),
             "busy_cycles_train": golden_counters.busy_cycles(cfg, i, "train"),

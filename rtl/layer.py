@@ -11,7 +11,8 @@ network:
   holds sample ``n`` for the next layer while this layer fills the other with
   sample ``n+1``,
 * a MAC array (one multiplier per lane, shared by the forward and the update
-  pass), an error unit (one small multiplier, the LFSR) and an update unit.
+  pass), an error unit (one small multiplier, the LFSR), an update unit and,
+  with dropout, the dropout between the MAC array and the activation buffer.
 
 There is no gradient memory and no weight copy: ``d`` exists only ``P`` values
 at a time.
@@ -29,8 +30,9 @@ Schedule of one training sample (``G = N_out/P`` groups, cycles from start)::
     DRAIN    last writes, digest final; result out, input slot released
 
 The exact cycle count is :func:`lela.golden_model.counters.busy_cycles`.
-An inference sample stops after SCORES; a sample that an earlier layer
-already answered (early exit) passes through in one cycle.
+An inference sample stops after SCORES, and so does a training sample while
+the layer's control word ``learn`` is 0 (the access port holds it); a sample
+that an earlier layer answered (early exit) passes through in one cycle.
 
 The blocks of a layer, one file each: :class:`~lela.rtl.slot_buffer.SlotBuffer`
 (the activation buffer), :class:`~lela.rtl.mac_array.MacArray`,
@@ -75,6 +77,7 @@ from lela.golden_model.network import initial_weights, update_order
 from ._params import check_int, invalid
 from .access_port import AccessPort, AccessSignature
 from .counters import Counters
+from .dropout import Dropout
 from .error_unit import ErrorUnit
 from .mac_array import OP_FORWARD, OP_UPDATE, MacArray
 from .slot_buffer import SlotBuffer
@@ -430,8 +433,14 @@ class Layer(wiring.Component):
             m.d.comb += [b_wr.addr.eq(s3_g), b_wr.data.eq(uu.b_new),
                          b_wr.en.eq(Mux(uu.b_valid, (1 << P) - 1, 0))]
 
-        # activations out (S4) and the error unit's reads of them
-        m.d.comb += [slots.w_addr.eq(g_out), slots.w_data.eq(mac.h_out),
+        # activations out (S4), after dropout, and the error unit's reads of them
+        h_out = mac.h_out
+        if cfg.dropout_thresholds[i]:
+            m.submodules.dropout = drop = Dropout.from_config(cfg, i)
+            m.d.comb += [drop.valid.eq(mac.h_valid), drop.training.eq(learning),
+                         drop.h.eq(mac.h_out)]
+            h_out = drop.h_out
+        m.d.comb += [slots.w_addr.eq(g_out), slots.w_data.eq(h_out),
                      slots.w_en.eq(mac.h_valid)]
         with m.If(mac.h_valid):
             m.d.sync += g_out.eq(g_out + 1)

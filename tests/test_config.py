@@ -167,8 +167,25 @@ def test_check_hardware_loss():
 
 
 def test_check_hardware_dropout():
-    with raises("dropout: the fixed-point datapath has no dropout, not 0.5"):
-        Config(dropout=0.5).check_hardware()
+    assert Config(dropout=(0.5, 0.25, 3 / 256)).check_hardware().dropout_thresholds == (128, 64, 3)
+    with raises("dropout: the hardware drops with a probability of k/256, not 0.3"):
+        Config(dropout=0.3).check_hardware()
+    with raises("dropout: the hardware drops with a probability of k/256, not (0.5, 0.1, 0.5)"):
+        Config(dropout=(0.5, 0.1, 0.5)).check_hardware()
+
+
+def test_dropout_per_layer_and_its_seeds():
+    assert Config(dropout=[0.25] * 3).dropout == 0.25
+    assert DEFAULT.replace(dropout=(0.5, 0.25, 0.25)).dropout_rates == (0.5, 0.25, 0.25)
+    seeds = DEFAULT.dropout_seeds_used
+    assert len(set(seeds + DEFAULT.m_seeds + DEFAULT.k_seeds)) == 9   # its own seeds
+    assert DEFAULT.replace(dropout_seeds=(1, 2, 3)).dropout_seeds_used == (1, 2, 3)
+    with raises("dropout: must have 3 entries (one per hidden layer), not (0.5, 0.5)"):
+        Config(dropout=(0.5, 0.5))
+    with raises("dropout: must be a number in [0, 1) in every entry, not (0.5, 1.0, 0.5)"):
+        Config(dropout=(0.5, 1.0, 0.5))
+    with raises("dropout_seeds: every seed must be in [1, 2**32 - 1], not (1, 0, 3)"):
+        Config(dropout_seeds=(1, 0, 3))
 
 
 def test_check_hardware_forward_width():

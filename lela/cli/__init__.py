@@ -49,6 +49,14 @@ def _int_list(text):
             f"expected comma-separated integers, not {text!r}") from None
 
 
+def _float_list(text):
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, not {text!r}") from None
+
+
 def add_config_arguments(parser):
     """Flags that override fields of the configuration (after ``--config``)."""
     g = parser.add_argument_group("configuration (overrides --config)")
@@ -70,7 +78,9 @@ def add_config_arguments(parser):
                         "per hidden layer)")
     g.add_argument("--feedback", help="symmetric | sign_concordant | independent")
     g.add_argument("--loss", help="square_hinge | cross_entropy")
-    g.add_argument("--dropout", type=float)
+    g.add_argument("--dropout", type=_float_list, metavar="P or P1,P2,...",
+                   help="dropout probability while a layer trains (one value for every "
+                        "hidden layer, or one per hidden layer; k/256 for the hardware)")
     g.add_argument("--init-seed", type=int)
     g.add_argument("--m-seeds", type=_int_list, metavar="S1,S2,...")
     g.add_argument("--k-seeds", type=_int_list, metavar="S1,S2,...")
@@ -92,10 +102,11 @@ def config_from_args(args, default=None) -> Config:
     if getattr(args, "sizes", None) is not None:
         cfg = cfg.with_layers(args.sizes)
     changes = {}
-    eta = getattr(args, "eta_shift", None)
-    if eta is not None:
-        changes["eta_shift"] = eta[0] if len(eta) == 1 else eta
-    for name in ("classes", "feedback", "loss", "dropout", "init_seed",
+    for name in ("eta_shift", "dropout"):
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = value[0] if len(value) == 1 else value
+    for name in ("classes", "feedback", "loss", "init_seed",
                  "m_seeds", "k_seeds", "act_width", "act_frac", "weight_width",
                  "weight_frac", "m_bits", "weight_memory"):
         value = getattr(args, name, None)

@@ -172,11 +172,24 @@ def test_dropped_neurons_are_not_updated(method):
     for i, mask in enumerate(masks):
         dropped = mask[0] == 0
         assert dropped.any() and (~dropped).any(), "seed 8 should drop some, not all"
-        assert set(np.unique(mask)) <= {0.0, 2.0}, "inverted dropout scales by 1/(1-p)"
+        assert set(np.unique(mask)) <= {0.0, 1.0}, "training keeps the activations unscaled"
         assert not dw[i][dropped].any() and not db[i][dropped].any(), f"incoming, layer {i}"
         if i + 1 < cfg.layers:
             assert not dw[i + 1][:, dropped].any(), f"outgoing, layer {i}"
         assert dw[i][~dropped].any(), f"layer {i}: kept neurons must learn"
+
+
+def test_dropout_scales_inference_by_the_keep_probability():
+    cfg = SMALL.replace(sizes=(6, 40, 40), dropout=(0.5, 0.25))
+    plain = FloatNetwork(SMALL.replace(sizes=(6, 40, 40)), "local")
+    net = FloatNetwork(cfg, "local")
+    x, _ = batch(cfg, 3, seed=5)
+    a0 = plain.forward(x)[0][0]
+    _, h, masks = net.forward(x)
+    assert masks == [None, None]
+    np.testing.assert_allclose(h[0], np.maximum(a0, 0) * 0.5)
+    a1 = h[0] @ net.w[1].T + net.b[1]
+    np.testing.assert_allclose(h[1], np.maximum(a1, 0) * 0.75)
 
 
 def test_layerwise_updates_only_the_active_layer():

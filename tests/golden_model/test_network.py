@@ -313,3 +313,45 @@ def test_learn_off_makes_a_layer_infer_on_training_samples():
         assert got.pred[0] == want.pred[0]
     np.testing.assert_array_equal(net.w[1], initial_weights(cfg)[1][0])
     assert not np.array_equal(net.w[2], initial_weights(cfg)[2][0])
+
+
+def test_dropout_in_the_fixed_point_model():
+    """Training: neuron j of a layer is dropped when its 8-bit draw (the
+    layer's LFSR, bit-serial, from its seed) is below 256 p; a dropped neuron
+    gives 0, has no error and keeps its weights, and so do the next layer's
+    weights from it. Inference and a layer that does not learn scale by
+    1 - p and leave the LFSR where it was."""
+    from lela.golden_model.lfsr import Lfsr
+    cfg = Config(dropout=(0.5, 0.25, 0.0))
+    net = FixedNetwork(cfg)
+    lfsrs = [Lfsr(s) for s in cfg.dropout_seeds_used]
+    x = net.quantize(load_digits().x_train[:6])
+    for n in range(3):
+        w, b = list(net.w), list(net.b)
+        steps = net.step(x[n], n, train=True).layers
+        for i, k in enumerate(cfg.dropout_thresholds):
+            relu = np.maximum(steps[i].a, 0)
+            if not k:
+                np.testing.assert_array_equal(steps[i].h, relu)
+                continue
+            keep = np.array([lfsrs[i].draw(8) >= k for _ in range(cfg.sizes[i + 1])])
+            where = f"sample {n}, layer {i}"
+            assert keep.any() and (~keep).any(), where
+            np.testing.assert_array_equal(steps[i].h, np.where(keep, relu, 0), err_msg=where)
+            assert not steps[i].d[~keep].any(), where
+            np.testing.assert_array_equal(net.w[i][~keep], w[i][~keep], err_msg=where)
+            np.testing.assert_array_equal(net.b[i][~keep], b[i][~keep], err_msg=where)
+            np.testing.assert_array_equal(net.w[i + 1][:, ~keep], w[i + 1][:, ~keep],
+                                          err_msg=where)
+            assert net.drop[i].state == lfsrs[i].state, where
+    states = [d and d.state for d in net.drop]
+    net.learn = [False, True, True]
+    for train in (False, True):
+        steps = net.step(x[4], 1, train=train).layers
+        for i, p in enumerate(cfg.dropout_thresholds):
+            relu = np.maximum(steps[i].a, 0)
+            if i == 0 or not train:   # 1 - p
+                np.testing.assert_array_equal(steps[i].h, (relu * (256 - p) + 128) >> 8)
+    assert net.drop[0].state == states[0] and net.drop[1].state != states[1]
+    np.testing.assert_array_equal(net.forward(x[5])[0][1], (np.maximum(
+        net.forward(x[5])[0][0], 0) * 128 + 128) >> 8)

@@ -59,7 +59,7 @@ def test_cli(tmp_path, capsys):
 
 @pytest.mark.parametrize("cfg, field", [
     (Config(loss="cross_entropy"), "loss"),
-    (Config(dropout=0.5), "dropout"),
+    (Config(dropout=0.3), "dropout"),
     (Config(weight_width=20, weight_frac=16), "weight_width"),
     (Config(classes=300), "classes"),
     (Config(sizes=(1100, 1000), lanes=(4,), m_seeds=(1,), k_seeds=(2,)), "sizes"),

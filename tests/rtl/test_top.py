@@ -245,6 +245,17 @@ def test_layer_learns_only_while_its_control_word_says_so():
         assert got == want, f"seed {seed}, layer {i}: counters {got} != {want}"
 
 
+def test_dropout_train_then_infer():
+    """Dropout 1/2 in layer 1 and 1/4 in layer 2: 14 training samples (then
+    every weight read back) and 6 inference samples, bit-exact with the model."""
+    seed = 53
+    cfg = SMALL.replace(dropout=(0.5, 0.25))
+    xs, labels = _digits(cfg, 20, seed)
+    bench = _Bench(cfg, seed, idle=0.2, backpressure=0.3)
+    model, _ = _run(bench, xs, labels, np.array([1] * 14 + [0] * 6))
+    assert all(d is not None for d in model.drop)
+
+
 def test_early_exit_after_training():
     """Training samples, then inference samples with early exit: the answering
     layer, its prediction and the zeros of the skipped layers match the model."""
