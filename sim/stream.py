@@ -29,7 +29,9 @@ Plusargs of ``lela_stream`` (all but the first three optional):
 ``+backpressure=K`` ``ready`` is low on a cycle with probability K/256
 ``+stall_seed=S``   seed of the idle and backpressure generator (not 0)
 ``+pause_at=N``     stop feeding after N samples until every result of them
-                    is out (``paused`` = 1) and ``resume`` is 1
+                    is out (``paused`` = 1) and ``resume`` is 1; the next pause
+                    is then after ``pause_next`` samples (-1: none), which the
+                    testbench may write while paused
 ``+early_exit=E``, ``+threshold=T``  the early-exit inputs
 ``+finish``         ``$finish`` after the last result (the free-running binary)
 """
@@ -86,6 +88,7 @@ module {STREAM_TOP};
   reg done {rw} = 1'b0;
   reg paused {rw} = 1'b0;
   reg resume {rw} = 1'b0;
+  reg [31:0] pause_next {rw} = 32'hFFFFFFFF;
   reg acc_go {rw} = 1'b0;
   reg acc_write {rw} = 1'b0;
   reg [{w_addr - 1}:0] acc_addr {rw} = {w_addr}'d0;
@@ -152,7 +155,7 @@ module {STREAM_TOP};
         paused <= 1'b1;
       if (paused && resume) begin
         paused <= 1'b0;
-        pause_at = -1;
+        pause_at = pause_next;
       end
       // the sink: every result with the cycle it came out in
       if (rvalid && rready) begin
@@ -258,15 +261,21 @@ def decode_results(manifest, payloads, *, seed=0):
 
 
 def expected_results(cfg, x, label, train, *, check_every=1, early_exit=(0, 0), trace=True,
-                     model=None):
+                     model=None, learn=()):
     """Step ``model`` (default: a new :class:`FixedNetwork`) through the
     samples; returns the model's result beat (``trace``: with the scores and
     digests) for every ``check_every``-th sample, None for the others, and
-    every sample's per-layer predictions (an ``(n, L)`` array)."""
+    every sample's per-layer predictions (an ``(n, L)`` array). ``learn``
+    lists ``(n, flags)``: from sample ``n`` on, the layers' control words
+    ``learn`` are ``flags`` (as the host writes them while the stream is
+    paused there)."""
     model = FixedNetwork(cfg) if model is None else model
     out, preds = [], np.zeros((len(label), cfg.layers), dtype=np.int64)
     enable, threshold = early_exit
+    changes = dict(learn)
     for n in range(len(label)):
+        if n in changes:
+            model.learn = [bool(v) for v in changes[n]]
         step = model.step(x[n], int(label[n]), train=bool(train[n]), early_exit=bool(enable),
                           threshold=int(threshold))
         out.append(step.result(trace=trace) if n % check_every == 0 else None)

@@ -1,15 +1,17 @@
 """cocotb test of the streaming top ``lela_stream`` (:mod:`lela.sim.stream`).
 
 The design feeds itself from the samples file and writes every result to the
-results file; this test only waits. With ``+pause_at`` among the plusargs it
-reads the counters through the access port once the first ``pause_at``
-samples are out, then lets the stream go on; with the job's ``counters`` it
-reads them at the end. The results are compared with the model by the caller
-(:func:`lela.sim.stream.check_results`).
+results file; this test only waits, and acts at the pauses. The job's
+``pauses`` list them in order, the first at ``+pause_at``: at each, once its
+samples are out, the test reads the counters through the access port (if the
+pause says ``counters``), writes every layer's control word ``learn`` (if it
+gives ``learn``), sets the next pause and lets the stream go on. With the
+job's ``counters`` it reads them at the end. The results are compared with
+the model by the caller (:func:`lela.sim.stream.check_results`).
 
 The job (JSON, path in ``$LELA_JOB``): ``config`` (the configuration as a
-dict), ``counters`` (read the counters at the end) and ``result`` (where the
-result JSON goes).
+dict), ``pauses`` (``[{"at", "counters", "learn"}]``), ``counters`` (read the
+counters at the end) and ``result`` (where the result JSON goes).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from cocotb.simtime import get_sim_time
 from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
 from lela.config import Config
-from lela.contract import cycle_bound
+from lela.contract import SPACE_CONTROL, access_address, cycle_bound
 from lela.sim.stream import CLOCK_NS
 from lela.sim.tb_network import read_counters
 
@@ -74,9 +76,15 @@ async def stream(dut):
         period = cycle_bound(port.cfg)   # about a sample's time
         await Timer(1, unit="ns")
         counters_at = None
-        if "pause_at" in cocotb.plusargs:
+        pauses = job.get("pauses", [])
+        for k, pause in enumerate(pauses):
             await _wait_high(dut.paused, dut.clk, period)
-            counters_at = await read_counters(port)
+            if pause.get("counters"):
+                counters_at = await read_counters(port)
+            for i, on in enumerate(pause.get("learn") or ()):
+                _, error = await port.access(access_address(i, SPACE_CONTROL), int(on), 1)
+                assert not error, f"layer {i}: the control write was refused"
+            dut.pause_next.value = pauses[k + 1]["at"] if k + 1 < len(pauses) else 0xFFFFFFFF
             dut.resume.value = 1
             await RisingEdge(dut.clk)
             dut.resume.value = 0

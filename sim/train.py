@@ -20,6 +20,7 @@ import numpy as np
 
 from lela.contract import COUNTERS, cycle_bound
 from lela.data import check_dataset
+from lela.golden_model.experiment import SCHEDULES
 from lela.golden_model.network import FixedNetwork
 
 from .runner import build, run_job
@@ -32,7 +33,7 @@ from .stream import (
     write_samples,
 )
 
-__all__ = ["epoch_order", "train_rtl"]
+__all__ = ["epoch_order", "layerwise_phases", "train_rtl"]
 
 
 def epoch_order(count, epoch, seed=0):
@@ -59,8 +60,9 @@ def _progress(future, path, total):
 
 
 def run_stream(cfg, x, label, train, *, sim="verilator", check_every=1, seed=0, idle=0,
-               backpressure=0, early_exit=(0, 0), pause_at=None, build_root="build/sim",
-               waves=False, progress=False, log=print, name="train", measure_startup=False):
+               backpressure=0, early_exit=(0, 0), pause_at=None, learn=(),
+               build_root="build/sim", waves=False, progress=False, log=print, name="train",
+               measure_startup=False):
     """Run the samples ``x`` (quantized) through ``lela_stream`` on ``sim``
     while the fixed-point model steps through them, then compare every
     ``check_every``-th result with the model's (:class:`~.stream.Mismatch`
@@ -68,7 +70,9 @@ def run_stream(cfg, x, label, train, *, sim="verilator", check_every=1, seed=0, 
     probabilities in 256ths (the generator seeded from
     ``seed % (2**31 - 1) + 1``, never 0);
     ``pause_at`` reads the counters after that many samples (else at the
-    end, when the configuration has them). Returns a dict: ``results`` (the
+    end, when the configuration has them); ``learn`` lists ``(n, flags)``:
+    the stream pauses before sample ``n`` and the testbench writes the
+    layers' control words ``learn`` (the model does the same). Returns a dict: ``results`` (the
     decoded result beats), ``cycles`` (the cycle of each), ``model_pred``,
     ``samples_file`` and ``results_file`` (the files of the run),
     ``result`` (the testbench's: counters), ``run_seconds``, ``build_seconds``
@@ -89,9 +93,13 @@ def run_stream(cfg, x, label, train, *, sim="verilator", check_every=1, seed=0, 
                 f"+idle={idle}", f"+backpressure={backpressure}",
                 f"+stall_seed={seed % 0x7FFFFFFF + 1}",
                 f"+early_exit={int(early_exit[0])}", f"+threshold={int(early_exit[1])}"]
-    if pause_at is not None:
-        plusargs.append(f"+pause_at={pause_at}")
-    job = {"config": cfg.to_dict(), "counters": cfg.counters and pause_at is None}
+    flags = {int(n): [bool(v) for v in f] for n, f in learn}
+    ats = sorted(set(flags) | ({pause_at} if pause_at is not None else set()))
+    pauses = [{"at": n, "counters": n == pause_at, "learn": flags.get(n)} for n in ats]
+    if pauses:
+        plusargs.append(f"+pause_at={ats[0]}")
+    job = {"config": cfg.to_dict(), "counters": cfg.counters and pause_at is None,
+           "pauses": pauses}
     startup = None
     if measure_startup:
         t0 = time.perf_counter()
@@ -107,7 +115,7 @@ def run_stream(cfg, x, label, train, *, sim="verilator", check_every=1, seed=0, 
         future = pool.submit(run_job, runner, bdir, job, waves=waves, name=name,
                              plusargs=plusargs)
         expected, model_pred = expected_results(cfg, x, label, train, check_every=check_every,
-                                                early_exit=early_exit)
+                                                early_exit=early_exit, learn=learn)
         if progress:
             _progress(future, results, len(label))
         result = future.result()
@@ -120,27 +128,44 @@ def run_stream(cfg, x, label, train, *, sim="verilator", check_every=1, seed=0, 
             "samples_file": samples, "results_file": results}
 
 
-def train_rtl(cfg, dataset, *, epochs=7, sim="verilator", check_every=1, order_seed=0,
-              build_root="build/sim", waves=False, progress=True, log=print):
-    """Train ``cfg`` on ``dataset`` in simulation; returns the report dict."""
+def layerwise_phases(cfg, epochs, samples):
+    """The layer-wise schedule's control words: ``[(n, flags)]``, layer ``i``
+    alone learning from training sample ``i * epochs * samples`` on."""
+    return [(i * epochs * samples, [j == i for j in range(cfg.layers)])
+            for i in range(cfg.layers)]
+
+
+def train_rtl(cfg, dataset, *, epochs=7, schedule="simultaneous", sim="verilator",
+              check_every=1, order_seed=0, build_root="build/sim", waves=False, progress=True,
+              log=print):
+    """Train ``cfg`` on ``dataset`` in simulation; returns the report dict.
+
+    ``schedule`` ``layerwise`` trains layer 1 alone for ``epochs``, then layer
+    2 alone, ... (the host clears the other layers' control word ``learn``
+    between the phases)."""
     cfg.check_hardware()
     check_dataset(cfg, dataset)
     if check_every < 1:
         raise ValueError(f"check_every must be at least 1, not {check_every}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
     model = FixedNetwork(cfg)
     x_train, x_test = model.quantize(dataset.x_train), model.quantize(dataset.x_test)
-    order = np.concatenate([epoch_order(len(x_train), e, order_seed) for e in range(epochs)])
+    total = epochs * (cfg.layers if schedule == "layerwise" else 1)
+    learn = layerwise_phases(cfg, epochs, len(x_train)) if schedule == "layerwise" else []
+    order = np.concatenate([epoch_order(len(x_train), e, order_seed) for e in range(total)])
     n_train = len(order)
     x = np.concatenate([x_train[order], x_test])
     label = np.concatenate([dataset.y_train[order], dataset.y_test])
     train = np.concatenate([np.ones(n_train, np.int64), np.zeros(len(x_test), np.int64)])
 
-    log(f"lela train: {epochs} epoch(s) x {len(x_train)} samples, then {len(x_test)} test "
-        f"samples, checked against the fixed-point model every {check_every} sample(s)")
+    each = " for each layer in turn" if schedule == "layerwise" else ""
+    log(f"lela train: {epochs} epoch(s){each} x {len(x_train)} samples, then {len(x_test)} "
+        f"test samples, checked against the fixed-point model every {check_every} sample(s)")
     # the counters as the training ended: read before the first test sample,
     # or at the very end when there is none
     run = run_stream(cfg, x, label, train, sim=sim, check_every=check_every, seed=order_seed,
-                     pause_at=n_train if cfg.counters and len(x_test) else None,
+                     pause_at=n_train if cfg.counters and len(x_test) else None, learn=learn,
                      build_root=build_root, waves=waves, progress=progress, log=log)
     got, model_pred, result = run["results"], run["model_pred"], run["result"]
     rtl_pred = np.array([g["pred"] for g in got[n_train:]], dtype=np.int64)
@@ -158,7 +183,7 @@ def train_rtl(cfg, dataset, *, epochs=7, sim="verilator", check_every=1, order_s
     simulated = out_cycles[-1] if out_cycles else 0
     return {
         "config": cfg.to_dict(), "dataset": dataset.name, "simulator": sim,
-        "epochs": epochs, "train_samples": n_train, "test_samples": len(x_test),
+        "epochs": epochs, "schedule": schedule, "train_samples": n_train, "test_samples": len(x_test),
         "checked_every": check_every,
         "test_accuracy_rtl": [float(1 - e) for e in rtl_err],
         "test_accuracy_model": [float(1 - e) for e in model_err],

@@ -6,6 +6,7 @@ import sys
 
 from lela.boards import icebreaker, ulx3s
 from lela.data import load_dataset
+from lela.golden_model.experiment import SCHEDULES
 from lela.sim.runner import SIMULATORS
 from lela.sim.train import train_rtl
 
@@ -22,7 +23,12 @@ def add_arguments(parser):
     """The flags of ``lela train``."""
     parser.add_argument("--dataset", default="digits",
                         help="'digits' (embedded, default) or a folder of MNIST-style IDX files")
-    parser.add_argument("--epochs", type=int, default=7, help="training epochs (default 7)")
+    parser.add_argument("--epochs", type=int, default=7,
+                        help="training epochs (per layer with --schedule layerwise; default 7)")
+    parser.add_argument("--schedule", choices=SCHEDULES, default="simultaneous",
+                        help="every layer learns from every training sample, or layer 1 alone "
+                             "for --epochs, then layer 2 alone, ... (the host clears the "
+                             "others' control word learn between the phases)")
     parser.add_argument("--train-samples", type=int, help="use only the first N training samples")
     parser.add_argument("--test-samples", type=int, help="use only the first N test samples")
     parser.add_argument("--sim", choices=SIMULATORS, default="verilator")
@@ -45,7 +51,7 @@ def run(args) -> int:
     json_path = output_file(args.json, "--json")
     build_root = output_dir(args.build_dir, "--build-dir")
     dataset = load_dataset(args.dataset).subset(args.train_samples, args.test_samples)
-    report = train_rtl(cfg, dataset, epochs=args.epochs, sim=args.sim,
+    report = train_rtl(cfg, dataset, epochs=args.epochs, schedule=args.schedule, sim=args.sim,
                        check_every=args.check_every, order_seed=args.order_seed,
                        build_root=build_root, waves=args.waves,
                        progress=not args.no_progress)

@@ -18,6 +18,11 @@ SMALL = Config(sizes=(64, 16, 16), lanes=(4, 2), m_seeds=(0x1234567, 0x89ABCDE),
 CONDITIONS = {"plain": (0, 0), "idle": (80, 0), "backpressure": (0, 128),
               "idle+backpressure": (80, 128)}
 QUIET = {"log": lambda *_: None}
+#: the same network with dropout (1/4 in layer 1, 1/2 in layer 2), and the
+#: control words ``learn`` changed twice: both layers learn, then layer 2
+#: alone, then layer 1 alone
+DROPOUT = SMALL.replace(dropout=(0.25, 0.5))
+LEARN = [(40, [False, True]), (70, [True, False])]
 
 
 def digits(cfg, count, seed, train=1):
@@ -34,17 +39,29 @@ def builds(tmp_path_factory):
 
 @pytest.mark.parametrize("condition", CONDITIONS)
 def test_stream_equals_the_model_under_stalls(sim, condition, builds):
-    """Every result (scores, predictions, weight digests) equals the model's
-    with and without idle cycles and backpressure, and the stalls cost cycles."""
+    """With dropout, and layers learning in turn (the testbench writes their
+    control words while the stream pauses), every result (scores,
+    predictions, weight digests) equals the model's with and without idle
+    cycles and backpressure, and the stalls cost cycles."""
     idle, bp = CONDITIONS[condition]
     count = 100 if sim == "verilator" else 12
-    x, label, train = digits(SMALL, count, seed=3)
-    run = run_stream(SMALL, x, label, train, sim=sim, idle=idle, backpressure=bp, seed=5,
-                     build_root=builds, name=condition, **QUIET)
+    learn = LEARN if sim == "verilator" else [(4, [False, True]), (8, [True, False])]
+    x, label, train = digits(DROPOUT, count, seed=3)
+    tests = count // 10
+    train[-tests:] = 0   # inference at the end
+    run = run_stream(DROPOUT, x, label, train, sim=sim, idle=idle, backpressure=bp, seed=5,
+                     learn=learn, build_root=builds, name=condition, **QUIET)
     assert len(run["results"]) == count
     assert [r["pred"] for r in run["results"]] == run["model_pred"].tolist()
+    # both layers learned in the first phase, layer 2 alone in the second,
+    # layer 1 alone in the third
+    (second, _), (third, _) = learn
+    digest = [[bool(v) for v in r["digest"]] for r in run["results"]]
+    assert digest[:second] == [[True, True]] * second
+    assert digest[second:third] == [[False, True]] * (third - second)
+    assert digest[third:count - tests] == [[True, False]] * (count - tests - third)
     if condition != "plain":
-        plain = run_stream(SMALL, x[:12], label[:12], train[:12], sim=sim, seed=5,
+        plain = run_stream(DROPOUT, x[:12], label[:12], train[:12], sim=sim, seed=5,
                            build_root=builds, name="plain-short", **QUIET)
         # stalls only delay: some of the first 12 results come out later (with
         # backpressure a result offered while ``ready`` is high is not delayed,
