@@ -19,8 +19,9 @@ import numpy as np
 
 from lela.contract import COUNTERS
 from lela.data import check_dataset
+from lela.golden_model.experiment import SCHEDULES
 from lela.golden_model.network import FixedNetwork
-from lela.sim.train import epoch_order
+from lela.sim.train import epoch_order, layerwise_phases
 
 from . import protocol as P
 from .protocol import Command, Status
@@ -353,6 +354,21 @@ class Board:
             count = len(COUNTERS)
         return self.read_mem(P.address(layer, P.SPACE_COUNTERS), count)
 
+    def set_learn(self, flags):
+        """Every layer's control word ``learn`` (``flags``: one bool per hidden
+        layer): a layer whose flag is false does not update on training samples."""
+        flags = list(flags)
+        if len(flags) != self.cfg.layers:
+            raise ValueError(f"learn: {self.cfg.layers} flags (one per hidden layer), "
+                             f"not {len(flags)}")
+        for i, on in enumerate(flags):
+            self.write_mem(P.address(i, P.SPACE_CONTROL), [int(bool(on))])
+
+    def read_learn(self):
+        """Every layer's control word ``learn`` (list of bool)."""
+        return [bool(self.read_mem(P.address(i, P.SPACE_CONTROL), 1)[0])
+                for i in range(self.cfg.layers)]
+
     # -- checkpoints --
     def save_checkpoint(self, path):
         """Every weight and bias into an ``.npz`` (``w0, b0, w1, ...`` and the config)."""
@@ -381,14 +397,23 @@ class Board:
         self.write_weights(weights)
 
 
-def train_board(board, dataset, *, epochs=1, order_seed=0, check=True, log=print):
+def train_board(board, dataset, *, epochs=1, schedule="simultaneous", order_seed=0, check=True,
+                log=print):
     """Train through ``board``, then evaluate; compare with the fixed-point
-    model sample by sample and, at the end, weight by weight."""
+    model sample by sample and, at the end, weight by weight. ``schedule``
+    ``layerwise`` trains layer 1 alone for ``epochs``, then layer 2 alone, ...
+    (the layers' control words ``learn``, written between the phases; every
+    layer learns again at the end)."""
     cfg = board.cfg
     check_dataset(cfg, dataset)
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
     model = FixedNetwork(cfg)
     x_train, x_test = model.quantize(dataset.x_train), model.quantize(dataset.x_test)
-    order = np.concatenate([epoch_order(len(x_train), e, order_seed) for e in range(epochs)])
+    total = epochs * (cfg.layers if schedule == "layerwise" else 1)
+    order = np.concatenate([epoch_order(len(x_train), e, order_seed) for e in range(total)])
+    phases = (layerwise_phases(cfg, epochs, len(x_train)) if schedule == "layerwise"
+              else [(0, [True] * cfg.layers)])
     mismatches = []
 
     def check_train(n, r):
@@ -404,17 +429,28 @@ def train_board(board, dataset, *, epochs=1, order_seed=0, check=True, log=print
     if check or cfg.weight_memory == "single_port":   # single port: no initial contents
         log("lela board: loading the model's initial weights ...")
         board.write_weights(list(zip(model.w, model.b)))
-    board.set_mode(train=True)
     t0 = time.perf_counter()
     c0 = getattr(board.transport, "cycles", None)
-    board.run(x_train[order], dataset.y_train[order], on_result=check_train)
+    ends = [start for start, _ in phases[1:]] + [len(order)]
+    for (start, flags), end in zip(phases, ends):
+        if schedule == "layerwise":   # memory writes only outside train mode
+            board.set_mode(train=False)
+            board.set_learn(flags)
+            model.learn = list(flags)
+        board.set_mode(train=True)
+        board.run(x_train[order[start:end]], dataset.y_train[order[start:end]],
+                  on_result=lambda n, r, start=start: check_train(start + n, r))
     train_s = time.perf_counter() - t0
     cycles = None if c0 is None else board.transport.cycles - c0
     board.set_mode(train=False)
+    if schedule == "layerwise":
+        board.set_learn([True] * cfg.layers)
+        model.learn = [True] * cfg.layers
     test = board.run(x_test, dataset.y_test)
     pred = np.array([r.pred for r in test])
     acc = (pred == np.asarray(dataset.y_test)[:, None]).mean(axis=0)
     report = {"config": cfg.to_dict(), "dataset": dataset.name, "epochs": epochs,
+              "schedule": schedule,
               "train_samples": len(order), "test_samples": len(x_test),
               "train_seconds": train_s, "test_accuracy_board": [float(a) for a in acc]}
     if cycles is not None:

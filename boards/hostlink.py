@@ -19,7 +19,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from lela.contract import ACCESS_INDEX_BITS, LAYER_SHIFT, SPACE_SHIFT, bits
+from lela.contract import ACCESS_INDEX_BITS, CONTROL, LAYER_SHIFT, SPACE_SHIFT, bits
 from lela.rtl._params import check_int, invalid
 
 from . import protocol as P
@@ -277,9 +277,10 @@ class HostLink(wiring.Component):
         layer, space, index = (word[LAYER_SHIFT:], word[SPACE_SHIFT:LAYER_SHIFT],
                                word[:ACCESS_INDEX_BITS])
         sel = layer[:bits(layers)]
-        limit = Mux(space == P.SPACE_W, w_sizes[sel], b_sizes[sel])
-        m.d.sync += addr_bad.eq((layer >= layers) | (space > P.SPACE_B)
-                                | (index + count > limit))
+        limit = Mux(space == P.SPACE_W, w_sizes[sel],
+                    Mux(space == P.SPACE_CONTROL, len(CONTROL), b_sizes[sel]))
+        writable = (space <= P.SPACE_B) | (space == P.SPACE_CONTROL)
+        m.d.sync += addr_bad.eq((layer >= layers) | ~writable | (index + count > limit))
 
         with m.FSM() as fsm:
             # ---------------------------------------------------------- receive

@@ -35,7 +35,14 @@ import struct
 
 from amaranth.lib.crc import catalog
 
-from lela.contract import SPACE_B, SPACE_COUNTERS, SPACE_INFO, SPACE_W, access_address
+from lela.contract import (
+    SPACE_B,
+    SPACE_CONTROL,
+    SPACE_COUNTERS,
+    SPACE_INFO,
+    SPACE_W,
+    access_address,
+)
 
 __all__ = [
     "ADDRESS_BYTES",
@@ -47,6 +54,7 @@ __all__ = [
     "REQUEST_HEADER",
     "RESPONSE_HEADER",
     "SPACE_B",
+    "SPACE_CONTROL",
     "SPACE_COUNTERS",
     "SPACE_INFO",
     "SPACE_W",

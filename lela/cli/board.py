@@ -19,6 +19,7 @@ from lela.boards.host import (
 )
 from lela.config import config_file
 from lela.data import check_dataset, load_dataset
+from lela.golden_model.experiment import SCHEDULES
 
 from . import CommandError, add_config_arguments, config_from_args, output_file, write_json
 
@@ -57,7 +58,12 @@ def add_arguments(parser):
         if name == "train":
             p.add_argument("--dataset", default="digits",
                            help="'digits' (embedded, default) or a folder of MNIST-style IDX files")
-            p.add_argument("--epochs", type=int, default=1)
+            p.add_argument("--epochs", type=int, default=1,
+                           help="training epochs (per layer with --schedule layerwise; default 1)")
+            p.add_argument("--schedule", choices=SCHEDULES, default="simultaneous",
+                           help="every layer learns from every training sample, or one layer "
+                                "after another (the control words learn, written between "
+                                "the phases)")
             p.add_argument("--train-samples", type=int,
                            help=f"use only the first N training samples "
                                 f"(--sim pysim: {PYSIM_SAMPLES[0]})")
@@ -127,8 +133,8 @@ def run(args) -> int:
                 raise CommandError(str(e)) from None
             print(f"lela board: loaded {args.checkpoint}")
             return 0
-        report = train_board(board, dataset, epochs=args.epochs, order_seed=args.order_seed,
-                             check=not args.no_check)
+        report = train_board(board, dataset, epochs=args.epochs, schedule=args.schedule,
+                             order_seed=args.order_seed, check=not args.no_check)
         if args.save:
             board.save_checkpoint(args.save)
     finally:

@@ -139,6 +139,26 @@ def test_pysim_board_trains_bit_exact():
         board.transport.close()
 
 
+def test_layerwise_training_on_the_pysim_board():
+    """``train_board`` with the layer-wise schedule: the control words read
+    back as written, every result and at the end every weight equal the model's."""
+    cfg = SIM_CFG.with_layers((64, 8, 8)).replace(lanes=(4, 4))
+    board = H.Board(H.SimTransport(cfg), cfg)
+    try:
+        assert board.read_learn() == [True, True]
+        board.set_learn([False, True])
+        assert board.read_learn() == [False, True]
+        with pytest.raises(ValueError, match=r"learn: 2 flags \(one per hidden layer\), not 3"):
+            board.set_learn([True] * 3)
+        data = load_dataset("digits").subset(6, 4)
+        report = H.train_board(board, data, epochs=1, schedule="layerwise", order_seed=2,
+                               log=lambda *_: None)
+        assert report["equal_to_model"], report["mismatches"]
+        assert report["train_samples"] == 12 and board.read_learn() == [True, True]
+    finally:
+        board.transport.close()
+
+
 def test_lela_board_train_cli(tmp_path, capsys):
     """`lela board train --sim` end to end: bit-exact, report written."""
     from lela.cli import main
