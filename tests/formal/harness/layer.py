@@ -18,7 +18,8 @@ class LayerHarness(Harness):
         write port, by the update unit during the update phase of a training
         sample (all lanes of a word), or by the access port (one lane) while
         the layer is idle; always at an in-range word. No update phase in
-        inference. Every beat reads input ``k`` at an in-range word and lane
+        inference, nor while the control word ``learn`` is 0; ``learn``
+        changes only while the layer is idle. Every beat reads input ``k`` at an in-range word and lane
         of the input slot.
     ``counters``
         Every counter never decreases and grows by at most its per-cycle
@@ -85,7 +86,12 @@ class LayerHarness(Harness):
     def _check_memory(self, m, frag):
         dut, in_state, train = self.dut, self.in_state, self.train
         upd_phase = in_state["UPD"] | in_state["DRAIN"]
-        m.d.comb += Assert(implies(upd_phase, train))      # no update phase in inference
+        learn = probe(frag, "access.learn")
+        m.d.comb += [
+            Assert(implies(upd_phase, train & learn)),   # no update phase in inference
+            Assert(implies(self.ok_past & (learn != self.past(learn, name="learn")),
+                           in_state["IDLE"])),
+        ]
         for memory, tag in ((dut.weights, "w"), (dut.biases, "b")):
             assert len(memory.write_ports) == 1, f"{tag}: more than one write port"
             port = memory.write_ports[0]
