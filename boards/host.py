@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lela.config import ConfigError
 from lela.contract import COUNTERS
 from lela.data import check_dataset
 from lela.golden_model.experiment import SCHEDULES
@@ -354,9 +355,15 @@ class Board:
             count = len(COUNTERS)
         return self.read_mem(P.address(layer, P.SPACE_COUNTERS), count)
 
+    def _check_control(self):
+        if not self.cfg.control:
+            raise ConfigError("control: the board was built without the control words (every "
+                              "layer always learns), not False")
+
     def set_learn(self, flags):
         """Every layer's control word ``learn`` (``flags``: one bool per hidden
         layer): a layer whose flag is false does not update on training samples."""
+        self._check_control()
         flags = list(flags)
         if len(flags) != self.cfg.layers:
             raise ValueError(f"learn: {self.cfg.layers} flags (one per hidden layer), "
@@ -366,6 +373,7 @@ class Board:
 
     def read_learn(self):
         """Every layer's control word ``learn`` (list of bool)."""
+        self._check_control()
         return [bool(self.read_mem(P.address(i, P.SPACE_CONTROL), 1)[0])
                 for i in range(self.cfg.layers)]
 
@@ -408,6 +416,8 @@ def train_board(board, dataset, *, epochs=1, schedule="simultaneous", order_seed
     check_dataset(cfg, dataset)
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
+    if schedule == "layerwise":
+        board._check_control()
     model = FixedNetwork(cfg)
     x_train, x_test = model.quantize(dataset.x_train), model.quantize(dataset.x_test)
     total = epochs * (cfg.layers if schedule == "layerwise" else 1)

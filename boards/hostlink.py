@@ -279,7 +279,7 @@ class HostLink(wiring.Component):
         sel = layer[:bits(layers)]
         limit = Mux(space == P.SPACE_W, w_sizes[sel],
                     Mux(space == P.SPACE_CONTROL, len(CONTROL), b_sizes[sel]))
-        writable = (space <= P.SPACE_B) | (space == P.SPACE_CONTROL)
+        writable = (space <= P.SPACE_B) | ((space == P.SPACE_CONTROL) & cfg.control)
         m.d.sync += addr_bad.eq((layer >= layers) | ~writable | (index + count > limit))
 
         with m.FSM() as fsm:

@@ -188,6 +188,7 @@ def markdown(results):
         f"Test error (%) per layer's classifier on **{results['dataset']}** "
         f"({results['train_samples']} training, {results['test_samples']} test samples), "
         f"network {sizes}, {cfg['classes']} classes, loss {cfg['loss']}, "
+        f"activations Q{cfg['act_width'] - cfg['act_frac'] - 1}.{cfg['act_frac']}, "
         f"eta = {_steps(cfg)}, dropout {cfg['dropout']}, "
         f"{results['epochs']} epochs ({results['schedule']}), float batch {results['batch']} "
         f"(fixed-point: online), {_over_seeds(results)}.")

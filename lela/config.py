@@ -120,6 +120,12 @@ class Config:
         Build the seven per-layer performance counters (access-port space 2).
         Without them a counter read is an access error; they cost about a
         third of a layer's logic on an iCE40.
+    control : bool
+        Build each layer's control word ``learn`` (access-port space 4,
+        ``lela.contract.CONTROL``): the host can stop a layer from learning,
+        for layer-wise training. Without it every layer always learns and a
+        control access is an access error; it costs about 26 logic cells on
+        the iCE40 UP5K, whose build leaves it out (docs/boards.md).
     read_register : bool
         Register the weight and bias memories' read data and the input
         activation word once more before the MAC array and the update unit
@@ -158,6 +164,7 @@ class Config:
     dropout_seeds: tuple[int, ...] = ()
     weight_memory: str = "dual_port"
     counters: bool = True
+    control: bool = True
     read_register: bool = True
     classifier_lanes: tuple[int, ...] = ()
 
@@ -265,8 +272,9 @@ class Config:
         if self.weight_memory not in WEIGHT_MEMORIES:
             fail("weight_memory", self.weight_memory,
                  f"must be one of {', '.join(WEIGHT_MEMORIES)}")
-        if not isinstance(self.counters, bool):
-            fail("counters", self.counters, "must be true or false")
+        for name in ("counters", "control"):
+            if not isinstance(getattr(self, name), bool):
+                fail(name, getattr(self, name), "must be true or false")
         if not isinstance(self.read_register, bool):
             fail("read_register", self.read_register, "must be true or false")
 

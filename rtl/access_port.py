@@ -91,6 +91,9 @@ class AccessPort(wiring.Component):
         The layer-information words, in ``lela.contract.INFO`` order.
     counters : bool
         The layer has its counters (else counter reads are errors).
+    control : bool
+        The layer has its control word ``learn`` (else it always learns, and
+        a control access is an error).
     register_request : bool
         Take the request into the port's own registers with ``req``
         (``Config.read_register`` of the layer's configuration).
@@ -124,7 +127,7 @@ class AccessPort(wiring.Component):
         The control word ``learn``: the layer updates on training samples.
     """
 
-    def __init__(self, *, n_in, n_out, lanes, weight_width, info, counters,
+    def __init__(self, *, n_in, n_out, lanes, weight_width, info, counters, control=True,
                  register_request=False):
         check_int(self, "lanes", lanes, 1)
         check_int(self, "n_in", n_in, 1)
@@ -140,6 +143,7 @@ class AccessPort(wiring.Component):
         self._weight_width = weight_width
         self._info = tuple(info)
         self._counters = bool(counters)
+        self._control = bool(control)
         self._register_request = bool(register_request)
         groups = n_out // lanes
         wgt = data.ArrayLayout(signed(weight_width), lanes)
@@ -181,7 +185,7 @@ class AccessPort(wiring.Component):
                    Mux(space == SPACE_COUNTERS,
                        (index < 2 * COUNTER_HIGH) & (counter_number < n_counters),
                    Mux(space == SPACE_INFO, index < len(info),
-                   Mux(space == SPACE_CONTROL, index < len(CONTROL), 0)))))
+                   Mux(space == SPACE_CONTROL, (index < len(CONTROL)) & self._control, 0)))))
         read_only = (space == SPACE_COUNTERS) | (space == SPACE_INFO)
         m.d.comb += [self.counter_index.eq(index[:COUNTER_INDEX_BITS]),
                      self.lane_en.eq(Const(1, P) << lane),
@@ -210,8 +214,9 @@ class AccessPort(wiring.Component):
                              lane.eq(Mux(is_w, w_lane, b_lane))]
                 with m.If(~error & write):
                     m.d.comb += [self.we_w.eq(is_w), self.we_b.eq(space == SPACE_B)]
-                    with m.If(space == SPACE_CONTROL):   # CONTROL = ("learn",)
-                        m.d.sync += self.learn.eq(wdata[0])
+                    if self._control:
+                        with m.If(space == SPACE_CONTROL):   # CONTROL = ("learn",)
+                            m.d.sync += self.learn.eq(wdata[0])
                 m.next = "DATA"
             with m.State("DATA"):
                 m.d.comb += self.active.eq(1)

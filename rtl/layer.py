@@ -249,7 +249,7 @@ class Layer(wiring.Component):
         info = self.info_words()
         m.submodules.access = access = AccessPort(
             n_in=N_in, n_out=self.n_out, lanes=P, weight_width=ww,
-            info=tuple(info[name] for name in INFO), counters=cfg.counters,
+            info=tuple(info[name] for name in INFO), counters=cfg.counters, control=cfg.control,
             register_request=cfg.read_register)
         wiring.connect(m, wiring.flipped(self.acc), access.acc)
         # a training sample updates the layer only while its control word

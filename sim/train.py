@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from lela.config import ConfigError
 from lela.contract import COUNTERS, cycle_bound
 from lela.data import check_dataset
 from lela.golden_model.experiment import SCHEDULES
@@ -93,6 +94,8 @@ def run_stream(cfg, x, label, train, *, sim="verilator", check_every=1, seed=0, 
                 f"+idle={idle}", f"+backpressure={backpressure}",
                 f"+stall_seed={seed % 0x7FFFFFFF + 1}",
                 f"+early_exit={int(early_exit[0])}", f"+threshold={int(early_exit[1])}"]
+    if learn and not cfg.control:
+        raise ConfigError("control: writing the control words learn needs them, not False")
     flags = {int(n): [bool(v) for v in f] for n, f in learn}
     ats = sorted(set(flags) | ({pause_at} if pause_at is not None else set()))
     pauses = [{"at": n, "counters": n == pause_at, "learn": flags.get(n)} for n in ats]
@@ -149,6 +152,9 @@ def train_rtl(cfg, dataset, *, epochs=7, schedule="simultaneous", sim="verilator
         raise ValueError(f"check_every must be at least 1, not {check_every}")
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
+    if schedule == "layerwise" and not cfg.control:
+        raise ConfigError("control: the layer-wise schedule needs the layers' control words, "
+                          "not False")
     model = FixedNetwork(cfg)
     x_train, x_test = model.quantize(dataset.x_train), model.quantize(dataset.x_test)
     total = epochs * (cfg.layers if schedule == "layerwise" else 1)

@@ -89,6 +89,8 @@ def add_config_arguments(parser):
     g.add_argument("--weight-memory", help="dual_port | single_port (maps to SPRAM)")
     g.add_argument("--counters", choices=("on", "off"),
                    help="build the per-layer performance counters")
+    g.add_argument("--control", choices=("on", "off"),
+                   help="build the per-layer control word learn (layer-wise training)")
     g.add_argument("--read-register", choices=("on", "off"),
                    help="register the memories' read data before the arithmetic (one more "
                         "cycle per pass, a faster clock)")
@@ -114,6 +116,8 @@ def config_from_args(args, default=None) -> Config:
             changes[name] = value
     if getattr(args, "counters", None) is not None:
         changes["counters"] = args.counters == "on"
+    if getattr(args, "control", None) is not None:
+        changes["control"] = args.control == "on"
     if getattr(args, "read_register", None) is not None:
         changes["read_register"] = args.read_register == "on"
     lanes = getattr(args, "lanes", None)
