@@ -277,9 +277,11 @@ class HostLink(wiring.Component):
         layer, space, index = (word[LAYER_SHIFT:], word[SPACE_SHIFT:LAYER_SHIFT],
                                word[:ACCESS_INDEX_BITS])
         sel = layer[:bits(layers)]
-        limit = Mux(space == P.SPACE_W, w_sizes[sel],
-                    Mux(space == P.SPACE_CONTROL, len(CONTROL), b_sizes[sel]))
-        writable = (space <= P.SPACE_B) | ((space == P.SPACE_CONTROL) & cfg.control)
+        limit = Mux(space == P.SPACE_W, w_sizes[sel], b_sizes[sel])
+        writable = space <= P.SPACE_B
+        if cfg.control:   # the control words too
+            limit = Mux(space == P.SPACE_CONTROL, len(CONTROL), limit)
+            writable |= space == P.SPACE_CONTROL
         m.d.sync += addr_bad.eq((layer >= layers) | ~writable | (index + count > limit))
 
         with m.FSM() as fsm:

@@ -228,8 +228,9 @@ class AccessPort(wiring.Component):
                 info_word = Const(0, ACCESS_DATA_BITS)
                 for n, value in enumerate(info):
                     info_word = Mux(index == n, value, info_word)
-                m.d.sync += other.eq(Mux(space == SPACE_COUNTERS, self.counter_data,
-                                         Mux(space == SPACE_CONTROL, self.learn, info_word)))
+                if self._control:
+                    info_word = Mux(space == SPACE_CONTROL, self.learn, info_word)
+                m.d.sync += other.eq(Mux(space == SPACE_COUNTERS, self.counter_data, info_word))
                 m.next = "DONE"
             with m.State("DONE"):
                 m.d.comb += self.active.eq(1)
