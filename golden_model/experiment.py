@@ -29,8 +29,8 @@ from lela.config import ConfigError
 from .float_model import FloatNetwork
 from .network import FixedNetwork
 
-__all__ = ["ROWS", "SCHEDULES", "markdown", "plot", "run_experiment", "run_row", "summarize",
-           "train_fixed_epoch"]
+__all__ = ["ROWS", "SCHEDULES", "markdown", "plot", "run_experiment", "run_row", "steps_text",
+           "summarize", "train_fixed_epoch"]
 
 #: row name -> (label, float method or "fixed", feedback override)
 ROWS = {
@@ -174,10 +174,12 @@ def saturation_lines(results):
     return lines
 
 
-def _steps(cfg):
-    eta = cfg["eta_shift"]
-    return (f"2^-{eta}" if isinstance(eta, int)
-            else "2^-(" + ", ".join(str(e) for e in eta) + ") per layer")
+def steps_text(eta_shift):
+    """``eta_shift`` (an int, or one entry per layer: a tuple or a JSON list)
+    as text: ``2^-7`` or ``2^-(5, 8, 10) per layer``."""
+    if isinstance(eta_shift, int):
+        return f"2^-{eta_shift}"
+    return "2^-(" + ", ".join(str(e) for e in eta_shift) + ") per layer"
 
 
 def markdown(results):
@@ -189,7 +191,7 @@ def markdown(results):
         f"({results['train_samples']} training, {results['test_samples']} test samples), "
         f"network {sizes}, {cfg['classes']} classes, loss {cfg['loss']}, "
         f"activations Q{cfg['act_width'] - cfg['act_frac'] - 1}.{cfg['act_frac']}, "
-        f"eta = {_steps(cfg)}, dropout {cfg['dropout']}, "
+        f"eta = {steps_text(cfg['eta_shift'])}, dropout {cfg['dropout']}, "
         f"{results['epochs']} epochs ({results['schedule']}), float batch {results['batch']} "
         f"(fixed-point: online), {_over_seeds(results)}.")
     sat = saturation_lines(results)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lela.golden_model.experiment import steps_text
+
 from .common import sizes_text
 
 __all__ = ["markdown"]
@@ -79,7 +81,7 @@ def _md_accuracy(a):
     out = ["## Accuracy per layer: float, fixed-point, RTL", "",
            (f"Digits ({a['train_samples']} training / {a['test_samples']} test samples), "
            f"network {sizes_text(a['sizes'])}, {a['feedback']} feedback, "
-           f"eta = 2^-{a['eta_shift']}, online, the same sample order "
+           f"eta = {steps_text(a['eta_shift'])}, online, the same sample order "
            f"(`lela.sim.train.epoch_order`, seed {a['order_seed']}) for every model. Test "
            "error (%) of each layer's classifier."), "",
            f"After {r['epochs']} epoch(s), with the RTL (Verilator, `lela.sim.train.train_rtl`):",
