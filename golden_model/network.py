@@ -18,7 +18,7 @@ from . import error_unit, mac_array
 from .dropout import dropout
 from .layer import LayerStep, Token, layer_step, update_order, weight_digest
 from .lfsr import JumpLfsr, classifier_matrix, feedback_matrix
-from .numerics import quantize, round_shift, saturate
+from .numerics import exact_matmul, quantize, round_shift, saturate
 
 __all__ = [
     "FixedNetwork",
@@ -185,11 +185,11 @@ class FixedNetwork:
         for start in range(0, len(x_q), chunk):
             h = x_q[start:start + chunk]
             for i in range(cfg.layers):
-                acc = _exact_matmul(h, self.w[i].T, forward_acc_width(cfg, i))
+                acc = exact_matmul(h, self.w[i].T, forward_acc_width(cfg, i))
                 acc += self.b[i] << cfg.act_frac
                 a = saturate(round_shift(acc, cfg.weight_frac), cfg.act_width)
                 h = dropout(cfg, i, np.maximum(a, 0), None, training=False)
-                ms = _exact_matmul(h, self.mk[i][0].T, score_acc_width(
+                ms = exact_matmul(h, self.mk[i][0].T, score_acc_width(
                     cfg.act_width, cfg.m_bits, cfg.sizes[i + 1], cfg.classes))
                 s = saturate(round_shift(ms, cfg.score_shift(i)), cfg.act_width)
                 yield slice(start, start + len(h)), i, a, s
@@ -221,15 +221,3 @@ class FixedNetwork:
         """Per-layer test error (fraction) on quantized inputs."""
         labels = np.asarray(labels)
         return (self.predict_batch(x_q) != labels[:, None]).mean(axis=0)
-
-
-def _exact_matmul(a, b, width):
-    """Integer ``a @ b`` whose every partial sum fits in ``width`` signed bits.
-
-    Within 54 bits every product and partial sum is an integer that float64
-    holds exactly, whatever the summation order, so the fast floating-point
-    product is used; wider sums stay in int64.
-    """
-    if width <= 54:
-        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
-    return a @ b

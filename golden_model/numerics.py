@@ -9,7 +9,7 @@ integer arrays (int64; callers keep values below 2**62).
 
 import numpy as np
 
-__all__ = ["quantize", "round_shift", "saturate", "signed_range"]
+__all__ = ["exact_matmul", "quantize", "round_shift", "saturate", "signed_range"]
 
 
 def signed_range(width):
@@ -40,3 +40,15 @@ def quantize(x, frac, width):
         raise ValueError("cannot quantize NaN or infinite inputs")
     lo, hi = signed_range(width)
     return np.clip(np.floor(x * (1 << frac) + 0.5), lo, hi).astype(np.int64)
+
+
+def exact_matmul(a, b, width):
+    """Integer ``a @ b`` whose every partial sum fits in ``width`` signed bits.
+
+    Within 54 bits every product and partial sum is an integer that float64
+    holds exactly, whatever the summation order, so the fast floating-point
+    product is used; wider sums stay in int64.
+    """
+    if width <= 54:
+        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    return a @ b

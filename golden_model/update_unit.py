@@ -17,7 +17,11 @@ __all__ = ["update"]
 
 def update(cfg, index, w, b, d, h_in):
     """New ``(w, b)`` of hidden layer ``index`` after one online step (inputs
-    are not modified)."""
-    dw = round_shift(np.outer(d, h_in), weight_shift(cfg, index))
+    are not modified). Only the rows of the neurons with an error are
+    computed: a row whose ``d_j`` is 0 steps by ``round_shift(0) = 0``."""
+    rows = np.flatnonzero(d)
+    dw = round_shift(np.outer(d[rows], h_in), weight_shift(cfg, index))
+    w_new = w.copy()
+    w_new[rows] = saturate(w[rows] - dw, cfg.weight_width)
     db = round_shift(d, bias_shift(cfg, index))
-    return (saturate(w - dw, cfg.weight_width), saturate(b - db, cfg.weight_width))
+    return w_new, saturate(b - db, cfg.weight_width)
