@@ -13,7 +13,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from lela.config import FEEDBACK_MODES
-from lela.golden_model.lfsr import MASK, WIDTH
+from lela.golden_model.lfsr import WIDTH, jump
 
 from ._params import check_choice, check_int
 
@@ -31,16 +31,11 @@ def unroll(state, bits):
     The first emitted bit is the least significant bit of ``draw`` (the
     golden model's :meth:`~lela.golden_model.lfsr.Lfsr.draw`). The steps are
     linear over GF(2): each output bit is computed here, at elaboration time,
-    as the set of state bits it XORs, so the logic is one XOR of a fixed set
-    of bits per output, however many steps are unrolled.
+    as the set of state bits it XORs (:func:`lela.golden_model.lfsr.jump`),
+    so the logic is one XOR of a fixed set of bits per output, however many
+    steps are unrolled.
     """
-    taps = [1 << i for i in range(WIDTH)]   # taps[i]: the state bits that bit i XORs
-    out = []
-    for _ in range(bits):
-        bit = taps[0]
-        out.append(bit)
-        taps = [(taps[i + 1] if i + 1 < WIDTH else 0) ^ (bit if MASK >> i & 1 else 0)
-                for i in range(WIDTH)]
+    out, taps = ([int(t) for t in masks] for masks in jump(bits))
     state = Value.cast(state)
     return Cat(*((state & t).xor() for t in out)), Cat(*((state & t).xor() for t in taps))
 

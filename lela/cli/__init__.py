@@ -20,6 +20,7 @@ from lela.config import Config, ConfigError, balance_lanes
 from lela.data import DataError
 
 __all__ = ["COMMANDS", "CommandError", "add_cluster_arguments", "add_config_arguments",
+           "add_schedule_arguments",
            "check_cluster_arguments", "config_from_args", "main", "output_dir", "output_file",
            "write_json"]
 
@@ -55,6 +56,19 @@ def _float_list(text):
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated numbers, not {text!r}") from None
+
+
+def add_schedule_arguments(parser, *, epochs, what):
+    """``--epochs`` (default ``epochs``) and ``--schedule``: every layer learns
+    from every training sample, or one layer after another; ``what`` says how
+    a layer is stopped from learning."""
+    from lela.golden_model.experiment import SCHEDULES
+    parser.add_argument("--epochs", type=int, default=epochs,
+                        help=f"training epochs (per layer with --schedule layerwise; "
+                             f"default {epochs})")
+    parser.add_argument("--schedule", choices=SCHEDULES, default="simultaneous",
+                        help=f"every layer learns from every training sample, or layer 1 "
+                             f"alone for --epochs, then layer 2 alone, ... ({what})")
 
 
 def add_config_arguments(parser):

@@ -19,9 +19,15 @@ from lela.boards.host import (
 )
 from lela.config import config_file
 from lela.data import check_dataset, load_dataset
-from lela.golden_model.experiment import SCHEDULES
 
-from . import CommandError, add_config_arguments, config_from_args, output_file, write_json
+from . import (
+    CommandError,
+    add_config_arguments,
+    add_schedule_arguments,
+    config_from_args,
+    output_file,
+    write_json,
+)
 
 __all__ = ["SIM_CONFIG", "SIM_ENGINES", "add_arguments", "run"]
 
@@ -58,12 +64,8 @@ def add_arguments(parser):
         if name == "train":
             p.add_argument("--dataset", default="digits",
                            help="'digits' (embedded, default) or a folder of MNIST-style IDX files")
-            p.add_argument("--epochs", type=int, default=1,
-                           help="training epochs (per layer with --schedule layerwise; default 1)")
-            p.add_argument("--schedule", choices=SCHEDULES, default="simultaneous",
-                           help="every layer learns from every training sample, or one layer "
-                                "after another (the control words learn, written between "
-                                "the phases)")
+            add_schedule_arguments(p, epochs=1, what="the control words learn, written "
+                                                     "between the phases")
             p.add_argument("--train-samples", type=int,
                            help=f"use only the first N training samples "
                                 f"(--sim pysim: {PYSIM_SAMPLES[0]})")

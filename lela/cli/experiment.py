@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from lela.data import check_dataset, load_dataset
-from lela.golden_model.experiment import ROWS, SCHEDULES, markdown, plot, run_experiment
+from lela.golden_model.experiment import ROWS, markdown, plot, run_experiment
 
-from . import CommandError, add_config_arguments, config_from_args, output_file
+from . import (
+    CommandError,
+    add_config_arguments,
+    add_schedule_arguments,
+    config_from_args,
+    output_file,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -22,15 +28,11 @@ def add_arguments(parser):
     """The flags of ``lela experiment``."""
     parser.add_argument("--dataset", default="digits", metavar="digits|DIR",
                         help="'digits' (embedded) or a directory of IDX files (default digits)")
-    parser.add_argument("--epochs", type=int, default=20,
-                        help="epochs (per layer with --schedule layerwise; default 20)")
+    add_schedule_arguments(parser, epochs=20, what="the local rows; backprop and FA then train "
+                                                   "all layers for as many epochs in total")
     parser.add_argument("--seeds", type=int, default=3, help="runs per row (default 3)")
     parser.add_argument("--batch", type=int, default=1,
                         help="mini-batch of the float rows, mean gradient (default 1: online)")
-    parser.add_argument("--schedule", choices=SCHEDULES, default="simultaneous",
-                        help="local rows: all layers at once, or one layer after another "
-                             "for --epochs each (backprop and FA then train all layers for "
-                             "as many epochs in total)")
     parser.add_argument("--methods", default=",".join(ROWS), metavar="M1,M2,...",
                         help=f"rows to run, from {', '.join(ROWS)} (default all)")
     parser.add_argument("--train-samples", type=int, metavar="N",

@@ -6,11 +6,17 @@ import sys
 
 from lela.boards import icebreaker, ulx3s
 from lela.data import load_dataset
-from lela.golden_model.experiment import SCHEDULES
 from lela.sim.runner import SIMULATORS
 from lela.sim.train import train_rtl
 
-from . import add_config_arguments, config_from_args, output_dir, output_file, write_json
+from . import (
+    add_config_arguments,
+    add_schedule_arguments,
+    config_from_args,
+    output_dir,
+    output_file,
+    write_json,
+)
 
 __all__ = ["BOARD_CLOCKS_MHZ", "add_arguments", "run"]
 
@@ -23,12 +29,8 @@ def add_arguments(parser):
     """The flags of ``lela train``."""
     parser.add_argument("--dataset", default="digits",
                         help="'digits' (embedded, default) or a folder of MNIST-style IDX files")
-    parser.add_argument("--epochs", type=int, default=7,
-                        help="training epochs (per layer with --schedule layerwise; default 7)")
-    parser.add_argument("--schedule", choices=SCHEDULES, default="simultaneous",
-                        help="every layer learns from every training sample, or layer 1 alone "
-                             "for --epochs, then layer 2 alone, ... (the host clears the "
-                             "others' control word learn between the phases)")
+    add_schedule_arguments(parser, epochs=7, what="the host clears the other layers' control "
+                                                  "word learn between the phases")
     parser.add_argument("--train-samples", type=int, help="use only the first N training samples")
     parser.add_argument("--test-samples", type=int, help="use only the first N test samples")
     parser.add_argument("--sim", choices=SIMULATORS, default="verilator")
