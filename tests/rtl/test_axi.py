@@ -18,6 +18,7 @@ from lela.contract import (
     AXIL_THRESHOLD,
     AXIS_RESULT_BITS,
     INFO,
+    SPACE_CONTROL,
     SPACE_INFO,
     SPACE_W,
     axil_window_address,
@@ -257,6 +258,11 @@ def test_registers_take_aw_and_w_in_either_order_and_reject_what_they_must():
         seen["w_kept"] = (w0, await axi.read(ctx, window(SPACE_W, 3)))
         assert await axi.write(ctx, window(SPACE_W, 3), 0x55, order="aw_first") == AXI_OKAY
         seen["w_written"] = await axi.read(ctx, window(SPACE_W, 3))
+        # the control word learn: 1 after reset, written 0, read back
+        seen["learn"] = [await axi.read(ctx, window(SPACE_CONTROL, 0)),
+                         await axi.write(ctx, window(SPACE_CONTROL, 0), 0),
+                         await axi.read(ctx, window(SPACE_CONTROL, 0)),
+                         await axi.read(ctx, window(SPACE_CONTROL, 1))]
 
     _simulate(dut, bench)
     assert seen["threshold"] == (0xAB45 & 0xFFFF, AXI_OKAY)   # 0x345 with byte 1 = 0xAB
@@ -271,6 +277,7 @@ def test_registers_take_aw_and_w_in_either_order_and_reject_what_they_must():
     assert seen["partial"] == AXI_SLVERR
     assert seen["w_kept"][0] == seen["w_kept"][1] and seen["w_kept"][0][1] == AXI_OKAY
     assert seen["w_written"] == (0x55, AXI_OKAY)
+    assert seen["learn"] == [(1, AXI_OKAY), AXI_OKAY, (0, AXI_OKAY), (0, AXI_SLVERR)]
 
 
 def test_samples_in_results_out_equal_the_model():
