@@ -36,9 +36,9 @@ SMALL = Config(sizes=(64, 16, 16), lanes=(4, 2), m_seeds=(0x1234567, 0x89ABCDE),
 #: (m_axis, B, R) per cycle
 CONDITIONS = {"plain": (0.0, 0.0), "input-pauses": (0.3, 0.0),
               "output-backpressure": (0.0, 0.5), "both": (0.3, 0.5)}
-#: early exit on, at a margin of 0.125 (act_frac 12): of the inference digits
-#: below, two exit at layer 0 and two go on
-EARLY_EXIT = (1, 1 << 9)
+#: early exit on, at a margin of 0.125: of the inference digits below, some
+#: exit at layer 0 and some go on
+EARLY_EXIT = (1, 1 << (SMALL.act_frac - 3))
 COUNT = 12
 
 
