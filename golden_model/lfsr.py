@@ -18,7 +18,8 @@ import numpy as np
 from lela.contract import LFSR_MASK as MASK
 from lela.contract import LFSR_WIDTH as WIDTH
 
-__all__ = ["MASK", "WIDTH", "Lfsr", "classifier_matrix", "draws", "feedback_matrix", "jump"]
+__all__ = ["MASK", "WIDTH", "JumpLfsr", "Lfsr", "classifier_matrix", "draws", "feedback_matrix",
+           "jump"]
 
 
 class Lfsr:
@@ -77,6 +78,7 @@ class JumpLfsr:
 
     @property
     def state(self):
+        """The LFSR's state (moves by ``count * bits`` steps per :meth:`draws`)."""
         return self.lfsr.state
 
     def draws(self):
