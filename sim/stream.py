@@ -33,6 +33,12 @@ Plusargs of ``lela_stream`` (all but the first three optional):
                     is then after ``pause_next`` samples (-1: none), which the
                     testbench may write while paused
 ``+early_exit=E``, ``+threshold=T``  the early-exit inputs
+``+load=FILE``, ``+load_count=N``  before the first sample, write the N
+                    access-port requests of FILE (:func:`write_loads`'s format)
+                    and stop with an error if one is refused: the initial
+                    weights of a memory without initial contents
+                    (``weights_loaded_at_start`` in the manifest), as the host
+                    writes them on a board
 ``+finish``         ``$finish`` after the last result (the free-running binary)
 """
 
@@ -42,10 +48,12 @@ from pathlib import Path
 
 import numpy as np
 
+from lela.contract import SPACE_B, SPACE_W, access_address
 from lela.golden_model.network import FixedNetwork
 
-__all__ = ["CLOCK_NS", "STREAM_TOP", "check_results", "decode_results", "expected_results", "read_results",
-           "write_samples", "write_stream_top"]
+__all__ = ["CLOCK_NS", "STREAM_TOP", "Mismatch", "check_results", "decode_results",
+           "expected_results", "read_results", "write_loads", "write_samples",
+           "write_stream_top"]
 
 #: Name of the streaming top level.
 STREAM_TOP = "lela_stream"
@@ -75,6 +83,7 @@ def write_stream_top(manifest, n0, path):
     w_req, w_resp = ports["i_acc__payload"]["width"], ports["o_acc__payload"]["width"]
     w_addr, w_data = req["addr"]["width"], req["data"]["width"]
     raw_bits = 8 * ((w_in + 7) // 8)
+    load_bits = 8 * ((w_req + 7) // 8)
     # No ports, and the testbench's signals (public for Verilator's VPI) are
     # read only at clock edges: logic that depends on a signal the VPI may
     # write is evaluated on every step, which costs a fifth of the speed.
@@ -112,7 +121,11 @@ module {STREAM_TOP};
   reg resp_ready = 1'b0;
   wire [{w_resp - 1}:0] resp;
   reg [8*4096-1:0] path;
-  integer fin, fout, code, arg;
+  integer fin, fout, fload, code, arg;
+  // the loader: access-port writes before the first sample
+  reg [{load_bits - 1}:0] load_raw;
+  integer load_count = 0, loads = 0;
+  reg loading = 1'b0;
   integer samples = 0, beats = 0, got = 0, pause_at = -1;
   integer idle = 0, backpressure = 0, finish = 0;
   reg early_exit = 1'b0;
@@ -132,6 +145,13 @@ module {STREAM_TOP};
     if ($value$plusargs("early_exit=%d", arg)) early_exit = arg[0];
     if ($value$plusargs("threshold=%d", arg)) threshold = arg[{w_thr - 1}:0];
     if ($test$plusargs("finish")) finish = 1;
+    if ($value$plusargs("load_count=%d", arg)) load_count = arg;
+    if (load_count > 0) begin
+      if (!$value$plusargs("load=%s", path)) $fatal(1, "{STREAM_TOP}: +load=FILE missing");
+      fload = $fopen(path, "rb");
+      if (fload == 0) $fatal(1, "{STREAM_TOP}: cannot open the load file");
+      loading = 1'b1;
+    end
     if (samples == 0) done = 1'b1;
   end
   always @(posedge clk) begin
@@ -143,7 +163,8 @@ module {STREAM_TOP};
     if (!rst) begin
       // the source: a beat offered unless idle, held until taken
       if (!valid || ready) begin
-        if (beats < samples * {n0} && beats != pause_at * {n0} && rng[7:0] >= idle) begin
+        if (!loading && beats < samples * {n0} && beats != pause_at * {n0}
+            && rng[7:0] >= idle) begin
           code = $fread(raw, fin);
           beat <= raw[{w_in - 1}:0];
           valid <= 1'b1;
@@ -151,7 +172,7 @@ module {STREAM_TOP};
         end else
           valid <= 1'b0;
       end
-      if (beats == pause_at * {n0} && got == pause_at)
+      if (!loading && beats == pause_at * {n0} && got == pause_at)
         paused <= 1'b1;
       if (paused && resume) begin
         paused <= 1'b0;
@@ -168,8 +189,21 @@ module {STREAM_TOP};
         end
       end
       rready <= rng[15:8] >= backpressure;
+      // the loader's requests, one at a time, until the last is answered
+      if (loading && loads < load_count && !req_valid && !resp_ready) begin
+        code = $fread(load_raw, fload);
+        req <= load_raw[{w_req - 1}:0];
+        req_valid <= 1'b1;
+        loads = loads + 1;
+      end
+      if (loading && resp_valid && resp_ready) begin
+        if (resp[{resp["error"]["offset"]}])
+          $fatal(1, "{STREAM_TOP}: the access port refused load request %0d", loads - 1);
+        if (loads == load_count)
+          loading <= 1'b0;
+      end
       // one access-port request per rise of acc_go; acc_done until it falls
-      if (acc_go && !acc_done && !req_valid && !resp_ready) begin
+      if (!loading && acc_go && !acc_done && !req_valid && !resp_ready) begin
         req <= acc_addr << {req["addr"]["offset"]}
                | acc_wdata << {req["data"]["offset"]}
                | acc_write << {req["write"]["offset"]};
@@ -181,6 +215,8 @@ module {STREAM_TOP};
       end
       if (resp_valid && resp_ready) begin
         resp_ready <= 1'b0;
+      end
+      if (!loading && resp_valid && resp_ready) begin
         acc_rdata <= resp[{resp["data"]["offset"] + resp["data"]["width"] - 1}:{resp["data"]["offset"]}];
         acc_error <= resp[{resp["error"]["offset"]}];
         acc_done <= 1'b1;
@@ -217,6 +253,27 @@ def write_samples(manifest, x, label, train, path):
     nbytes = (width + 7) // 8
     raw = beats.reshape(-1).astype(">u8").view(np.uint8).reshape(-1, 8)[:, 8 - nbytes:]
     Path(path).write_bytes(raw.tobytes())
+
+
+def write_loads(manifest, weights, path):
+    """Write the access-port requests that put ``weights`` (``[(W_i, b_i)]``,
+    integers) into the design, as ``lela_stream``'s ``+load`` reads them: one
+    write request per weight and bias, each big-endian in the request's width
+    rounded up to bytes. Returns the number of requests."""
+    fields = _ports(manifest)["i_acc__payload"]["layout"]["fields"]
+    nbytes = (_ports(manifest)["i_acc__payload"]["width"] + 7) // 8
+    mask = (1 << fields["data"]["width"]) - 1
+    out = bytearray()
+    for i, (w, b) in enumerate(weights):
+        for space, values in ((SPACE_W, np.asarray(w).reshape(-1)), (SPACE_B, np.asarray(b))):
+            for idx, v in enumerate(values.tolist()):
+                # wider than 64 bits: Python ints, not numpy's
+                req = (access_address(i, space, idx) << fields["addr"]["offset"]
+                       | (v & mask) << fields["data"]["offset"]
+                       | 1 << fields["write"]["offset"])
+                out += req.to_bytes(nbytes, "big")
+    Path(path).write_bytes(bytes(out))
+    return len(out) // nbytes
 
 
 def read_results(path):

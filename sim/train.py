@@ -22,7 +22,7 @@ from lela.config import ConfigError
 from lela.contract import COUNTERS, cycle_bound
 from lela.data import check_dataset
 from lela.golden_model.experiment import SCHEDULES
-from lela.golden_model.network import FixedNetwork
+from lela.golden_model.network import FixedNetwork, initial_weights
 
 from .runner import build, run_job
 from .stream import (
@@ -31,10 +31,11 @@ from .stream import (
     decode_results,
     expected_results,
     read_results,
+    write_loads,
     write_samples,
 )
 
-__all__ = ["epoch_order", "layerwise_phases", "train_rtl"]
+__all__ = ["epoch_order", "layerwise_phases", "load_plusargs", "run_stream", "train_rtl"]
 
 
 def epoch_order(count, epoch, seed=0):
@@ -94,6 +95,7 @@ def run_stream(cfg, x, label, train, *, sim="verilator", check_every=1, seed=0, 
                 f"+idle={idle}", f"+backpressure={backpressure}",
                 f"+stall_seed={seed % 0x7FFFFFFF + 1}",
                 f"+early_exit={int(early_exit[0])}", f"+threshold={int(early_exit[1])}"]
+    plusargs += load_plusargs(manifest, cfg, jobdir)
     if learn and not cfg.control:
         raise ConfigError("control: writing the control words learn needs them, not False")
     flags = {int(n): [bool(v) for v in f] for n, f in learn}
@@ -129,6 +131,19 @@ def run_stream(cfg, x, label, train, *, sim="verilator", check_every=1, seed=0, 
     return {"results": got, "cycles": cycles, "model_pred": model_pred, "result": result,
             "run_seconds": run_s, "startup_seconds": startup, "build_seconds": build_s,
             "samples_file": samples, "results_file": results}
+
+
+def load_plusargs(manifest, cfg, jobdir):
+    """The plusargs that make ``lela_stream`` write the model's initial
+    weights through the access port before the first sample, for a design
+    whose weight memories have no initial contents (the manifest's
+    ``weights_loaded_at_start``; the host does the same on a board); none
+    for the others."""
+    if not manifest["weights_loaded_at_start"]:
+        return []
+    path = jobdir / "load.bin"
+    count = write_loads(manifest, initial_weights(cfg), path)
+    return [f"+load={path}", f"+load_count={count}"]
 
 
 def layerwise_phases(cfg, epochs, samples):

@@ -6,7 +6,10 @@ only, the work is done by the libraries below (``lela.golden_model``,
 ``lela.rtl``, ``lela.sim``, ``lela.boards``, ``lela.bench``). This module
 dispatches, and turns every error a user can cause (a bad configuration,
 unreadable data, an unusable path, a board that cannot be reached) into one
-line on standard error and exit status 2.
+line on standard error and exit status 2. A simulated design that differs
+from the fixed-point model (:class:`lela.sim.stream.Mismatch`) is one line
+naming the seed, sample, layer, quantity and both values, with exit status 1.
+``lela --debug COMMAND`` shows the traceback of any of these instead.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 from lela.config import Config, ConfigError, balance_lanes
 from lela.data import DataError
+from lela.sim.stream import Mismatch
 
 __all__ = ["COMMANDS", "CommandError", "add_cluster_arguments", "add_config_arguments",
            "add_schedule_arguments",
@@ -210,6 +214,8 @@ def main(argv=None) -> int:
     """Run the ``lela`` command line; return the exit status."""
     parser = argparse.ArgumentParser(
         prog="lela", description="Local Error Learning Accelerator: on-chip local learning.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error instead of its one line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -218,13 +224,15 @@ def main(argv=None) -> int:
     module = importlib.import_module(f"lela.cli.{args.command}")
     try:
         return module.run(args) or 0
-    except ConfigError as e:
-        print(f"lela {args.command}: configuration error: {e}", file=sys.stderr)
-    except DataError as e:
-        print(f"lela {args.command}: data error: {e}", file=sys.stderr)
-    except CommandError as e:
-        print(f"lela {args.command}: {e}", file=sys.stderr)
-    return 2
+    except (ConfigError, DataError, CommandError, Mismatch) as e:
+        if args.debug:
+            raise
+        kind = next((text for cls, text in ((ConfigError, "configuration error: "),
+                                            (DataError, "data error: "),
+                                            (Mismatch, "the design differs from the model: "))
+                     if isinstance(e, cls)), "")
+        print(f"lela {args.command}: {kind}{e}", file=sys.stderr)
+        return 1 if isinstance(e, Mismatch) else 2
 
 
 if __name__ == "__main__":

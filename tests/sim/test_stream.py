@@ -69,6 +69,26 @@ def test_stream_equals_the_model_under_stalls(sim, condition, builds):
         assert sum(run["cycles"][:12]) > sum(plain["cycles"][:12])
 
 
+@pytest.mark.parametrize("condition", CONDITIONS)
+def test_single_port_stream_loads_the_initial_weights_under_stalls(sim, condition, builds):
+    """A single-port weight memory has no initial contents: the stream writes
+    the model's initial weights through the access port before the first
+    sample, and every result then equals the model's, with and without idle
+    cycles and backpressure (counters read at a pause after the training)."""
+    cfg = SMALL.replace(weight_memory="single_port")
+    idle, bp = CONDITIONS[condition]
+    count = 30 if sim == "verilator" else 6
+    x, label, train = digits(cfg, count, seed=6)
+    train[-count // 3:] = 0
+    n_train = int(train.sum())
+    run = run_stream(cfg, x, label, train, sim=sim, idle=idle, backpressure=bp, seed=7,
+                     pause_at=n_train, build_root=builds, name=f"single-{condition}", **QUIET)
+    assert [r["pred"] for r in run["results"]] == run["model_pred"].tolist()
+    # the load itself is not counted as training: n_train updates of every weight
+    writes = [row["weight_writes"] for row in run["result"]["counters_at"]]
+    assert writes == [n_train * cfg.sizes[i] * cfg.sizes[i + 1] for i in range(cfg.layers)]
+
+
 def test_stream_pause_reads_the_training_counters(builds):
     """With a pause after the training samples, the counters read there count
     only those (the inference samples after it write no weights)."""
