@@ -25,13 +25,18 @@ from .contract import (
     weight_shift,
 )
 
-__all__ = ["DEFAULT", "DEFAULT_ETA_SHIFTS", "FEEDBACK_MODES", "LOSSES", "WEIGHT_MEMORIES", "Config", "ConfigError",
+__all__ = ["DEFAULT", "DEFAULT_ETA_SHIFTS", "FEEDBACK_MODES", "LOSSES", "PRIMITIVES",
+           "WEIGHT_MEMORIES", "Config", "ConfigError",
            "balance_lanes", "config_file", "divisors", "read_toml"]
 
 FEEDBACK_MODES = ("symmetric", "sign_concordant", "independent")
 LOSSES = ("square_hinge", "cross_entropy")
 #: Kinds of weight memory a layer can be built with (see :class:`Config`).
 WEIGHT_MEMORIES = ("dual_port", "single_port")
+#: Primitive sets the RTL can be built from (``Config.primitives``).
+PRIMITIVES = ("portable", "ecp5")
+#: Operand bits of the ECP5's MULT18X18D (signed).
+ECP5_MULT_BITS = 18
 #: Losses the fixed-point datapath (and so the RTL) implements.
 HARDWARE_LOSSES = ("square_hinge",)
 
@@ -137,6 +142,17 @@ class Config:
         arithmetic is the same with and without. The access port then also
         registers its request (``25 + weight_width`` flip-flops per layer,
         :class:`lela.rtl.access_port.AccessPort`).
+    primitives : str
+        What the MAC lanes' multipliers are built from. ``portable``
+        (default): a ``*`` between registers, which any simulator runs and
+        synthesis maps to its DSP blocks as it can. ``ecp5``: each lane's
+        multiplier is an ECP5 ``MULT18X18D`` instantiated with its input and
+        output registers set (Yosys sets none of them when it infers one),
+        the ULX3S build's form; simulation uses lela's behavioural model of
+        the primitive (``rtl/models/ecp5``), so the board's netlist is the
+        one simulated. The cycle counts and the arithmetic are the same in
+        both; ``ecp5`` needs ``act_width`` and ``weight_width`` of at most 18
+        bits (the multiplier's operands).
     classifier_lanes : tuple of int
         Classifier products per cycle ``Q`` of every hidden layer's error unit
         (one entry per hidden layer), or empty (the default) to choose them
@@ -166,6 +182,7 @@ class Config:
     counters: bool = True
     control: bool = True
     read_register: bool = True
+    primitives: str = "portable"
     classifier_lanes: tuple[int, ...] = ()
 
     def __post_init__(self):
@@ -277,6 +294,14 @@ class Config:
                 fail(name, getattr(self, name), "must be true or false")
         if not isinstance(self.read_register, bool):
             fail("read_register", self.read_register, "must be true or false")
+        if self.primitives not in PRIMITIVES:
+            fail("primitives", self.primitives, f"must be one of {', '.join(PRIMITIVES)}")
+        if self.primitives == "ecp5":
+            for name in ("act_width", "weight_width"):
+                if getattr(self, name) > ECP5_MULT_BITS:
+                    fail(name, getattr(self, name),
+                         f"must be at most {ECP5_MULT_BITS} with primitives = 'ecp5' (the "
+                         f"MULT18X18D's operands)")
 
     def check_hardware(self):
         """Raise :class:`ConfigError` if the fixed-point datapath cannot run this config."""

@@ -446,3 +446,13 @@ def test_balance_lanes_reaches_the_smallest_bound_within_the_budget():
 def test_balance_lanes_rejects_a_budget_it_cannot_meet(budget, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         balance_lanes(Config(), budget)
+
+
+def test_primitives_are_checked():
+    assert Config(primitives="ecp5").primitives == "ecp5"
+    with pytest.raises(ConfigError, match=r"^primitives: must be one of portable, ecp5, "
+                                          r"not 'xilinx'$"):
+        Config(primitives="xilinx")
+    with pytest.raises(ConfigError, match=r"^weight_width: must be at most 18 with primitives "
+                                          r"= 'ecp5' \(the MULT18X18D's operands\), not 20$"):
+        Config(primitives="ecp5", weight_width=20, weight_frac=14)

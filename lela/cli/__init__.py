@@ -105,6 +105,9 @@ def add_config_arguments(parser):
     for name in ("act-width", "act-frac", "weight-width", "weight-frac", "m-bits"):
         g.add_argument(f"--{name}", type=int)
     g.add_argument("--weight-memory", help="dual_port | single_port (maps to SPRAM)")
+    g.add_argument("--primitives", help="portable | ecp5 (the MAC lanes' multipliers as "
+                                        "MULT18X18D with their registers, and lela's models "
+                                        "of them in simulation)")
     g.add_argument("--counters", choices=("on", "off"),
                    help="build the per-layer performance counters")
     g.add_argument("--control", choices=("on", "off"),
@@ -128,7 +131,7 @@ def config_from_args(args, default=None) -> Config:
             changes[name] = value[0] if len(value) == 1 else value
     for name in ("classes", "feedback", "loss", "init_seed",
                  "m_seeds", "k_seeds", "act_width", "act_frac", "weight_width",
-                 "weight_frac", "m_bits", "weight_memory"):
+                 "weight_frac", "m_bits", "weight_memory", "primitives"):
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
