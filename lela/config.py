@@ -47,7 +47,7 @@ HARDWARE_LOSSES = ("square_hinge",)
 DEFAULT_ETA_SHIFTS = (5, 8, 10)
 
 #: Widest signed intermediate value the fixed-point model computes exactly (it
-#: uses NumPy int64); :meth:`Config.check_hardware` keeps every step within it.
+#: uses NumPy int64); :meth:`Config.check_fixed_point` keeps every step within it.
 INT_BITS = 64
 
 
@@ -112,6 +112,13 @@ class Config:
     dropout_seeds : tuple of int
         Per-layer seed of the dropout LFSR (non-zero 32-bit values), or empty
         (the default) for seeds derived from ``m_seeds`` (:attr:`dropout_seeds_used`).
+    batch : int
+        Mini-batch size ``B`` of the fixed-point rule: the training samples of
+        a batch go forward with the same weights, and each layer steps once
+        per batch by the sum over the batch of ``d h^T`` (and of ``d``),
+        summed exactly and rounded once (docs/numerics.md "Mini-batches").
+        1 (the default) is the online rule, bit for bit. The RTL trains
+        online only for now (:meth:`check_hardware`).
     weight_memory : str
         How each layer's weight memory is built. ``dual_port`` (default): a
         read port and a write port, initial contents (the initial weights);
@@ -178,6 +185,7 @@ class Config:
     loss: str = "square_hinge"
     dropout: float | tuple[float, ...] = 0.0
     dropout_seeds: tuple[int, ...] = ()
+    batch: int = 1
     weight_memory: str = "dual_port"
     counters: bool = True
     control: bool = True
@@ -286,6 +294,7 @@ class Config:
                 if not 0 < s < 2**LFSR_WIDTH:
                     fail("dropout_seeds", self.dropout_seeds,
                          f"every seed must be in [1, 2**{LFSR_WIDTH} - 1]")
+        check_int("batch", self.batch, 1)
         if self.weight_memory not in WEIGHT_MEMORIES:
             fail("weight_memory", self.weight_memory,
                  f"must be one of {', '.join(WEIGHT_MEMORIES)}")
@@ -304,7 +313,20 @@ class Config:
                          f"MULT18X18D's operands)")
 
     def check_hardware(self):
-        """Raise :class:`ConfigError` if the fixed-point datapath cannot run this config."""
+        """Raise :class:`ConfigError` if the RTL cannot run this config: the
+        checks of :meth:`check_fixed_point`, and ``batch = 1`` (the RTL trains
+        online only for now). Returns the configuration."""
+        self.check_fixed_point()
+        if self.batch != 1:
+            raise ConfigError(f"batch: the RTL trains online only (batch = 1) for now, "
+                              f"not {self.batch!r}")
+        return self
+
+    def check_fixed_point(self):
+        """Raise :class:`ConfigError` if the fixed-point datapath (the golden
+        model's :class:`~lela.golden_model.network.FixedNetwork`) cannot run
+        this config: its loss, dropout probabilities of ``k/256`` and every
+        intermediate value within :data:`INT_BITS`. Returns the configuration."""
         if self.loss not in HARDWARE_LOSSES:
             raise ConfigError(
                 f"loss: the fixed-point datapath implements {', '.join(HARDWARE_LOSSES)}, "
@@ -341,12 +363,15 @@ class Config:
             yield (("act_width", "m_bits"), f"layer {i + 1}'s score and error sums",
                    score_acc_bound(self.act_width, self.m_bits, n, self.classes)
                    + half(self.score_shift(i)))
-        shifts = ("act_width", "act_frac", "weight_frac", "eta_shift")
+        # a mini-batch's update sums ``batch`` products (or errors) before its rounding
+        shifts = ("act_width", "act_frac", "weight_frac", "eta_shift") + (
+            ("batch",) if self.batch > 1 else ())
         for i in range(self.layers):
             ws, bs = weight_shift(self, i), bias_shift(self, i)
             yield shifts, f"layer {i + 1}'s weight update", \
-                ((act * act) << lsh(ws)) + half(ws) + weight
-            yield shifts, f"layer {i + 1}'s bias update", (act << lsh(bs)) + half(bs) + weight
+                ((self.batch * act * act) << lsh(ws)) + half(ws) + weight
+            yield shifts, f"layer {i + 1}'s bias update", \
+                ((self.batch * act) << lsh(bs)) + half(bs) + weight
 
     # -- derived quantities ----------------------------------------------
     @property
@@ -382,7 +407,7 @@ class Config:
     @property
     def dropout_thresholds(self) -> tuple[int, ...]:
         """Per hidden layer, ``k = 256 p``: a neuron is dropped when its 8-bit
-        draw is below ``k`` (``check_hardware`` makes sure it is an integer)."""
+        draw is below ``k`` (``check_fixed_point`` makes sure it is an integer)."""
         return tuple(int(p * (1 << DROPOUT_BITS)) for p in self.dropout_rates)
 
     @property

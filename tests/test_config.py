@@ -99,6 +99,10 @@ RULES = {
     "dropout_low": ({"dropout": -0.1}, "dropout: must be a number in [0, 1), not -0.1"),
     "dropout_bool": ({"dropout": True}, "dropout: must be a number in [0, 1), not True"),
     "dropout_str": ({"dropout": "0.5"}, "dropout: must be a number in [0, 1), not '0.5'"),
+    "batch_zero": ({"batch": 0}, "batch: must be >= 1, not 0"),
+    "batch_float": ({"batch": 2.0}, "batch: must be an integer, not 2.0"),
+    "batch_bool": ({"batch": True}, "batch: must be an integer, not True"),
+    "batch_str": ({"batch": "4"}, "batch: must be an integer, not '4'"),
     "weight_memory": ({"weight_memory": "spram"},
                       "weight_memory: must be one of dual_port, single_port, not 'spram'"),
     "counters_int": ({"counters": 1}, "counters: must be true or false, not 1"),
@@ -210,6 +214,47 @@ def test_check_hardware_update_width():
                 "needs 76 bits, more than the 64 the fixed-point model computes exactly, "
                 "not (31, 0, 14, 0)"):
         cfg.check_hardware()
+
+
+def test_batch_default_round_trip_and_toml(tmp_path):
+    assert DEFAULT.batch == 1 and DEFAULT.to_dict()["batch"] == 1
+    cfg = DEFAULT.replace(batch=32)
+    assert Config.from_dict(cfg.to_dict()) == cfg
+    path = tmp_path / "c.toml"
+    path.write_text("[lela]\nbatch = 32\n")
+    assert Config.from_toml(path) == cfg
+    path.write_text("[lela]\nbatch = 0\n")
+    with raises("batch: must be >= 1, not 0"):
+        Config.from_toml(path)
+    # a new depth keeps the batch
+    assert cfg.with_layers((64, 32)).batch == 32
+
+
+def test_check_hardware_rejects_mini_batches():
+    # the fixed-point model runs any batch; the RTL trains online only
+    for batch in (2, 32):
+        cfg = Config(batch=batch)
+        assert cfg.check_fixed_point() is cfg
+        with raises(f"batch: the RTL trains online only (batch = 1) for now, not {batch}"):
+            cfg.check_hardware()
+    assert Config(batch=1).check_hardware() == DEFAULT
+
+
+def test_check_fixed_point_batch_width():
+    # the batch's sum of B products 2**30 (16-bit d and h) before the rounding
+    # shift of 11: B = 2**32 - 1 still fits 64 bits, B = 2**33 does not
+    Config(batch=2**32 - 1).check_fixed_point()
+    with raises("act_width, act_frac, weight_frac, eta_shift, batch: layer 1's weight update "
+                "needs 65 bits, more than the 64 the fixed-point model computes exactly, "
+                "not (16, 10, 14, (5, 8, 10), 8589934592)"):
+        Config(batch=2**33).check_fixed_point()
+    # a left shift (eta = 1, weights finer than the activations): the sum is shifted left
+    cfg = Config(act_width=24, act_frac=0, weight_frac=14, eta_shift=0)
+    cfg.replace(batch=4).check_fixed_point()
+    with raises("act_width, act_frac, weight_frac, eta_shift, batch: layer 1's weight update "
+                "needs 65 bits, more than the 64 the fixed-point model computes exactly, "
+                "not (24, 0, 14, 0, 8)"):
+        cfg.replace(batch=8).check_fixed_point()
 
 
 def test_check_hardware_widest_accepted():
