@@ -12,7 +12,8 @@ the same order.
 Rows (:data:`ROWS`): backprop and feedback alignment (one trainable top
 classifier, so only the last layer has an error), the local rule with
 symmetric, sign-concordant and independent feedback, the local rule with
-trainable classifiers, and the bit-exact fixed-point model (always online,
+trainable classifiers, and the bit-exact fixed-point model (online, or
+mini-batches of ``cfg.batch`` with their updates summed and rounded once;
 feedback from ``--feedback``).
 """
 
@@ -52,7 +53,9 @@ def _fixed_error(net, xq, labels):
 
 
 def train_fixed_epoch(net, xq, labels, order, active=None):
-    """One online pass of a :class:`FixedNetwork` over ``xq`` in ``order``.
+    """One pass of a :class:`FixedNetwork` over ``xq`` in ``order``: online,
+    or mini-batches of ``net.cfg.batch`` whose last one, if partial, is
+    applied at the end of the pass (:meth:`FixedNetwork.flush`).
 
     With ``active`` (a set of layer indices) only those layers learn: the
     others' control word ``learn`` is cleared for the pass, as the host does
@@ -64,6 +67,7 @@ def train_fixed_epoch(net, xq, labels, order, active=None):
     try:
         for n in order:
             net.train_step(xq[n], labels[n])
+        net.flush()
     finally:
         net.learn = saved
 
@@ -182,6 +186,10 @@ def steps_text(eta_shift):
     return "2^-(" + ", ".join(str(e) for e in eta_shift) + ") per layer"
 
 
+def _fixed_batch_text(batch):
+    return "online" if batch == 1 else f"mini-batch {batch}, summed"
+
+
 def markdown(results):
     """The results as a Markdown table (mean +- std per row and layer)."""
     cfg = results["config"]
@@ -193,7 +201,7 @@ def markdown(results):
         f"activations Q{cfg['act_width'] - cfg['act_frac'] - 1}.{cfg['act_frac']}, "
         f"eta = {steps_text(cfg['eta_shift'])}, dropout {cfg['dropout']}, "
         f"{results['epochs']} epochs ({results['schedule']}), float batch {results['batch']} "
-        f"(fixed-point: online), {_over_seeds(results)}.")
+        f"(fixed-point: {_fixed_batch_text(cfg.get('batch', 1))}), {_over_seeds(results)}.")
     sat = saturation_lines(results)
     return "\n".join([caption, "", markdown_table(results), ""] + (sat + [""] if sat else []))
 
@@ -255,7 +263,7 @@ def run_experiment(cfg, data, rows, *, epochs, seeds, batch=1, schedule="simulta
             f"sizes/classes: {data.name} has {data.features} inputs and {data.classes} classes, "
             f"the network {cfg.sizes[0]} and {cfg.classes} (use --sizes {data.features},...)")
     if "fixed-point" in rows:
-        cfg.check_hardware()
+        cfg.check_fixed_point()
     total_epochs = epochs * (cfg.layers if schedule == "layerwise" else 1)
     bar = tqdm(total=len(rows) * seeds * total_epochs, unit="epoch",
                disable=not progress, file=sys.stderr)
@@ -269,7 +277,7 @@ def run_experiment(cfg, data, rows, *, epochs, seeds, batch=1, schedule="simulta
         bar.set_description(row)
         start = time.perf_counter()
         curves, diverged, saturation = [], [], []
-        row_batch = 1 if ROWS[row][1] == "fixed" else batch
+        row_batch = cfg.batch if ROWS[row][1] == "fixed" else batch
         for seed in range(seeds):
             curve, div, sat = run_row(cfg, data, row, seed, epochs, batch=row_batch,
                                       schedule=schedule, tick=lambda: bar.update(1))

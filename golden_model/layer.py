@@ -7,8 +7,10 @@ A layer receives a sample's input activations ``h_{i-1}`` and its *token*
 
 ``train``
     forward (``a``, ``h``), scores ``s`` and prediction, loss gradient ``g``,
-    local error ``d``, then the in-place update of ``W`` and ``b``; it reports
-    the digest of the new weights;
+    local error ``d``, then the in-place update of ``W`` and ``b`` (online;
+    in a mini-batch the network sums ``d h^T`` and updates once per batch,
+    ``lela.golden_model.network``); it reports the digest of its weights as
+    they stand after the sample;
 ``infer``
     forward, scores and prediction: an inference sample, or a training
     sample while the layer does not learn (its control word ``learn`` is 0,
@@ -110,8 +112,9 @@ class LayerStep:
     prediction : int or None
         Index of the top score, the lowest on a tie (not in ``skip``).
     w, b : ndarray
-        The layer's weights and biases after the step (the inputs themselves
-        unless it trained).
+        The layer's weights and biases as they stand after the step (the
+        inputs themselves unless it updated them; in a mini-batch, those
+        after the batch's update if the sample completed the batch).
     lanes : int
         ``P`` of the layer (the digest's word order).
     classes : int
@@ -148,7 +151,7 @@ class LayerStep:
 
     @cached_property
     def digest(self):
-        """The reported weight digest: of the new weights after ``train``, else 0."""
+        """The reported weight digest: of :attr:`w` and :attr:`b` after ``train``, else 0."""
         return weight_digest(self.w, self.b, self.lanes) if self.mode == "train" else 0
 
     def result(self):
@@ -157,14 +160,17 @@ class LayerStep:
                 "exit": self.token.exit, "scores": self.scores, "digest": self.digest}
 
 
-def layer_step(cfg, index, w, b, m, k, h_in, token, learn=True, drop=None):
+def layer_step(cfg, index, w, b, m, k, h_in, token, learn=True, drop=None, update=True):
     """Layer ``index`` (0-based) of ``cfg`` with weights ``w``, biases ``b``
     and classifier matrices ``m`` (scores) and ``k`` (feedback) takes one
     sample: input activations ``h_in`` and its :class:`Token`; ``learn`` is
     the layer's control word (a training sample updates it only if true);
     ``drop`` is its dropout LFSR (needed with dropout; a training step moves
-    it on). Returns a :class:`LayerStep` whose ``h`` is the activations after
-    :func:`dropout`; ``w`` and ``b`` are not modified."""
+    it on). With ``update`` (online) a training step updates the weights;
+    without, it computes ``d`` and leaves them (a mini-batch sums ``d
+    h_in^T`` and updates once per batch). Returns a :class:`LayerStep` whose
+    ``h`` is the activations after :func:`dropout`; ``w`` and ``b`` are not
+    modified."""
     lanes = cfg.lanes[index]
     if token.exited:
         return LayerStep("skip", token, w, b, lanes, cfg.classes)
@@ -176,7 +182,8 @@ def layer_step(cfg, index, w, b, m, k, h_in, token, learn=True, drop=None):
     if training:
         g = error_unit.loss_grad(cfg, s, token.label)
         d = error_unit.local_error(cfg, index, k, g, h)
-        w, b = update_unit.update(cfg, index, w, b, d, h_in)
+        if update:
+            w, b = update_unit.update(cfg, index, w, b, d, h_in)
         return LayerStep("train", token, w, b, lanes, cfg.classes, a, h, s, g, d, prediction)
     step = LayerStep("infer", token, w, b, lanes, cfg.classes, a, h, s, prediction=prediction)
     if (not token.train and token.early_exit and index < cfg.layers - 1

@@ -1,11 +1,22 @@
 """Bit-exact fixed-point model of the whole training engine: twin of ``lela.rtl.top``.
 
-One online step per sample, every layer at once: the sample and its token go
+One step per sample, every layer at once: the sample and its token go
 through :func:`lela.golden_model.layer.layer_step` layer after layer. Layer
 ``i`` sees ``h_{i-1}`` computed with layer ``i-1``'s weights *before* that
 layer's update for the same sample, exactly as the layer-pipelined hardware
 does; the pipeline changes when a layer works on a sample, never what it
 computes.
+
+Mini-batches (``cfg.batch = B``, docs/numerics.md "Mini-batches"): the
+training samples of a batch go forward with the weights as they stand at the
+batch's start; every layer sums ``d h_{i-1}^T`` and ``d`` exactly over the
+samples it trains on (:class:`~lela.golden_model.update_unit.PendingUpdate`)
+and, once the batch's ``B``-th training sample is done, steps by the sums
+rounded once. ``B = 1`` is the online rule bit for bit. A sample's result
+(:class:`NetworkStep`): scores and predictions of the weights its forward
+pass used; a training layer's digest is of its weights as they stand once the
+sample is done (after the batch's update if the sample completed the batch,
+else unchanged). :meth:`FixedNetwork.flush` applies a partial batch.
 """
 
 from dataclasses import dataclass
@@ -19,6 +30,7 @@ from .dropout import dropout
 from .layer import LayerStep, Token, layer_step, update_order, weight_digest
 from .lfsr import JumpLfsr, classifier_matrix, feedback_matrix
 from .numerics import exact_matmul, quantize, round_shift, saturate
+from .update_unit import PendingUpdate
 
 __all__ = [
     "FixedNetwork",
@@ -95,7 +107,9 @@ class NetworkStep:
 
     @property
     def digest(self):
-        """Per-layer weight digests after a training sample (0 otherwise)."""
+        """Per-layer weight digests after a training sample (0 for a layer
+        that did not train on it): of the weights as they stand once the
+        sample is done (:attr:`LayerStep.digest`)."""
         return [step.digest for step in self.layers]
 
     def result(self, trace=True):
@@ -113,11 +127,13 @@ class FixedNetwork:
     Attributes ``w`` and ``b`` are lists of int64 arrays, one per layer;
     ``learn`` is a list of bools, every layer's control word ``learn`` (all
     true after reset, as in the RTL; a layer whose entry is false does not
-    update on training samples).
+    update on training samples); ``pending`` is the number of training
+    samples of the current mini-batch (0 when no update is pending; always 0
+    with ``cfg.batch = 1``).
     """
 
     def __init__(self, cfg):
-        self.cfg = cfg.check_hardware()
+        self.cfg = cfg.check_fixed_point()
         init = initial_weights(cfg)
         self.w = [w for w, _ in init]
         self.b = [b for _, b in init]
@@ -126,6 +142,9 @@ class FixedNetwork:
         #: Per layer, the dropout LFSR (None without dropout), from its seed.
         self.drop = [JumpLfsr(seed, n, DROPOUT_BITS) if p else None for seed, n, p in zip(
             cfg.dropout_seeds_used, cfg.sizes[1:], cfg.dropout_thresholds)]
+        #: Per layer, the wide sums of the current mini-batch.
+        self.sums = [PendingUpdate(cfg, i) for i in range(cfg.layers)]
+        self.pending = 0
 
     def quantize(self, x):
         """Real inputs to the activation format (``golden_model.numerics.quantize``)."""
@@ -142,11 +161,14 @@ class FixedNetwork:
 
     def step(self, x_q, label, *, train, early_exit=False, threshold=0):
         """One sample through every layer, as the hardware takes it: a training
-        sample updates every layer whose ``learn`` is true; an inference sample with ``early_exit``
+        sample trains every layer whose ``learn`` is true (the update is
+        applied once the mini-batch's ``cfg.batch``-th training sample is
+        done: at once online); an inference sample with ``early_exit``
         stops at the first layer (other than the last) whose score margin is
-        ``>= threshold``, and the later layers pass it on. Returns a
-        :class:`NetworkStep` (its :meth:`~NetworkStep.result` is the result
-        beat the RTL reports)."""
+        ``>= threshold``, and the later layers pass it on. Every sample goes
+        forward with the weights as they stand (a partial batch's update not
+        applied: see :meth:`flush`). Returns a :class:`NetworkStep` (its
+        :meth:`~NetworkStep.result` is the result beat the RTL reports)."""
         cfg = self.cfg
         if not (isinstance(label, (int, np.integer)) and 0 <= label < cfg.classes):
             raise ValueError(f"label must be an integer in [0, {cfg.classes - 1}], not {label!r}")
@@ -154,16 +176,38 @@ class FixedNetwork:
         h, steps = np.asarray(x_q, dtype=np.int64), []
         for i in range(cfg.layers):
             step = layer_step(cfg, i, self.w[i], self.b[i], *self.mk[i], h, token,
-                              self.learn[i], self.drop[i])
-            self.w[i], self.b[i] = step.w, step.b
+                              self.learn[i], self.drop[i], update=False)
+            if step.mode == "train":
+                self.sums[i].add(step.d, h)
             steps.append(step)
             token, h = step.token, step.h
+        if train:
+            self.pending += 1
+            if self.pending == cfg.batch:
+                self._apply()
+                for i, step in enumerate(steps):
+                    if step.mode == "train":   # its digest: of the weights after the update
+                        step.w, step.b = self.w[i], self.b[i]
         return NetworkStep(steps)
 
+    def flush(self):
+        """Apply the pending update of every layer (the sums of a partial
+        mini-batch, or nothing if none is pending): the hardware's update-only
+        pass before inference. Returns every layer's weight digest after it."""
+        self._apply()
+        return [weight_digest(w, b, p) for w, b, p in zip(self.w, self.b, self.cfg.lanes)]
+
+    def _apply(self):
+        for i, sums in enumerate(self.sums):
+            if sums.samples:
+                self.w[i], self.b[i] = sums.apply(self.w[i], self.b[i])
+        self.pending = 0
+
     def train_step(self, x_q, label):
-        """One online update of every layer that learns; returns a
-        :class:`~lela.golden_model.layer.LayerStep` per layer (``a``, ``h``,
-        ``s``, ``g``, ``d``, ``prediction``, ...)."""
+        """One training sample through every layer that learns (online: one
+        update; in a mini-batch, the update once the batch is complete);
+        returns a :class:`~lela.golden_model.layer.LayerStep` per layer
+        (``a``, ``h``, ``s``, ``g``, ``d``, ``prediction``, ...)."""
         return self.step(x_q, label, train=True).layers
 
     def predict(self, x_q):

@@ -140,6 +140,41 @@ class Reference:
         return out
 
 
+class BatchReference(Reference):
+    """docs/numerics.md "Mini-batches" in Python ints: every sample of a batch
+    goes forward with the weights of the batch's start; each layer sums
+    ``d_j h_k`` and ``d_j`` over the batch, then rounds once and saturates."""
+
+    def batch(self, xs, labels):
+        """One mini-batch; per sample, per layer a dict of a, h, s, g, d, prediction."""
+        cfg = self.cfg
+        frozen = [([row[:] for row in w], b[:]) for w, b in zip(self.w, self.b)]
+        sums = [([[0] * len(w[0]) for _ in w], [0] * len(w)) for w in self.w]
+        out = []
+        for x, label in zip(xs, labels):
+            # Reference.step on a copy of the frozen weights gives the forward
+            # values and d; its own update is thrown away
+            self.w = [[row[:] for row in w] for w, _ in frozen]
+            self.b = [b[:] for _, b in frozen]
+            layers = self.step(x, label)
+            h_in = list(x)
+            for (sw, sb), r in zip(sums, layers):
+                for j, dj in enumerate(r["d"]):
+                    for k, v in enumerate(h_in):
+                        sw[j][k] += dj * v
+                    sb[j] += dj
+                h_in = r["h"]
+            out.append(layers)
+        self.w, self.b = [], []
+        for i, ((w, b), (sw, sb)) in enumerate(zip(frozen, sums)):
+            w_shift = 2 * cfg.act_frac - cfg.weight_frac + cfg.eta_shifts[i]
+            b_shift = cfg.act_frac - cfg.weight_frac + cfg.eta_shifts[i]
+            self.w.append([[sat(wjk - rs(sjk, w_shift), cfg.weight_width)
+                            for wjk, sjk in zip(wj, sj)] for wj, sj in zip(w, sw)])
+            self.b.append([sat(bj - rs(sj, b_shift), cfg.weight_width) for bj, sj in zip(b, sb)])
+        return out
+
+
 def digest(w, b, lanes):
     """Fletcher-style digest over the update order, then the biases."""
     words = []

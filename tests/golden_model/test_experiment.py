@@ -102,3 +102,27 @@ def test_layerwise_fixed_point_trains_only_the_active_layer():
     for i in range(3):
         np.testing.assert_array_equal(net.w[i], ref.w[i], err_msg=f"layer {i}")
         np.testing.assert_array_equal(net.b[i], ref.b[i], err_msg=f"layer {i}")
+
+
+def test_fixed_point_epoch_in_mini_batches_flushes_the_last():
+    """10 samples in batches of 4: two full batches, and the last two applied
+    by the flush at the end of the pass."""
+    data = load_digits().subset(10, 10)
+    cfg = Config(batch=4)
+    net, ref = FixedNetwork(cfg), FixedNetwork(cfg)
+    xq = net.quantize(data.x_train)
+    order = np.random.default_rng(3).permutation(10)
+    train_fixed_epoch(net, xq, data.y_train, order)
+    assert net.pending == 0
+    for n in order:
+        ref.train_step(xq[n], data.y_train[n])
+    assert ref.pending == 2
+    ref.flush()
+    for i in range(cfg.layers):
+        np.testing.assert_array_equal(net.w[i], ref.w[i], err_msg=f"seed 3, layer {i}")
+        np.testing.assert_array_equal(net.b[i], ref.b[i], err_msg=f"seed 3, layer {i}")
+    # the flush moved them: without it the last two samples would be lost
+    held = FixedNetwork(cfg)
+    for n in order:
+        held.train_step(xq[n], data.y_train[n])
+    assert any(np.any(w != h) for w, h in zip(net.w, held.w)), "seed 3"

@@ -4,10 +4,18 @@ import numpy as np
 import pytest
 
 from lela.config import Config, ConfigError
-from lela.contract import forward_acc_width
+from lela.contract import DROPOUT_BITS, forward_acc_width
 from lela.data import load_digits
 from lela.golden_model import error_unit
-from lela.golden_model.network import FixedNetwork, initial_weights, update_order, weight_digest
+from lela.golden_model.layer import Token, layer_step
+from lela.golden_model.lfsr import JumpLfsr
+from lela.golden_model.network import (
+    FixedNetwork,
+    classifier_matrices,
+    initial_weights,
+    update_order,
+    weight_digest,
+)
 from lela.golden_model.numerics import signed_range
 
 from . import reference
@@ -355,3 +363,218 @@ def test_dropout_in_the_fixed_point_model():
     assert net.drop[0].state == states[0] and net.drop[1].state != states[1]
     np.testing.assert_array_equal(net.forward(x[5])[0][1], (np.maximum(
         net.forward(x[5])[0][0], 0) * 128 + 128) >> 8)
+
+
+# -- mini-batches -------------------------------------------------------------
+
+class OnlineTwin:
+    """The online rule as the network ran it before mini-batches: every layer
+    updates through ``layer_step`` (``update_unit.update``) on each sample."""
+
+    def __init__(self, cfg):
+        init = initial_weights(cfg)
+        self.cfg = cfg
+        self.w, self.b = [w for w, _ in init], [b for _, b in init]
+        self.mk = classifier_matrices(cfg)
+        self.learn = [True] * cfg.layers
+        self.drop = [JumpLfsr(s, n, DROPOUT_BITS) if k else None for s, n, k in zip(
+            cfg.dropout_seeds_used, cfg.sizes[1:], cfg.dropout_thresholds)]
+
+    def step(self, x_q, label, *, train, early_exit=False, threshold=0):
+        cfg = self.cfg
+        token = Token.first(cfg, label, train=train, early_exit=early_exit, threshold=threshold)
+        h, steps = x_q, []
+        for i in range(cfg.layers):
+            step = layer_step(cfg, i, self.w[i], self.b[i], *self.mk[i], h, token,
+                              self.learn[i], self.drop[i], update=True)
+            self.w[i], self.b[i] = step.w, step.b
+            steps.append(step)
+            token, h = step.token, step.h
+        return steps
+
+
+def assert_weights(net, w, b, where):
+    for i in range(net.cfg.layers):
+        np.testing.assert_array_equal(net.w[i], w[i], err_msg=f"{where}, layer {i}, W")
+        np.testing.assert_array_equal(net.b[i], b[i], err_msg=f"{where}, layer {i}, b")
+
+
+BATCH_ONE = {
+    "default_dropout": Config(dropout=(0.5, 0.25, 0.0)),
+    "small_sign_concordant": SMALL.replace(feedback="sign_concordant", dropout=(0.25, 0.5)),
+    "narrow": NARROW,
+}
+
+
+@pytest.mark.parametrize("cfg", BATCH_ONE.values(), ids=BATCH_ONE.keys())
+def test_batch_one_is_the_online_rule(cfg):
+    """``batch = 1`` (the pending sums, one sample each) against the online
+    path (``update_unit.update`` in every ``layer_step``): every result field,
+    every weight and bias and the dropout LFSRs after every sample, over 300
+    samples with inference samples (early exit) between them and the
+    layers' ``learn`` flags changed on the way."""
+    seed = 31
+    assert cfg.batch == 1
+    rng = np.random.default_rng(seed)
+    net, twin = FixedNetwork(cfg), OnlineTwin(cfg)
+    x = net.quantize(rng.uniform(0, 1, size=(300, cfg.sizes[0])))
+    labels = rng.integers(0, cfg.classes, size=300)
+    trained, idle = np.zeros(cfg.layers, dtype=int), np.zeros(cfg.layers, dtype=int)
+    for n in range(300):
+        where = f"seed {seed}, sample {n}"
+        if n % 60 == 0:   # phases of 60: all learn, then each layer in turn does not
+            off = n // 60 - 1
+            learn = [i != off % cfg.layers or off in (-1, 4) for i in range(cfg.layers)]
+            net.learn, twin.learn = list(learn), list(learn)
+        train = n % 7 != 3
+        kwargs = {"train": train, "early_exit": not train,
+                  "threshold": int(rng.integers(0, 400))}
+        got = net.step(x[n], int(labels[n]), **kwargs)
+        want = twin.step(x[n], int(labels[n]), **kwargs)
+        assert [s.mode for s in got.layers] == [s.mode for s in want], where
+        assert got.pred == [s.pred for s in want], where
+        assert got.exit == want[-1].token.exit, where
+        assert got.digest == [s.digest for s in want], where
+        for i, s in enumerate(want):
+            np.testing.assert_array_equal(got.scores[i], s.scores, err_msg=f"{where}, layer {i}")
+            if s.d is not None:
+                np.testing.assert_array_equal(got.layers[i].d, s.d, err_msg=f"{where}, {i}, d")
+        assert_weights(net, twin.w, twin.b, where)
+        assert [d and d.state for d in net.drop] == [d and d.state for d in twin.drop], where
+        assert net.pending == 0, where
+        trained += [s.mode == "train" for s in want]
+        idle += [train and s.mode == "infer" for s in want]
+    # every layer trained often, and sat out training samples with learn = 0
+    assert trained.min() >= 50 and idle.min() >= 30, f"seed {seed}: {trained}, {idle}"
+    moved = [np.count_nonzero(w != w0) for w, (w0, _) in zip(net.w, initial_weights(cfg))]
+    assert all(moved), f"seed {seed}: a layer never moved: {moved}"
+
+
+@pytest.mark.parametrize("cfg", [SMALL, NARROW, SMALL.replace(eta_shift=(2, 5))],
+                         ids=["small", "narrow", "eta_per_layer"])
+@pytest.mark.parametrize("batch", [2, 3, 5])
+def test_mini_batch_equals_the_reference(cfg, batch):
+    """Against the plain-Python reference: forward values and ``d`` of every
+    sample from the batch's starting weights; the weights change only when a
+    batch completes, by the exact sums rounded once; a training sample's
+    digest is of the weights as they stand once it is done; ``flush`` applies
+    a last partial batch."""
+    seed = 40 + batch
+    cfg = cfg.replace(batch=batch)
+    net, ref = FixedNetwork(cfg), reference.BatchReference(cfg)
+    x, labels = samples(cfg, 4 * batch + 1, seed)
+    x_q = net.quantize(x)
+    for start in range(0, len(x_q), batch):
+        xs, ts = x_q[start:start + batch], labels[start:start + batch]
+        before = [(w.copy(), b.copy()) for w, b in zip(net.w, net.b)]
+        expected = ref.batch([v.tolist() for v in xs], [int(t) for t in ts])
+        for n, (xi, t, exp) in enumerate(zip(xs, ts, expected)):
+            where = f"seed {seed}, batch {batch}, sample {start + n}"
+            got = net.step(xi, int(t), train=True)
+            for i, (layer, r) in enumerate(zip(got.layers, exp)):
+                for name in ("a", "h", "s", "g", "d"):
+                    np.testing.assert_array_equal(getattr(layer, name), r[name],
+                                                  err_msg=f"{where}, layer {i}, {name}")
+                assert layer.prediction == r["prediction"], f"{where}, layer {i}"
+            last = n == len(xs) - 1
+            if last and len(xs) < batch:
+                assert net.pending == len(xs), where
+                assert_weights(net, *zip(*before), where)    # still pending
+                digests = net.flush()
+            else:
+                digests = [weight_digest(w, b, p) for w, b, p in zip(net.w, net.b, cfg.lanes)]
+            w_ref = ref.w if last else [w for w, _ in before]
+            b_ref = ref.b if last else [b for _, b in before]
+            assert_weights(net, w_ref, b_ref, where)
+            assert net.pending == (0 if last else n + 1), where
+            want = [reference.digest(w.tolist() if hasattr(w, "tolist") else w,
+                                     b.tolist() if hasattr(b, "tolist") else b, p)
+                    for w, b, p in zip(w_ref, b_ref, cfg.lanes)]
+            if last and len(xs) < batch:   # the partial batch's samples saw the old weights
+                assert digests == want, where
+            else:
+                assert got.digest == want == digests, where
+    assert any(np.any(w != w0) for w, (w0, _) in zip(net.w, initial_weights(cfg)))
+
+
+def test_mini_batch_differs_from_online():
+    """The batch's samples all see the starting weights, so four samples in
+    one batch of 4 do not end where four online steps do (nor where one
+    online step of the summed update would, with its four roundings)."""
+    seed = 50
+    x, labels = samples(Config(), 4, seed)
+    online, batched = FixedNetwork(Config()), FixedNetwork(Config(batch=4))
+    for xi, t in zip(x, labels):
+        online.train_step(online.quantize(xi), int(t))
+        batched.train_step(batched.quantize(xi), int(t))
+    assert batched.pending == 0
+    for i in range(Config().layers):
+        assert np.any(batched.w[i] != online.w[i]), f"seed {seed}, layer {i}"
+
+
+def test_mini_batch_with_dropout_and_learn():
+    """A layer sums only the samples it trains on (``learn`` may change within
+    a batch); the dropout draws of a sample are those of the online rule (the
+    LFSR moves per sample the layer trains on, whatever the batch); inference
+    samples in a batch see the weights as they stand and add nothing."""
+    seed = 52
+    cfg = Config(dropout=(0.5, 0.25, 0.0), batch=4)
+    net, one = FixedNetwork(cfg), FixedNetwork(cfg.replace(batch=1))
+    twin = OnlineTwin(cfg)        # its LFSRs and frozen weights give the expected d
+    x, labels = samples(cfg, 12, seed)
+    x_q = net.quantize(x)
+    learn_plan = [[True, True, True], [True, False, True], [False, True, True],
+                  [True, True, False]]
+    for start in (0, 4, 8):
+        w0, b0 = list(net.w), list(net.b)
+        sums = [[np.zeros_like(w), np.zeros_like(b)] for w, b in zip(w0, b0)]
+        for n in range(4):
+            where = f"seed {seed}, sample {start + n}"
+            if n == 2:   # an inference sample inside the batch: old weights, no sum
+                got = net.step(x_q[start], 0, train=False)
+                assert net.pending == 2 and got.digest == [0, 0, 0], where
+                np.testing.assert_array_equal(got.scores[0], net.forward(x_q[start])[0][2])
+            learn = learn_plan[n]
+            net.learn = one.learn = list(learn)
+            got = net.step(x_q[start + n], int(labels[start + n]), train=True)
+            one.step(x_q[start + n], int(labels[start + n]), train=True)
+            h, token = x_q[start + n], Token.first(cfg, int(labels[start + n]), train=True)
+            for i in range(cfg.layers):
+                s = layer_step(cfg, i, w0[i], b0[i], *twin.mk[i], h, token, learn[i],
+                               twin.drop[i], update=False)
+                assert got.layers[i].mode == s.mode, where
+                np.testing.assert_array_equal(got.layers[i].h, s.h, err_msg=f"{where}, {i}")
+                if s.mode == "train":
+                    sums[i][0] += np.outer(s.d, h)
+                    sums[i][1] += s.d
+                h = s.h
+            assert [d and d.state for d in net.drop] == [d and d.state for d in one.drop], where
+        for i in range(cfg.layers):
+            where = f"seed {seed}, batch at {start}, layer {i}"
+            ws, bs = 2 * cfg.act_frac - cfg.weight_frac + cfg.eta_shifts[i], \
+                cfg.act_frac - cfg.weight_frac + cfg.eta_shifts[i]
+            lo, hi = signed_range(cfg.weight_width)
+            w = np.clip(w0[i] - ((sums[i][0] + (1 << (ws - 1))) >> ws), lo, hi)
+            b = np.clip(b0[i] - ((sums[i][1] + (1 << (bs - 1))) >> bs), lo, hi)
+            np.testing.assert_array_equal(net.w[i], w, err_msg=where)
+            np.testing.assert_array_equal(net.b[i], b, err_msg=where)
+            assert np.any(net.w[i] != w0[i]), where
+
+
+def test_flush_and_inference_with_a_pending_batch():
+    seed = 53
+    cfg = SMALL.replace(batch=8)
+    net = FixedNetwork(cfg)
+    x, labels = samples(cfg, 3, seed)
+    x_q = net.quantize(x)
+    start = [weight_digest(w, b, p) for w, b, p in zip(net.w, net.b, cfg.lanes)]
+    assert net.flush() == start and net.pending == 0      # nothing pending: nothing moves
+    steps = [net.step(xi, int(t), train=True) for xi, t in zip(x_q, labels)]
+    assert net.pending == 3
+    assert [s.digest for s in steps] == [start] * 3, f"seed {seed}: weights moved in the batch"
+    preds = net.predict(x_q[0])
+    assert preds == [s.prediction for s in steps[0].layers], f"seed {seed}"  # same weights
+    after = net.flush()
+    assert net.pending == 0 and after != start, f"seed {seed}"
+    assert after == [weight_digest(w, b, p) for w, b, p in zip(net.w, net.b, cfg.lanes)]
+    assert net.flush() == after, f"seed {seed}: a second flush moved the weights"
