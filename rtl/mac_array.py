@@ -13,6 +13,7 @@ has one)::
 
     S1    memory data in; operands h and (w or d)            -> operand registers
     S2    product = h * operand                              -> product register
+          (both registers inside the lane's multiplier, lela.rtl.multiplier)
     S3    forward: acc = (first ? b << act_frac : acc) + product
           update:  the update unit consumes the product
     S4    forward, after the group's last beat:
@@ -20,7 +21,9 @@ has one)::
 
 The operand and product registers are the input and output registers of
 one DSP block (iCE40 SB_MAC16, ECP5 MULT18X18D): the multiplier sees no
-memory, multiplexer or adder in its cycle. There is no bubble between
+memory, multiplexer or adder in its cycle. ``primitives`` chooses how the
+lane's multiplier is built (:func:`lela.rtl.multiplier.multiplier`): a
+``*`` between registers, or an ECP5 ``MULT18X18D`` with its registers set. There is no bubble between
 groups: the accumulator restarts from the bias on the first beat of the
 next group while the finished one is post-processed. The latencies are
 ``lela.contract.PRODUCT_LATENCY`` (S1 -> product register, S3) and
@@ -35,6 +38,7 @@ from amaranth.lib.wiring import In, Out
 from lela.contract import mac_acc_width
 
 from ._params import check_int
+from .multiplier import multiplier
 from .numerics import round_shift, saturate
 
 __all__ = ["OP_FORWARD", "OP_UPDATE", "MacArray"]
@@ -56,6 +60,8 @@ class MacArray(wiring.Component):
         Activation format (``h``, ``d``, result).
     weight_width, weight_frac : int
         Weight and bias format.
+    primitives : str
+        ``Config.primitives``: what the lanes' multipliers are built from.
 
     Attributes
     ----------
@@ -82,7 +88,8 @@ class MacArray(wiring.Component):
         S4: ``relu(sat(round_shift(acc, weight_frac)))`` of each lane.
     """
 
-    def __init__(self, *, lanes, n_in, act_width, act_frac, weight_width, weight_frac):
+    def __init__(self, *, lanes, n_in, act_width, act_frac, weight_width, weight_frac,
+                 primitives="portable"):
         check_int(self, "lanes", lanes, 1)
         check_int(self, "n_in", n_in, 1)
         check_int(self, "act_width", act_width, 2, 32)
@@ -93,6 +100,7 @@ class MacArray(wiring.Component):
         self._n_in = n_in
         self._act_width, self._act_frac = act_width, act_frac
         self._weight_width, self._weight_frac = weight_width, weight_frac
+        self._primitives = primitives
         #: Accumulator bits: the whole sum plus the bias, never overflows
         #: (``lela.contract.forward_acc_width`` of the layer).
         self.acc_width = mac_acc_width(act_width, weight_width, n_in)
@@ -115,7 +123,7 @@ class MacArray(wiring.Component):
         """The MAC array of hidden layer ``layer`` (0-based) of ``cfg``."""
         return cls(lanes=cfg.lanes[layer], n_in=cfg.sizes[layer], act_width=cfg.act_width,
                    act_frac=cfg.act_frac, weight_width=cfg.weight_width,
-                   weight_frac=cfg.weight_frac)
+                   weight_frac=cfg.weight_frac, primitives=cfg.primitives)
 
     @property
     def lanes(self):
@@ -145,18 +153,15 @@ class MacArray(wiring.Component):
             s3_bias.eq(s2_bias),
         ]
         for p in range(P):
-            # h registered once per lane, each copy feeding one multiplier (one
-            # register for all P lanes fans out across the die); ``keep``:
-            # synthesis must not merge the copies (docs/boards.md)
-            h = Signal(signed(self._act_width), name=f"h_operand{p}", reset_less=True,
-                       attrs={"keep": 1} if P > 1 else {})
-            m.d.sync += h.eq(self.h)
-            operand = Signal(signed(max(self._act_width, self._weight_width)),
-                             name=f"operand{p}", reset_less=True)
-            m.d.sync += operand.eq(Mux(self.op == OP_FORWARD, self.w[p], self.d[p]))
-            product = Signal(signed(self.product_width), name=f"product{p}", reset_less=True)
-            m.d.sync += product.eq(h * operand)
-            m.d.comb += self.product[p].eq(product)
+            # h registered once per lane, each copy (the multiplier's operand
+            # register) feeding one multiplier: one register for all P lanes
+            # would fan out across the die (docs/boards.md)
+            mult = multiplier(self._primitives, a_width=self._act_width,
+                              b_width=max(self._act_width, self._weight_width))
+            m.submodules[f"mult{p}"] = mult
+            m.d.comb += [mult.a.eq(self.h),
+                         mult.b.eq(Mux(self.op == OP_FORWARD, self.w[p], self.d[p])),
+                         self.product[p].eq(mult.p)]
 
         # S3 -> S4: accumulate (forward only)
         acc = [Signal(signed(self.acc_width), name=f"acc{p}", reset_less=True) for p in range(P)]

@@ -33,12 +33,13 @@ from pathlib import Path
 from cocotb_tools.runner import Icarus, Verilator, get_results
 
 from lela.rtl.generate import AXI_TOP_NAME, generate
+from lela.rtl.multiplier import simulation_models
 from lela.tools import verilator, verilator_env, verilator_makeflags
 
 from .stream import CLOCK_NS, STREAM_TOP, write_stream_top
 
 __all__ = ["SIMULATORS", "SimulatorMissing", "build", "build_freerun", "run_freerun", "run_job",
-           "simulator_available"]
+           "run_testbench", "simulator_available"]
 
 SIMULATORS = ("verilator", "icarus")
 TOPLEVEL = "lela_tb"
@@ -175,16 +176,17 @@ def _write_sources(cfg, bdir, trace, top):
     """Generate ``lela_top.v`` and the simulated top ``top`` into ``bdir/rtl``
     (for ``lela_axi``: ``lela_axi.v``, which is the simulated top itself);
     return the manifest and the source paths."""
+    models = list(simulation_models(cfg.primitives))   # the vendor primitives' models
     if top == AXI_TOP_NAME:
         manifest = generate(cfg, bdir / "rtl", trace=trace, bus="axi")
-        return manifest, [bdir / "rtl" / manifest["verilog"]]
+        return manifest, [bdir / "rtl" / manifest["verilog"], *models]
     manifest = generate(cfg, bdir / "rtl", trace=trace)
     path = bdir / "rtl" / f"{top}.v"
     if top == TOPLEVEL:
         write_clocked_top(manifest, path)
     else:
         write_stream_top(manifest, cfg.sizes[0], path)
-    return manifest, [bdir / "rtl" / "lela_top.v", path]
+    return manifest, [bdir / "rtl" / "lela_top.v", path, *models]
 
 
 def build(cfg, sim="verilator", *, trace=True, root="build/sim", waves=False, verbose=False,
@@ -244,6 +246,34 @@ def run_freerun(executable, plusargs):
         raise RuntimeError(f"{Path(executable).name} failed (exit {done.returncode}): "
                            f"{(done.stderr or done.stdout).strip()[-500:]}")
     return seconds
+
+
+def run_testbench(sources, top, sim, build_dir):
+    """Compile the self-checking Verilog testbench ``top`` (with ``sources``)
+    for ``sim`` in ``build_dir``, run it to its ``$finish`` and return what it
+    printed; RuntimeError if the build or the run fails (``$fatal``)."""
+    _prepare_env(sim)
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    sources = [str(Path(s).resolve()) for s in sources]
+    if sim == "verilator":
+        cmd = [verilator(), "--binary", *VERILATOR_ARGS, "--top-module", top,
+               "-Mdir", str(build_dir / "obj"), *sources]
+        exe = [str(build_dir / "obj" / f"V{top}")]
+    else:
+        cmd = ["iverilog", "-g2012", "-s", top, "-o", str(build_dir / f"{top}.vvp"), *sources]
+        exe = ["vvp", "-n", str(build_dir / f"{top}.vvp")]
+    flags = verilator_makeflags() if sim == "verilator" else contextlib.nullcontext()
+    with flags:
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=build_dir, check=False)
+    if done.returncode:
+        raise RuntimeError(f"{sim}: building {top} failed (exit {done.returncode}): "
+                           f"{(done.stderr or done.stdout).strip()[-2000:]}")
+    ran = subprocess.run(exe, capture_output=True, text=True, cwd=build_dir, check=False)
+    if ran.returncode or "FATAL" in ran.stdout.upper() or "FATAL" in ran.stderr.upper():
+        raise RuntimeError(f"{sim}: {top} failed (exit {ran.returncode}): "
+                           f"{(ran.stdout + ran.stderr).strip()[-2000:]}")
+    return ran.stdout
 
 
 def run_job(runner, bdir, job, *, waves=False, name="job", plusargs=()):
