@@ -1,7 +1,14 @@
 """Float reference of the learning rule (docs/design.md §1) and of the rules the paper compares.
 
 Everything is NumPy float64 and vectorised over a mini-batch (online learning
-is a batch of one; a batch's update is the *mean* of its per-sample updates).
+is a batch of one). A batch's update is the *mean* of its per-sample updates
+(``reduce="mean"``, the default) or, as the fixed-point model's mini-batches
+do (``Config.batch``, docs/numerics.md "Mini-batches"), their *sum*
+(``reduce="sum"``): every sample of the batch goes forward with the same
+weights, and the step is ``eta`` times the sum. With one sample both are the
+online step, the same floats. Batches take the samples in the given order,
+and the dropout masks are drawn sample by sample (every layer of a sample,
+then the next sample), so a sample gets the same mask whatever the batch.
 The float model starts where the fixed-point model starts, so the two can be
 compared step for step:
 
@@ -51,9 +58,12 @@ import numpy as np
 from .lfsr import classifier_matrix
 from .network import classifier_matrices, initial_weights
 
-__all__ = ["METHODS", "FloatNetwork", "fa_matrices", "loss", "loss_grad"]
+__all__ = ["METHODS", "REDUCTIONS", "FloatNetwork", "fa_matrices", "loss", "loss_grad"]
 
 METHODS = ("local", "local_trainable", "fa", "bp")
+#: How a mini-batch's per-sample updates combine: their mean, or their sum
+#: (the fixed-point model's mini-batch).
+REDUCTIONS = ("mean", "sum")
 
 #: Extra right shift of the hidden-to-hidden FA matrices over ``score_shift``:
 #: it brings their spread to that of the initial forward weights they stand in
@@ -182,17 +192,24 @@ class FloatNetwork:
         """``(a, h, masks)`` per layer for a batch ``x`` (B x N_0).
 
         With ``rng`` (training) a 0/1 dropout mask is drawn for every layer
-        whose ``p`` is not 0; without, activations are scaled by ``1 - p``
+        whose ``p`` is not 0, sample by sample (every such layer of sample 0,
+        then of sample 1, ...); without, activations are scaled by ``1 - p``
         (inference). The masks are None where none is drawn.
         """
         h = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        rates = self.cfg.dropout_rates
+        drawn = {i: np.empty((len(h), len(b))) for i, (b, p) in enumerate(zip(self.b, rates))
+                 if p > 0 and rng is not None}
+        for n in range(len(h) if drawn else 0):
+            for i, row in drawn.items():
+                row[n] = rng.random(row.shape[1])
         a_s, h_s, masks = [], [], []
-        for w, b, p in zip(self.w, self.b, self.cfg.dropout_rates):
+        for i, (w, b, p) in enumerate(zip(self.w, self.b, rates)):
             a = h @ w.T + b
             h = np.maximum(a, 0.0)
             mask = None
             if p > 0 and rng is not None:
-                mask = (rng.random(a.shape) >= p).astype(np.float64)
+                mask = (drawn[i] >= p).astype(np.float64)
                 h = h * mask
             elif p > 0:
                 h = h * (1.0 - p)
@@ -235,8 +252,10 @@ class FloatNetwork:
         return [None if p is None else float(np.mean(p != labels)) for p in self.predict(x)]
 
     # -- learning ---------------------------------------------------------
-    def gradients(self, x, labels, rng=None, active=None):
-        """Mean updates of a batch, without applying them.
+    def gradients(self, x, labels, rng=None, active=None, *, reduce="mean"):
+        """The updates of a batch, without applying them: the mean (``reduce``
+        ``"mean"``) or the sum (``"sum"``) over the batch of the per-sample
+        gradients, all taken at the same weights.
 
         Returns ``(dw, db, dm)``: lists per layer, the parameter moves being
         ``-eta * grad``. ``dm`` holds the classifier gradients where the
@@ -244,10 +263,13 @@ class FloatNetwork:
         for all) selects the layers that learn (layer-wise training); others
         get None.
         """
+        if reduce not in REDUCTIONS:
+            raise ValueError(f"reduce must be one of {', '.join(REDUCTIONS)}, not {reduce!r}")
         cfg, L = self.cfg, self.cfg.layers
         labels = np.atleast_1d(labels)
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
         n = len(labels)
+        mean = reduce == "mean"
         a_s, h_s, masks = self.forward(x, rng)
         inputs = [x] + h_s[:-1]
         dw, db, dm = [None] * L, [None] * L, [None] * L
@@ -258,8 +280,8 @@ class FloatNetwork:
 
         def store(i, d):
             if active is None or i in active:
-                dw[i] = d.T @ inputs[i] / n
-                db[i] = d.mean(axis=0)
+                dw[i] = d.T @ inputs[i] / n if mean else d.T @ inputs[i]
+                db[i] = d.mean(axis=0) if mean else d.sum(axis=0)
 
         if self.local:
             for i in range(L):
@@ -269,12 +291,12 @@ class FloatNetwork:
                 k = self.m[i] if self.k[i] is None else self.k[i]
                 store(i, (g @ k) * relu_grad(i))
                 if self.method == "local_trainable":
-                    dm[i] = g.T @ h_s[i] / n
+                    dm[i] = g.T @ h_s[i] / n if mean else g.T @ h_s[i]
             return dw, db, dm
 
         top = self.m[-1]
         g = loss_grad(h_s[-1] @ top.T, labels, cfg.loss)
-        dm[-1] = g.T @ h_s[-1] / n
+        dm[-1] = g.T @ h_s[-1] / n if mean else g.T @ h_s[-1]
         e = g @ (top if self.method == "bp" else self.k[-1])
         for i in range(L - 1, -1, -1):
             d = e * relu_grad(i)
@@ -283,9 +305,10 @@ class FloatNetwork:
                 e = d @ (self.w[i] if self.method == "bp" else self.k[i - 1])
         return dw, db, dm
 
-    def train_batch(self, x, labels, rng=None, active=None):
-        """One update from the batch ``x`` (B x N_0) with labels (B,)."""
-        dw, db, dm = self.gradients(x, labels, rng, active)
+    def train_batch(self, x, labels, rng=None, active=None, *, reduce="mean"):
+        """One update from the batch ``x`` (B x N_0) with labels (B,): ``eta``
+        times the mean or the sum (``reduce``) of the per-sample gradients."""
+        dw, db, dm = self.gradients(x, labels, rng, active, reduce=reduce)
         for i, eta in enumerate(self.etas):
             if dw[i] is not None:
                 self.w[i] -= eta * dw[i]
@@ -293,13 +316,15 @@ class FloatNetwork:
             if dm[i] is not None:
                 self.m[i] -= eta * dm[i]
 
-    def train_epoch(self, x, labels, order=None, batch=1, rng=None, active=None):
+    def train_epoch(self, x, labels, order=None, batch=1, rng=None, active=None, *,
+                    reduce="mean"):
         """One pass over ``x`` in ``order`` (default: as given), ``batch`` samples
-        per update (the last batch may be smaller); ``rng`` draws dropout masks."""
+        per update (the last batch may be smaller), combined by ``reduce``;
+        ``rng`` draws dropout masks."""
         order = np.arange(len(labels)) if order is None else order
         for start in range(0, len(order), batch):
             idx = order[start:start + batch]
-            self.train_batch(x[idx], labels[idx], rng, active)
+            self.train_batch(x[idx], labels[idx], rng, active, reduce=reduce)
 
     def finite(self):
         """False once any parameter has overflowed to inf or NaN (a diverged run)."""

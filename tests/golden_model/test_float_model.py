@@ -254,3 +254,113 @@ def test_bad_method_is_named():
         FloatNetwork(SMALL, "dfa")
     with pytest.raises(ValueError, match="early exit"):
         FloatNetwork(SMALL, "bp").predict_early_exit(np.zeros((1, 6)), 1.0)
+
+
+# -- mini-batches summed (the fixed-point model's convention) ---------------
+
+def online_local(cfg, x, labels, order, rng):
+    """The local rule online, written out: one sample at a time, its dropout
+    masks drawn layer by layer, ``W -= eta d h_in^T``, ``b -= eta d``."""
+    net = FloatNetwork(cfg, "local")
+    w, b = [v.copy() for v in net.w], [v.copy() for v in net.b]
+    for n in order:
+        h = x[n:n + 1]
+        inputs, hs, grads = [], [], []
+        for i, p in enumerate(cfg.dropout_rates):
+            a = h @ w[i].T + b[i]
+            inputs.append(h)
+            h = np.maximum(a, 0.0)
+            relu = (a > 0).astype(np.float64)
+            if p > 0:
+                mask = (rng.random(a.shape) >= p).astype(np.float64)
+                h, relu = h * mask, relu * mask
+            hs.append(h)
+            grads.append(relu)
+        for i, eta in enumerate(cfg.etas):
+            g = loss_grad(hs[i] @ net.m[i].T, labels[n:n + 1], cfg.loss)
+            d = (g @ net.k[i]) * grads[i]
+            w[i] -= eta * (d.T @ inputs[i] / 1)
+            b[i] -= eta * d.mean(axis=0)
+    return w, b
+
+
+def test_sum_of_one_sample_is_the_online_rule():
+    """Batch 1 summed is the online rule, the same floats: against the rule
+    written out, and against the mean of one sample for every method, with
+    dropout and a layer-wise phase."""
+    seed = 21
+    cfg = Config(dropout=(0.5, 0.25, 0.0))
+    data = load_digits().subset(200, 10)
+    order = np.random.default_rng(seed).permutation(200)
+    summed = FloatNetwork(cfg, "local")
+    summed.train_epoch(data.x_train, data.y_train, order, 1, np.random.default_rng([seed, 1]),
+                       reduce="sum")
+    w, b = online_local(cfg, data.x_train, data.y_train, order, np.random.default_rng([seed, 1]))
+    for i in range(cfg.layers):
+        np.testing.assert_array_equal(summed.w[i], w[i], err_msg=f"seed {seed}, layer {i}, W")
+        np.testing.assert_array_equal(summed.b[i], b[i], err_msg=f"seed {seed}, layer {i}, b")
+    for method in METHODS:
+        nets = {r: FloatNetwork(cfg, method) for r in ("mean", "sum")}
+        for r, net in nets.items():
+            for active in (None, {1}):
+                net.train_epoch(data.x_train, data.y_train, order, 1,
+                                np.random.default_rng([seed, 2]), active, reduce=r)
+        mean, total = nets["mean"], nets["sum"]
+        for p, q in zip(mean.w + mean.b + mean.m, total.w + total.b + total.m):
+            if p is not None:
+                np.testing.assert_array_equal(q, p, err_msg=f"seed {seed}, {method}")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_summed_batch_is_the_sum_of_the_samples(method):
+    """A batch's summed update is the sum of its samples' gradients at the
+    same weights (each with its own mask, the one it gets at batch 1), and B
+    times the mean."""
+    seed = 22
+    cfg = SMALL.replace(sizes=(6, 12, 8), dropout=0.25)
+    net = FloatNetwork(cfg, method)
+    x, y = batch(cfg, 4, seed)
+    dw, db, dm = net.gradients(x, y, np.random.default_rng(seed), reduce="sum")
+    rng = np.random.default_rng(seed)
+    each = [net.gradients(x[n:n + 1], y[n:n + 1], rng, reduce="sum") for n in range(4)]
+    mean = net.gradients(x, y, np.random.default_rng(seed))
+    for i in range(cfg.layers):
+        where = f"seed {seed}, {method}, layer {i}"
+        np.testing.assert_allclose(dw[i], sum(e[0][i] for e in each), rtol=1e-12, atol=1e-15,
+                                   err_msg=where)
+        np.testing.assert_allclose(db[i], sum(e[1][i] for e in each), rtol=1e-12, atol=1e-15,
+                                   err_msg=where)
+        np.testing.assert_allclose(dw[i], 4 * mean[0][i], rtol=1e-12, atol=1e-15, err_msg=where)
+        assert np.abs(dw[i]).max() > 0, where
+    if dm[-1] is not None:
+        np.testing.assert_allclose(dm[-1], sum(e[2][-1] for e in each), rtol=1e-12, atol=1e-15)
+
+
+def test_masks_do_not_depend_on_the_batch():
+    seed = 23
+    cfg = SMALL.replace(sizes=(6, 40, 40), dropout=(0.5, 0.25))
+    net = FloatNetwork(cfg, "local")
+    x, _ = batch(cfg, 5, seed)
+    _, _, together = net.forward(x, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    apart = [net.forward(x[n:n + 1], rng)[2] for n in range(5)]
+    for i in range(cfg.layers):
+        np.testing.assert_array_equal(together[i], np.concatenate([m[i] for m in apart]),
+                                      err_msg=f"seed {seed}, layer {i}")
+
+
+def test_summed_epoch_takes_consecutive_batches_in_order():
+    seed = 24
+    data = load_digits().subset(10, 10)
+    order = np.random.default_rng(seed).permutation(10)
+    net, ref = FloatNetwork(Config()), FloatNetwork(Config())
+    net.train_epoch(data.x_train, data.y_train, order, 4, reduce="sum")
+    for idx in (order[:4], order[4:8], order[8:]):
+        ref.train_batch(data.x_train[idx], data.y_train[idx], reduce="sum")
+    for i in range(3):
+        np.testing.assert_array_equal(net.w[i], ref.w[i], err_msg=f"seed {seed}, layer {i}")
+
+
+def test_bad_reduction_is_named():
+    with pytest.raises(ValueError, match=r"^reduce must be one of mean, sum, not 'max'$"):
+        FloatNetwork(SMALL).gradients(np.zeros((1, 6)), [0], reduce="max")
