@@ -242,8 +242,8 @@ def test_check_hardware_rejects_mini_batches():
 
 def test_check_fixed_point_batch_width():
     # the batch's sum of B products 2**30 (16-bit d and h) before the rounding
-    # shift of 11: B = 2**32 - 1 still fits 64 bits, B = 2**33 does not
-    Config(batch=2**32 - 1).check_fixed_point()
+    # shift of 11: B = 2**33 - 1 is the largest within 64 bits
+    Config(batch=2**33 - 1).check_fixed_point()
     with raises("act_width, act_frac, weight_frac, eta_shift, batch: layer 1's weight update "
                 "needs 65 bits, more than the 64 the fixed-point model computes exactly, "
                 "not (16, 10, 14, (5, 8, 10), 8589934592)"):
