@@ -145,6 +145,11 @@ class FixedNetwork:
         #: Per layer, the wide sums of the current mini-batch.
         self.sums = [PendingUpdate(cfg, i) for i in range(cfg.layers)]
         self.pending = 0
+        #: Apply each training sample's update at once (``update_unit.update``),
+        #: without the batch sums: the online rule, for ``cfg.batch = 1`` (the
+        #: same words as the sums of one sample, and faster). False runs batch 1
+        #: through the sums (``tests/golden_model/test_network.py`` compares both).
+        self.online = cfg.batch == 1
 
     def quantize(self, x):
         """Real inputs to the activation format (``golden_model.numerics.quantize``)."""
@@ -174,14 +179,18 @@ class FixedNetwork:
             raise ValueError(f"label must be an integer in [0, {cfg.classes - 1}], not {label!r}")
         token = Token.first(cfg, label, train=train, early_exit=early_exit, threshold=threshold)
         h, steps = np.asarray(x_q, dtype=np.int64), []
+        online = self.online
         for i in range(cfg.layers):
             step = layer_step(cfg, i, self.w[i], self.b[i], *self.mk[i], h, token,
-                              self.learn[i], self.drop[i], update=False)
+                              self.learn[i], self.drop[i], update=online)
             if step.mode == "train":
-                self.sums[i].add(step.d, h)
+                if online:
+                    self.w[i], self.b[i] = step.w, step.b
+                else:
+                    self.sums[i].add(step.d, h)
             steps.append(step)
             token, h = step.token, step.h
-        if train:
+        if train and not online:
             self.pending += 1
             if self.pending == cfg.batch:
                 self._apply()

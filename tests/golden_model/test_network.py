@@ -417,6 +417,8 @@ def test_batch_one_is_the_online_rule(cfg):
     assert cfg.batch == 1
     rng = np.random.default_rng(seed)
     net, twin = FixedNetwork(cfg), OnlineTwin(cfg)
+    assert net.online
+    net.online = False   # batch 1 through the pending sums
     x = net.quantize(rng.uniform(0, 1, size=(300, cfg.sizes[0])))
     labels = rng.integers(0, cfg.classes, size=300)
     trained, idle = np.zeros(cfg.layers, dtype=int), np.zeros(cfg.layers, dtype=int)
