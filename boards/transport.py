@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import collections
 
+from lela.config import ConfigError
+
 from .hostlink import RESULT_DEPTH
 from .system import LinkedCore
 
@@ -90,6 +92,10 @@ class SimTransport:
                  result_depth=None, max_payload=None, stalls=None):
         from amaranth.sim import Simulator
 
+        if cfg.primitives != "portable":
+            raise ConfigError(f"primitives: Amaranth's simulator runs the portable form only "
+                              f"(vendor primitives are instances; simulate them with "
+                              f"Verilator), not {cfg.primitives!r}")
         self.dut = dut = LinkedCore(cfg, timeout=link_timeout, core=core,
                                     result_depth=result_depth or RESULT_DEPTH,
                                     max_payload=max_payload)

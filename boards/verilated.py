@@ -25,6 +25,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
+from lela.rtl.multiplier import simulation_models
 from lela.tools import VERILATOR_MAKEFLAGS, verilator, verilator_env, yosys_for_amaranth
 
 from .hostlink import RESULT_DEPTH
@@ -145,7 +146,9 @@ def build_harness(cfg, *, root="build/board-sim", link_timeout=1 << 16, result_d
     exe_name = f"V{TOP}"
     text = _verilog(cfg, link_timeout, result_depth, max_payload)
     harness = HARNESS.replace("{top}", TOP)
-    digest = hashlib.sha256((text + harness).encode()).hexdigest()[:12]
+    models = [Path(m).resolve() for m in simulation_models(cfg.primitives)]
+    digest = hashlib.sha256("".join([text, harness, *(m.read_text() for m in models)])
+                            .encode()).hexdigest()[:12]
     bdir = Path(root) / f"verilator-{digest}"
     exe = bdir / "obj" / exe_name
     if exe.exists():
@@ -161,7 +164,7 @@ def build_harness(cfg, *, root="build/board-sim", link_timeout=1 << 16, result_d
            "--x-initial", "fast", "--noassert", "-Wno-fatal", "-Wno-lint", "-Wno-style",
            "--top-module", TOP, "--Mdir", "obj", "-o", exe_name, "-CFLAGS", "-O2",
            *(arg for flag in VERILATOR_MAKEFLAGS for arg in ("-MAKEFLAGS", flag)),
-           f"{TOP}.v", "harness.cpp"]
+           f"{TOP}.v", *map(str, models), "harness.cpp"]
     if log:
         log(f"lela board: compiling the simulated board with Verilator in {bdir} ...")
     t0 = time.perf_counter()

@@ -173,6 +173,31 @@ def test_lela_board_train_cli(tmp_path, capsys):
     assert report["test_accuracy_board"] == report["test_accuracy_model"]
 
 
+def test_ulx3s_board_with_its_primitives_trains_bit_exact(tmp_path, capsys):
+    """The ULX3S's own configuration (its MAC lanes MULT18X18D instances,
+    simulated with lela's model of the primitive) through the host link on
+    the Verilator board: bit-exact, every weight read back."""
+    from lela.cli import main
+
+    assert Config.from_toml(config_file("ulx3s")).primitives == "ecp5"
+    out = tmp_path / "report.json"
+    rc = main(["board", "train", "--sim", "--board", "ulx3s", "--build-dir", str(BUILD_ROOT),
+               "--epochs", "1", "--train-samples", "12", "--test-samples", "6",
+               "--json", str(out)])
+    assert rc == 0, capsys.readouterr()
+    report = json.loads(out.read_text())
+    assert report["equal_to_model"], report["mismatches"]
+
+
+def test_pysim_board_refuses_vendor_primitives():
+    from lela.boards.transport import SimTransport
+    from lela.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^primitives: Amaranth's simulator runs the portable "
+                                          r"form only .* not 'ecp5'$"):
+        SimTransport(SIM_CFG.replace(primitives="ecp5"))
+
+
 # -- the driver's frame handling, without a board -------------------------------
 class Canned:
     """A transport that answers with fixed bytes."""
