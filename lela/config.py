@@ -204,7 +204,8 @@ class Config:
                                _stretch_steps(DEFAULT_ETA_SHIFTS, len(self.sizes) - 1))
         for name in ("eta_shift", "dropout"):   # one value for every layer is written one way
             value = getattr(self, name)
-            if (isinstance(value, tuple) and len(value) == len(self.sizes) - 1
+            if (isinstance(value, tuple) and isinstance(self.sizes, tuple)
+                    and len(value) == len(self.sizes) - 1
                     and len(set(value)) == 1):
                 object.__setattr__(self, name, value[0])
         self._validate()

@@ -87,6 +87,13 @@ def test_output_file_that_is_a_directory(capsys, tmp_path, argv):
     (["bench", "--quick", "--ecp5-lanes", "4,x"], "--ecp5-lanes must be positive integers"),
     (["bench", "--quick", "--sections", "utilisation,nope"], "not 'utilisation,nope'"),
     (["bench", "--render", "no-such.json"], "--render: cannot read 'no-such.json'"),
+    (["train", "--check-every", "0"], "--check-every must be at least 1, not 0"),
+    (["train", "--clock-mhz", "-5"], "--clock-mhz must be a positive number, not -5.0"),
+    (["build", "--board", "ulx3s", "--clock-mhz", "0"],
+     "--clock-mhz must be a positive number, not 0.0"),
+    (["build", "--board", "icebreaker", "--clock-mhz", "nan"],
+     "--clock-mhz must be a positive number, not nan"),
+    (["build", "--board", "ulx3s", "--baud", "0"], "--baud must be a positive number, not 0"),
 ])
 def test_bad_values(capsys, tmp_path, argv, needle):
     _fails_in_one_line(capsys, tmp_path, argv, needle)

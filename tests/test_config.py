@@ -29,6 +29,11 @@ def raises(message):
 # One case per validation rule: (changes, the exact message).
 RULES = {
     "sizes_not_ints": ({"sizes": "64,128"}, "sizes: must be a sequence of integers, not '64,128'"),
+    # with a per-layer field beside it (once a TypeError from len(sizes))
+    "sizes_int_with_dropout": ({"sizes": 5, "dropout": [0.25, 0.5]},
+                               "sizes: must be a sequence of integers, not 5"),
+    "sizes_none_with_eta": ({"sizes": None, "eta_shift": [3, 3]},
+                            "sizes: must be a sequence of integers, not None"),
     "sizes_float": ({"sizes": (64, 1.5)}, "sizes: must be a sequence of integers, not (64, 1.5)"),
     "sizes_bool": ({"sizes": (64, True)}, "sizes: must be a sequence of integers, not (64, True)"),
     "sizes_short": ({"sizes": (64,)},

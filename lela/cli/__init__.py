@@ -26,6 +26,7 @@ from lela.sim.stream import Mismatch
 __all__ = ["COMMANDS", "CommandError", "add_cluster_arguments", "add_config_arguments",
            "add_schedule_arguments",
            "check_cluster_arguments", "config_from_args", "main", "output_dir", "output_file",
+           "positive",
            "write_json"]
 
 #: subcommand -> one-line help; the command is the module ``lela.cli.<subcommand>``
@@ -175,6 +176,16 @@ def check_cluster_arguments(args):
     if args.scheduler and args.workers:
         raise CommandError("--workers sizes the local cluster; with --scheduler the cluster "
                            "has its own workers")
+
+
+def positive(value, flag):
+    """``value`` unless it is given and not a positive finite number
+    (:class:`CommandError` naming ``flag`` and the value)."""
+    import math
+
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise CommandError(f"{flag} must be a positive number, not {value!r}")
+    return value
 
 
 def output_file(path, what="output file") -> Path | None:

@@ -7,7 +7,14 @@ import sys
 from lela.boards.build import BOARDS, ROUTERS, BuildError, build, format_report
 from lela.config import config_file
 
-from . import add_config_arguments, config_from_args, output_dir, output_file, write_json
+from . import (
+    add_config_arguments,
+    config_from_args,
+    output_dir,
+    output_file,
+    positive,
+    write_json,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -33,6 +40,8 @@ def run(args) -> int:
     """Build (the board's own configuration unless ``--config``), print the
     report; exit status 1 if the build fails or misses timing."""
     cfg = config_from_args(args, default=config_file(args.board))
+    positive(args.clock_mhz, "--clock-mhz")
+    positive(args.baud, "--baud")
     json_path = output_file(args.json, "--json")
     build_dir = output_dir(args.build_dir, "--build-dir") if args.build_dir else None
     try:

@@ -10,11 +10,13 @@ from lela.sim.runner import SIMULATORS
 from lela.sim.train import train_rtl
 
 from . import (
+    CommandError,
     add_config_arguments,
     add_schedule_arguments,
     config_from_args,
     output_dir,
     output_file,
+    positive,
     write_json,
 )
 
@@ -50,6 +52,9 @@ def add_arguments(parser):
 def run(args) -> int:
     """Train, print the report; exit status 1 if the RTL's accuracies differ."""
     cfg = config_from_args(args)
+    positive(args.clock_mhz, "--clock-mhz")
+    if args.check_every < 1:
+        raise CommandError(f"--check-every must be at least 1, not {args.check_every}")
     json_path = output_file(args.json, "--json")
     build_root = output_dir(args.build_dir, "--build-dir")
     dataset = load_dataset(args.dataset).subset(args.train_samples, args.test_samples)
