@@ -157,7 +157,7 @@ class MacArray(wiring.Component):
             # register) feeding one multiplier: one register for all P lanes
             # would fan out across the die (docs/boards.md)
             mult = multiplier(self._primitives, a_width=self._act_width,
-                              b_width=max(self._act_width, self._weight_width))
+                              b_width=max(self._act_width, self._weight_width), keep_a=P > 1)
             m.submodules[f"mult{p}"] = mult
             m.d.comb += [mult.a.eq(self.h),
                          mult.b.eq(Mux(self.op == OP_FORWARD, self.w[p], self.d[p])),

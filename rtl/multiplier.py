@@ -31,6 +31,10 @@ class Multiplier(wiring.Component):
     ----------
     a_width, b_width : int
         Signed operand widths.
+    keep_a : bool
+        Mark the ``a`` register ``keep``: synthesis must not merge it with the
+        ``a`` registers of other multipliers that share the operand (the MAC
+        lanes' copies of ``h`` keep the fanout local, docs/boards.md).
 
     Attributes
     ----------
@@ -41,10 +45,11 @@ class Multiplier(wiring.Component):
         Their product, :data:`PRODUCT_LATENCY` cycles later.
     """
 
-    def __init__(self, *, a_width, b_width):
+    def __init__(self, *, a_width, b_width, keep_a=False):
         check_int(self, "a_width", a_width, 2)
         check_int(self, "b_width", b_width, 2)
         self._a_width, self._b_width = a_width, b_width
+        self._keep_a = bool(keep_a)
         super().__init__({"a": In(signed(a_width)), "b": In(signed(b_width)),
                           "p": Out(signed(a_width + b_width))})
 
@@ -52,9 +57,8 @@ class Multiplier(wiring.Component):
         """Operand registers, multiply, product register (no reset: a DSP
         block's registers; the products are read with their valid only)."""
         m = Module()
-        # ``keep``: synthesis must not merge the operand registers of lanes
-        # that share an operand (their copies keep the fanout local)
-        a = Signal.like(self.a, name="a_reg", reset_less=True, attrs={"keep": 1})
+        a = Signal.like(self.a, name="a_reg", reset_less=True,
+                        attrs={"keep": 1} if self._keep_a else {})
         b = Signal.like(self.b, name="b_reg", reset_less=True)
         p = Signal.like(self.p, name="p_reg", reset_less=True)
         assert PRODUCT_LATENCY == 2, "two register stages: operands, product"
@@ -63,17 +67,18 @@ class Multiplier(wiring.Component):
         return m
 
 
-def multiplier(primitives, *, a_width, b_width):
+def multiplier(primitives, *, a_width, b_width, keep_a=False):
     """The registered multiplier built from ``primitives`` (``Config.primitives``):
-    :class:`Multiplier` for ``portable``, :class:`lela.rtl.ecp5.Mult18x18d` for
-    ``ecp5``; the same ports and latency."""
+    :class:`Multiplier` for ``portable`` (``keep_a`` as there), :class:`lela.rtl.ecp5.Mult18x18d`
+    for ``ecp5`` (its operand registers are the primitive's own); the same
+    ports and latency."""
     if primitives not in PRIMITIVES:
         raise ValueError(f"primitives must be one of {', '.join(PRIMITIVES)}, "
                          f"not {primitives!r}")
     if primitives == "ecp5":
         from .ecp5 import Mult18x18d
         return Mult18x18d(a_width=a_width, b_width=b_width)
-    return Multiplier(a_width=a_width, b_width=b_width)
+    return Multiplier(a_width=a_width, b_width=b_width, keep_a=keep_a)
 
 
 def simulation_models(primitives):
