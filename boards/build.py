@@ -201,7 +201,7 @@ def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
     pnr_log = (build_dir / f"{name}.tim").read_text() if (build_dir / f"{name}.tim").exists() \
         else ""
     if failed is not None:
-        raise BuildError(_explain_failure(board, build_dir, name, pnr_log)) from None
+        raise BuildError(_explain_failure(board, build_dir, name, pnr_log, cfg)) from None
 
     report = json.loads((build_dir / "report.json").read_text())
     util = report.get("utilization", {})
@@ -245,7 +245,12 @@ def timing_error(report):
     return f"{report.board}: timing not met at {report.clock_mhz:g} MHz: {', '.join(slow)}"
 
 
-def _explain_failure(board, build_dir, name, pnr_log):
+#: Yosys 0.70's abc9 fault (``abc_ops_reintegrate``) that builds with
+#: ``MULT18X18D`` instances hit from 8 lanes per layer on (docs/boards.md).
+ABC9_REINTEGRATE_FAULT = "GetSize(conn.first) == GetSize(conn.second)"
+
+
+def _explain_failure(board, build_dir, name, pnr_log, cfg):
     over = [(cell, used, avail) for cell, (used, avail) in
             _parse_log_utilisation(pnr_log).items() if used > avail]
     if over:
@@ -258,7 +263,12 @@ def _explain_failure(board, build_dir, name, pnr_log):
     if ylog.exists():
         m = re.search(r"ERROR: (.*)", ylog.read_text())
         if m:
-            return f"{board}: yosys failed: {m.group(1)}"
+            hint = ""
+            if ABC9_REINTEGRATE_FAULT in m.group(1) and cfg.primitives == "ecp5":
+                hint = (" (Yosys's abc9 fault with the MULT18X18D instances of primitives = "
+                        "'ecp5', seen from 8 lanes per layer on: --primitives portable builds "
+                        "the same network, docs/boards.md)")
+            return f"{board}: yosys failed: {m.group(1)}{hint}"
     return f"{board}: the build failed (logs in {build_dir})"
 
 

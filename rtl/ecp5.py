@@ -65,6 +65,7 @@ class Mult18x18d(wiring.Component):
         ports = {f"i_A{n}": a[n] for n in range(ECP5_MULT_BITS)}
         ports |= {f"i_B{n}": b[n] for n in range(ECP5_MULT_BITS)}
         ports |= {f"o_P{n}": p[n] for n in range(2 * ECP5_MULT_BITS)}
+        ports |= {f"i_C{n}": Const(0) for n in range(ECP5_MULT_BITS)}   # as Yosys's own mapping
         m.submodules.mult = Instance(
             "MULT18X18D",
             p_REG_INPUTA_CLK=registered, p_REG_INPUTB_CLK=registered,

@@ -60,8 +60,19 @@ def test_yowasp_tools_are_the_default(monkeypatch):
 
 
 def test_a_design_that_does_not_fit_names_the_resource(tmp_path):
-    msg = B._explain_failure("icebreaker", tmp_path, "top", PNR_LOG)
+    msg = B._explain_failure("icebreaker", tmp_path, "top", PNR_LOG, Config())
     assert msg == "icebreaker: the design does not fit: ICESTORM_LC 9775/5280 (used/available)"
+
+
+def test_the_abc9_fault_with_dsp_instances_names_the_way_around(tmp_path):
+    """Yosys 0.70's abc9 fault, seen with MULT18X18D instances in builds of 8
+    lanes per layer: the message says how to build the network anyway."""
+    (tmp_path / "top.rpt").write_text(f"...\nERROR: Assert `{B.ABC9_REINTEGRATE_FAULT}' failed "
+                                      f"in rtlil.cc:3091.\n")
+    msg = B._explain_failure("ulx3s", tmp_path, "top", "", Config(primitives="ecp5"))
+    assert msg.startswith("ulx3s: yosys failed: Assert `GetSize(conn.first)")
+    assert "--primitives portable builds the same network" in msg
+    assert "--primitives" not in B._explain_failure("ulx3s", tmp_path, "top", "", Config())
 
 
 def test_the_routed_critical_path_is_reported():
@@ -173,8 +184,9 @@ def test_ulx3s_keeps_one_h_register_per_lane(tmp_path, keep):
     assert KEEP_REGISTERS in synth_options(Config())["script_after_read"]
     mac = MacArray(lanes=lanes, n_in=8, act_width=8, act_frac=4, weight_width=8, weight_frac=6)
     (tmp_path / "mac.il").write_text(rtlil.convert(mac, name="mac"))
-    script = ["read_rtlil mac.il", KEEP_REGISTERS if keep else "", "proc", "opt",
-              "tee -o count.txt select -count w:h_operand* %ci1 t:$dff %i"]
+    # each lane's copy is its multiplier's operand register ``a_reg``
+    script = ["read_rtlil mac.il", KEEP_REGISTERS if keep else "", "proc", "flatten", "opt",
+              "tee -o count.txt select -count w:*a_reg %ci1 t:$dff %i"]
     (tmp_path / "keep.ys").write_text("\n".join(script) + "\n")
     yosys = board_tool_env({})["YOSYS"]
     subprocess.run([yosys, "-q", "-s", "keep.ys"], cwd=tmp_path, check=True,

@@ -8,11 +8,12 @@
 // chosen CE and reset to 0 by the chosen RST (synchronous with RESETMODE
 // "SYNC", asynchronous with "ASYNC").
 //
-// Modelled: the multiply and its registers. Not modelled, and refused at
-// elaboration: the shift-register operand sources (SOURCEA/SOURCEB must be 0
-// in use; the SRI/SRO/RO cascade ports are left open), MULT_BYPASS, the C
-// input. GSR, CLKn_DIV, HIGHSPEED_CLK and CAS_MATCH_REG do not change the
-// arithmetic and are ignored.
+// Modelled: the multiply and its registers. Not modelled: the shift-register
+// operand sources (SOURCEA/SOURCEB = 1 stops the simulation; the SRI/SRO/RO
+// cascade ports are left open) and MULT_BYPASS (refused at elaboration);
+// the C input is accepted and unused (it feeds only the ALU54B). GSR,
+// CLKn_DIV, HIGHSPEED_CLK and CAS_MATCH_REG do not change the arithmetic and
+// are ignored.
 `timescale 1ns/1ps
 module MULT18X18D #(
     parameter REG_INPUTA_CLK = "NONE", parameter REG_INPUTA_CE = "CE0",
@@ -33,6 +34,7 @@ module MULT18X18D #(
 ) (
     input A17, A16, A15, A14, A13, A12, A11, A10, A9, A8, A7, A6, A5, A4, A3, A2, A1, A0,
     input B17, B16, B15, B14, B13, B12, B11, B10, B9, B8, B7, B6, B5, B4, B3, B2, B1, B0,
+    input C17, C16, C15, C14, C13, C12, C11, C10, C9, C8, C7, C6, C5, C4, C3, C2, C1, C0,
     input SIGNEDA, SIGNEDB, SOURCEA, SOURCEB,
     input CLK3, CLK2, CLK1, CLK0, CE3, CE2, CE1, CE0, RST3, RST2, RST1, RST0,
     output P35, P34, P33, P32, P31, P30, P29, P28, P27, P26, P25, P24,
@@ -46,6 +48,10 @@ module MULT18X18D #(
     if (RESETMODE != "SYNC" && RESETMODE != "ASYNC")
       $fatal(1, "MULT18X18D model: RESETMODE must be SYNC or ASYNC");
   end
+
+  always @(SOURCEA or SOURCEB)
+    if (SOURCEA === 1'b1 || SOURCEB === 1'b1)
+      $fatal(1, "MULT18X18D model: the shift-register sources (SOURCEA/SOURCEB) are not modelled");
 
   function automatic sel4(input [8*8-1:0] name, input v0, input v1, input v2, input v3);
     sel4 = name == "CLK0" || name == "CE0" || name == "RST0" ? v0 :
