@@ -245,8 +245,8 @@ def timing_error(report):
     return f"{report.board}: timing not met at {report.clock_mhz:g} MHz: {', '.join(slow)}"
 
 
-#: Yosys 0.70's abc9 fault (``abc_ops_reintegrate``) that builds with
-#: ``MULT18X18D`` instances hit from 8 lanes per layer on (docs/boards.md).
+#: Yosys 0.70's abc9 fault (``abc_ops_reintegrate``) that the default
+#: network's 8-lane build with ``MULT18X18D`` instances hits (docs/boards.md).
 ABC9_REINTEGRATE_FAULT = "GetSize(conn.first) == GetSize(conn.second)"
 
 
@@ -266,8 +266,8 @@ def _explain_failure(board, build_dir, name, pnr_log, cfg):
             hint = ""
             if ABC9_REINTEGRATE_FAULT in m.group(1) and cfg.primitives == "ecp5":
                 hint = (" (Yosys's abc9 fault with the MULT18X18D instances of primitives = "
-                        "'ecp5', seen from 8 lanes per layer on: --primitives portable builds "
-                        "the same network, docs/boards.md)")
+                        "'ecp5', seen in the 8-lane build of the default network: "
+                        "--primitives portable builds the same network, docs/boards.md)")
             return f"{board}: yosys failed: {m.group(1)}{hint}"
     return f"{board}: the build failed (logs in {build_dir})"
 
