@@ -6,9 +6,11 @@ is a batch of one). A batch's update is the *mean* of its per-sample updates
 do (``Config.batch``, docs/numerics.md "Mini-batches"), their *sum*
 (``reduce="sum"``): every sample of the batch goes forward with the same
 weights, and the step is ``eta`` times the sum. With one sample both are the
-online step, the same floats. Batches take the samples in the given order,
-and the dropout masks are drawn sample by sample (every layer of a sample,
-then the next sample), so a sample gets the same mask whatever the batch.
+online step, the same floats. Batches take the samples in the given order.
+A summed batch draws its dropout masks sample by sample (every layer of a
+sample, then the next sample), so a sample gets the same mask whatever the
+batch; a mean batch draws them a layer at a time for the whole batch, as it
+always has (so the runs documented with it reproduce).
 The float model starts where the fixed-point model starts, so the two can be
 compared step for step:
 
@@ -188,28 +190,33 @@ class FloatNetwork:
         return self.method in ("local", "local_trainable")
 
     # -- forward ----------------------------------------------------------
-    def forward(self, x, rng=None):
+    def forward(self, x, rng=None, *, sample_masks=False):
         """``(a, h, masks)`` per layer for a batch ``x`` (B x N_0).
 
         With ``rng`` (training) a 0/1 dropout mask is drawn for every layer
-        whose ``p`` is not 0, sample by sample (every such layer of sample 0,
-        then of sample 1, ...); without, activations are scaled by ``1 - p``
+        whose ``p`` is not 0: with ``sample_masks`` sample by sample (every
+        such layer of sample 0, then of sample 1, ...: a sample's mask does
+        not depend on the batch), else a layer at a time for the whole
+        batch. Without ``rng`` activations are scaled by ``1 - p``
         (inference). The masks are None where none is drawn.
         """
         h = np.atleast_2d(np.asarray(x, dtype=np.float64))
         rates = self.cfg.dropout_rates
-        drawn = {i: np.empty((len(h), len(b))) for i, (b, p) in enumerate(zip(self.b, rates))
-                 if p > 0 and rng is not None}
-        for n in range(len(h) if drawn else 0):
-            for i, row in drawn.items():
-                row[n] = rng.random(row.shape[1])
+        drawn = {}
+        if sample_masks and rng is not None:
+            drawn = {i: np.empty((len(h), len(b))) for i, (b, p) in enumerate(zip(self.b, rates))
+                     if p > 0}
+            for n in range(len(h) if drawn else 0):
+                for i, row in drawn.items():
+                    row[n] = rng.random(row.shape[1])
         a_s, h_s, masks = [], [], []
         for i, (w, b, p) in enumerate(zip(self.w, self.b, rates)):
             a = h @ w.T + b
             h = np.maximum(a, 0.0)
             mask = None
             if p > 0 and rng is not None:
-                mask = (drawn[i] >= p).astype(np.float64)
+                draw = drawn[i] if sample_masks else rng.random(a.shape)
+                mask = (draw >= p).astype(np.float64)
                 h = h * mask
             elif p > 0:
                 h = h * (1.0 - p)
@@ -270,7 +277,7 @@ class FloatNetwork:
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
         n = len(labels)
         mean = reduce == "mean"
-        a_s, h_s, masks = self.forward(x, rng)
+        a_s, h_s, masks = self.forward(x, rng, sample_masks=not mean)
         inputs = [x] + h_s[:-1]
         dw, db, dm = [None] * L, [None] * L, [None] * L
 

@@ -315,7 +315,7 @@ def test_sum_of_one_sample_is_the_online_rule():
 def test_summed_batch_is_the_sum_of_the_samples(method):
     """A batch's summed update is the sum of its samples' gradients at the
     same weights (each with its own mask, the one it gets at batch 1), and B
-    times the mean."""
+    times the mean (without dropout: the mean draws its masks otherwise)."""
     seed = 22
     cfg = SMALL.replace(sizes=(6, 12, 8), dropout=0.25)
     net = FloatNetwork(cfg, method)
@@ -323,27 +323,29 @@ def test_summed_batch_is_the_sum_of_the_samples(method):
     dw, db, dm = net.gradients(x, y, np.random.default_rng(seed), reduce="sum")
     rng = np.random.default_rng(seed)
     each = [net.gradients(x[n:n + 1], y[n:n + 1], rng, reduce="sum") for n in range(4)]
-    mean = net.gradients(x, y, np.random.default_rng(seed))
+    plain = FloatNetwork(cfg.replace(dropout=0.0), method)
+    summed, mean = plain.gradients(x, y, reduce="sum"), plain.gradients(x, y)
     for i in range(cfg.layers):
         where = f"seed {seed}, {method}, layer {i}"
         np.testing.assert_allclose(dw[i], sum(e[0][i] for e in each), rtol=1e-12, atol=1e-15,
                                    err_msg=where)
         np.testing.assert_allclose(db[i], sum(e[1][i] for e in each), rtol=1e-12, atol=1e-15,
                                    err_msg=where)
-        np.testing.assert_allclose(dw[i], 4 * mean[0][i], rtol=1e-12, atol=1e-15, err_msg=where)
+        np.testing.assert_allclose(summed[0][i], 4 * mean[0][i], rtol=1e-12, atol=1e-15,
+                                   err_msg=where)
         assert np.abs(dw[i]).max() > 0, where
     if dm[-1] is not None:
         np.testing.assert_allclose(dm[-1], sum(e[2][-1] for e in each), rtol=1e-12, atol=1e-15)
 
 
-def test_masks_do_not_depend_on_the_batch():
+def test_summed_batch_masks_do_not_depend_on_the_batch():
     seed = 23
     cfg = SMALL.replace(sizes=(6, 40, 40), dropout=(0.5, 0.25))
     net = FloatNetwork(cfg, "local")
     x, _ = batch(cfg, 5, seed)
-    _, _, together = net.forward(x, np.random.default_rng(seed))
+    _, _, together = net.forward(x, np.random.default_rng(seed), sample_masks=True)
     rng = np.random.default_rng(seed)
-    apart = [net.forward(x[n:n + 1], rng)[2] for n in range(5)]
+    apart = [net.forward(x[n:n + 1], rng, sample_masks=True)[2] for n in range(5)]
     for i in range(cfg.layers):
         np.testing.assert_array_equal(together[i], np.concatenate([m[i] for m in apart]),
                                       err_msg=f"seed {seed}, layer {i}")
@@ -364,3 +366,19 @@ def test_summed_epoch_takes_consecutive_batches_in_order():
 def test_bad_reduction_is_named():
     with pytest.raises(ValueError, match=r"^reduce must be one of mean, sum, not 'max'$"):
         FloatNetwork(SMALL).gradients(np.zeros((1, 6)), [0], reduce="max")
+
+
+def test_mean_batch_masks_are_drawn_as_before():
+    """A mean batch draws each layer's mask for the whole batch at once (the
+    draws of the runs documented with it), a summed batch sample by sample."""
+    seed = 25
+    cfg = SMALL.replace(sizes=(6, 40, 40), dropout=(0.5, 0.25))
+    net = FloatNetwork(cfg, "local")
+    x, _ = batch(cfg, 5, seed)
+    _, _, masks = net.forward(x, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    for i, p in enumerate(cfg.dropout_rates):
+        want = (rng.random((5, cfg.sizes[i + 1])) >= p).astype(np.float64)
+        np.testing.assert_array_equal(masks[i], want, err_msg=f"seed {seed}, layer {i}")
+    _, _, summed = net.forward(x, np.random.default_rng(seed), sample_masks=True)
+    assert not np.array_equal(summed[0], masks[0]), f"seed {seed}"

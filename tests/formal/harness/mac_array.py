@@ -67,7 +67,9 @@ class MacArrayHarness(Harness):
             relu = Mux(a < 0, 0, a)
             m.d.comb += Assert(implies(dut.h_valid, dut.h_out[p] == relu))
             # the operand registers (S2) hold the beat's operands (closes the induction)
-            operand, h_operand = probe(frag, f"operand{p}"), probe(frag, f"h_operand{p}")
+            # (the lane multiplier's operand registers, rtl/multiplier.py)
+            operand = probe(frag, f"mult{p}.b_reg")
+            h_operand = probe(frag, f"mult{p}.a_reg")
             w1, d1 = self.past(dut.w[p], name=f"w1_{p}"), self.past(dut.d[p], name=f"d1_{p}")
             m.d.comb += [
                 Assert(implies(self.started, h_operand == self.past(dut.h, name=f"h1_{p}"))),
