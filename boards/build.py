@@ -245,11 +245,6 @@ def timing_error(report):
     return f"{report.board}: timing not met at {report.clock_mhz:g} MHz: {', '.join(slow)}"
 
 
-#: Yosys 0.70's abc9 fault (``abc_ops_reintegrate``) that the default
-#: network's 8-lane build with ``MULT18X18D`` instances hits (docs/boards.md).
-ABC9_REINTEGRATE_FAULT = "GetSize(conn.first) == GetSize(conn.second)"
-
-
 def _explain_failure(board, build_dir, name, pnr_log, cfg):
     over = [(cell, used, avail) for cell, (used, avail) in
             _parse_log_utilisation(pnr_log).items() if used > avail]
@@ -263,12 +258,7 @@ def _explain_failure(board, build_dir, name, pnr_log, cfg):
     if ylog.exists():
         m = re.search(r"ERROR: (.*)", ylog.read_text())
         if m:
-            hint = ""
-            if ABC9_REINTEGRATE_FAULT in m.group(1) and cfg.primitives == "ecp5":
-                hint = (" (Yosys's abc9 fault with the MULT18X18D instances of primitives = "
-                        "'ecp5', seen in the 8-lane build of the default network: "
-                        "--primitives portable builds the same network, docs/boards.md)")
-            return f"{board}: yosys failed: {m.group(1)}{hint}"
+            return f"{board}: yosys failed: {m.group(1)}"
     return f"{board}: the build failed (logs in {build_dir})"
 
 

@@ -36,11 +36,20 @@ CLOCK_HZ = 90e6
 #: MULT18X18D (docs/boards.md).
 KEEP_REGISTERS = "setattr -set keep 1 w:* a:keep %i %ci1 t:$dff %i"
 
+#: Yosys commands after reading the design: flatten it and rename the wires
+#: whose names need escaping in Verilog. Amaranth names the wires of an
+#: array's elements ``x[3]`` beside the wire ``x``; Yosys 0.70's abc9 names
+#: the bits it reintegrates the same way and stops on the collision
+#: (``abc_ops_reintegrate``: "Assert `count_id(wire->name) == 0'" or
+#: "`GetSize(conn.first) == GetSize(conn.second)'", seen from 8 lanes per
+#: layer up, docs/boards.md).
+UNIQUE_NAMES = "flatten\nrename -unescape"
+
 
 def synth_options(cfg):
     """Toolchain overrides of the build (ECP5 maps multipliers to MULT18X18D by
-    default): :data:`KEEP_REGISTERS`."""
-    return {"script_after_read": KEEP_REGISTERS}
+    default): :data:`KEEP_REGISTERS`, then :data:`UNIQUE_NAMES`."""
+    return {"script_after_read": f"{KEEP_REGISTERS}\n{UNIQUE_NAMES}"}
 
 
 def platform():

@@ -64,17 +64,6 @@ def test_a_design_that_does_not_fit_names_the_resource(tmp_path):
     assert msg == "icebreaker: the design does not fit: ICESTORM_LC 9775/5280 (used/available)"
 
 
-def test_the_abc9_fault_with_dsp_instances_names_the_way_around(tmp_path):
-    """Yosys 0.70's abc9 fault, seen with MULT18X18D instances in builds of 8
-    lanes per layer: the message says how to build the network anyway."""
-    (tmp_path / "top.rpt").write_text(f"...\nERROR: Assert `{B.ABC9_REINTEGRATE_FAULT}' failed "
-                                      f"in rtlil.cc:3091.\n")
-    msg = B._explain_failure("ulx3s", tmp_path, "top", "", Config(primitives="ecp5"))
-    assert msg.startswith("ulx3s: yosys failed: Assert `GetSize(conn.first)")
-    assert "--primitives portable builds the same network" in msg
-    assert "--primitives" not in B._explain_failure("ulx3s", tmp_path, "top", "", Config())
-
-
 def test_the_routed_critical_path_is_reported():
     path = B._critical_paths(TIMING_LOG)
     assert path[0] == " Critical path report for clock 'clk' (posedge -> posedge):"
