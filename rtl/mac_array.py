@@ -17,21 +17,35 @@ has one)::
     S3    forward: acc = (first ? b << act_frac : acc) + product
           update:  the update unit consumes the product
     S4    forward, after the group's last beat:
-          h = relu(sat(round_shift(acc, weight_frac)))         (h_valid)
+          h = relu(sat(round_shift(acc, weight_frac)))          (h_valid)
 
-The operand and product registers are the input and output registers of
+That is the form for fabric whose flip-flops cost a logic cell each (iCE40).
+With ``hold`` (ECP5, where a slice has two flip-flops beside its two LUT4s)
+the lane trades its accumulator's multiplexer for flip-flops::
+
+    S3    forward: sum = acc + product; hold = sum >> lo; acc = last ? half : sum
+    S4    h = relu(sat((hold + (b << (act_frac - lo))) >> (weight_frac - lo)))
+
+The accumulator starts from ``half``, the rounding's half LSB of the result
+(``2**(weight_frac - 1)``), and returns to it after a group's last beat by
+its flip-flops' own synchronous set and reset: no multiplexer in front of
+the adder. The bias joins the sum in S4, in the adder that rounding needs
+anyway; the low ``lo = min(act_frac, weight_frac)`` bits of the sum cannot
+change the result and are not kept. Both forms give
+``relu(sat(round_shift(sum_k h_k w_k + (b << act_frac), weight_frac)))``
+exactly, with the same latencies. The operand and product registers are the input and output registers of
 one DSP block (iCE40 SB_MAC16, ECP5 MULT18X18D): the multiplier sees no
 memory, multiplexer or adder in its cycle. ``primitives`` chooses how the
 lane's multiplier is built (:func:`lela.rtl.multiplier.multiplier`): a
-``*`` between registers, or an ECP5 ``MULT18X18D`` with its registers set. There is no bubble between
-groups: the accumulator restarts from the bias on the first beat of the
-next group while the finished one is post-processed. The latencies are
+``*`` between registers, or an ECP5 ``MULT18X18D`` with its registers set.
+There is no bubble between groups: the accumulator takes the first beat of
+the next group while the finished sum is post-processed. The latencies are
 ``lela.contract.PRODUCT_LATENCY`` (S1 -> product register, S3) and
 ``lela.contract.FORWARD_LATENCY`` (S1 of a group's last beat -> ``h_valid``,
 S4).
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Const, Module, Mux, ResetSignal, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -62,6 +76,8 @@ class MacArray(wiring.Component):
         Weight and bias format.
     primitives : str
         ``Config.primitives``: what the lanes' multipliers are built from.
+    hold : bool
+        The lean form above (``from_config``: with ``primitives = "ecp5"``).
 
     Attributes
     ----------
@@ -79,17 +95,18 @@ class MacArray(wiring.Component):
     d : In(ArrayLayout(signed(act_width), lanes))
         S1: local errors of the group (update pass).
     bias : In(ArrayLayout(signed(weight_width), lanes))
-        S1: the group's biases (forward pass, used on ``first``).
+        S1: the group's biases (forward pass, used on ``first``; with ``hold``
+        on ``last``: the layer keeps a group's bias word on all its beats).
     product : Out(ArrayLayout(signed(product_width), lanes))
         S3: registered products ``h * w`` or ``h * d``.
     h_valid : Out(1)
         S4: ``h_out`` holds the group's activations (one cycle).
     h_out : Out(ArrayLayout(signed(act_width), lanes))
-        S4: ``relu(sat(round_shift(acc, weight_frac)))`` of each lane.
+        S4: ``relu(sat(round_shift(sum + (b << act_frac), weight_frac)))`` of each lane.
     """
 
     def __init__(self, *, lanes, n_in, act_width, act_frac, weight_width, weight_frac,
-                 primitives="portable"):
+                 primitives="portable", hold=False):
         check_int(self, "lanes", lanes, 1)
         check_int(self, "n_in", n_in, 1)
         check_int(self, "act_width", act_width, 2, 32)
@@ -101,9 +118,15 @@ class MacArray(wiring.Component):
         self._act_width, self._act_frac = act_width, act_frac
         self._weight_width, self._weight_frac = weight_width, weight_frac
         self._primitives = primitives
+        self._hold = bool(hold)
         #: Accumulator bits: the whole sum plus the bias, never overflows
         #: (``lela.contract.forward_acc_width`` of the layer).
         self.acc_width = mac_acc_width(act_width, weight_width, n_in)
+        #: With ``hold``: low bits of the sum that the result does not depend on.
+        self.hold_shift = min(act_frac, weight_frac)
+        #: With ``hold``: the accumulator's start, the rounding's half LSB of
+        #: the result.
+        self.acc_start = 1 << (weight_frac - 1) if weight_frac else 0
         #: Bits of one product (second operand: a weight or an error).
         self.product_width = act_width + max(act_width, weight_width)
         act, wgt = signed(act_width), signed(weight_width)
@@ -123,29 +146,34 @@ class MacArray(wiring.Component):
         """The MAC array of hidden layer ``layer`` (0-based) of ``cfg``."""
         return cls(lanes=cfg.lanes[layer], n_in=cfg.sizes[layer], act_width=cfg.act_width,
                    act_frac=cfg.act_frac, weight_width=cfg.weight_width,
-                   weight_frac=cfg.weight_frac, primitives=cfg.primitives)
+                   weight_frac=cfg.weight_frac, primitives=cfg.primitives,
+                   hold=cfg.primitives == "ecp5")
 
     @property
     def lanes(self):
         """Number of lanes ``P``."""
         return self._lanes
 
+    @property
+    def hold(self):
+        """The lean form: accumulators restarted by their flip-flops' set/reset."""
+        return self._hold
+
     def elaborate(self, platform):
         """One multiplier, product register and accumulator per lane."""
         m = Module()
         P = self._lanes
-        af, wf, aw = self._act_frac, self._weight_frac, self._act_width
 
         # S1 -> S2 -> S3: operand registers, multiply, product register (a
         # DSP block's input and output registers). Only the control has a
-        # reset: the data registers (operands, products, biases, accumulators)
-        # are read on a valid beat only, so a DSP block can hold them (iCE40
-        # SB_MAC16 registers have no sync reset) and the reset's fanout stays
-        # small (docs/boards.md)
-        s3_fwd, s3_first, s3_last = Signal(), Signal(), Signal()
-        s3_bias = Signal(data.ArrayLayout(signed(self._weight_width), P), reset_less=True)
+        # reset: the data registers (operands, products, biases) are read on
+        # a valid beat only, so a DSP block can hold them (iCE40 SB_MAC16
+        # registers have no sync reset) and the reset's fanout stays small
+        # (docs/boards.md)
         s2_fwd, s2_first, s2_last = Signal(), Signal(), Signal()
-        s2_bias = Signal.like(s3_bias, reset_less=True)
+        s3_fwd, s3_first, s3_last = Signal(), Signal(), Signal()
+        wgt = data.ArrayLayout(signed(self._weight_width), P)
+        s2_bias, s3_bias = (Signal(wgt, name=f"s{n}_bias", reset_less=True) for n in (2, 3))
         m.d.sync += [
             s2_fwd.eq(self.valid & (self.op == OP_FORWARD)), s2_first.eq(self.first),
             s2_last.eq(self.last), s2_bias.eq(self.bias),
@@ -163,18 +191,48 @@ class MacArray(wiring.Component):
                          mult.b.eq(Mux(self.op == OP_FORWARD, self.w[p], self.d[p])),
                          self.product[p].eq(mult.p)]
 
-        # S3 -> S4: accumulate (forward only)
-        acc = [Signal(signed(self.acc_width), name=f"acc{p}", reset_less=True) for p in range(P)]
+        # S3 -> S4: accumulate (forward only); S4: the results
         s4_done = Signal()
         m.d.sync += s4_done.eq(s3_fwd & s3_last)
-        with m.If(s3_fwd):
-            for p in range(P):
-                start = Mux(s3_first, s3_bias[p] << af, acc[p])
-                m.d.sync += acc[p].eq(start + self.product[p])
-
-        # S4: round, saturate, relu
         m.d.comb += self.h_valid.eq(s4_done)
-        for p in range(P):
-            a = saturate(round_shift(acc[p], wf), aw)
+        finish = self._accumulate_held if self._hold else self._accumulate
+        aw = self._act_width
+        for p, a in enumerate(finish(m, s3_fwd, s3_first, s3_last, s3_bias)):
             m.d.comb += self.h_out[p].eq(Mux(a < 0, Const(0, signed(aw)), a))
         return m
+
+    def _accumulate(self, m, s3_fwd, s3_first, s3_last, s3_bias):
+        """The accumulators, restarted from the bias by a multiplexer; the
+        saturated results in S4."""
+        af, wf = self._act_frac, self._weight_frac
+        out = []
+        for p in range(self._lanes):
+            acc = Signal(signed(self.acc_width), name=f"acc{p}", reset_less=True)
+            with m.If(s3_fwd):
+                m.d.sync += acc.eq(Mux(s3_first, s3_bias[p] << af, acc) + self.product[p])
+            out.append(saturate(round_shift(acc, wf), self._act_width))
+        return out
+
+    def _accumulate_held(self, m, s3_fwd, s3_first, s3_last, s3_bias):
+        """The accumulators, restarted from ``acc_start`` by their flip-flops'
+        set/reset (as by a reset: the domain's reset as a second one would
+        leave a multiplexer in front of them), the finished sums held; the
+        saturated results in S4."""
+        af, wf, lo = self._act_frac, self._weight_frac, self.hold_shift
+        s4_bias = Signal.like(s3_bias, name="s4_bias", reset_less=True)
+        m.d.sync += s4_bias.eq(s3_bias)
+        out = []
+        for p in range(self._lanes):
+            acc = Signal(signed(self.acc_width), name=f"acc{p}", init=self.acc_start,
+                         reset_less=True)
+            hold = Signal(signed(self.acc_width - lo), name=f"hold{p}", reset_less=True)
+            total = acc + self.product[p]
+            with m.If(ResetSignal() | (s3_fwd & s3_last)):
+                m.d.sync += acc.eq(self.acc_start)
+            with m.Elif(s3_fwd):
+                m.d.sync += acc.eq(total)
+            with m.If(s3_fwd):
+                m.d.sync += hold.eq(total[lo:])
+            out.append(saturate((hold + (s4_bias[p] << (af - lo))) >> (wf - lo),
+                                self._act_width))
+        return out

@@ -12,14 +12,16 @@ from lela.rtl.axi import PacketFIFO
 from lela.rtl.error_unit import ErrorUnit
 from lela.rtl.input_buffer import InputBuffer
 from lela.rtl.lfsr import ClassifierLfsr, unroll
+from lela.rtl.mac_array import MacArray
 from lela.rtl.numerics import round_shift
 from lela.rtl.top import Network
 
 from .harness import SatStage
 from .harness.base import probe
 
-__all__ = ["GreedyInputBuffer", "LateInFlightNetwork", "SkippingFinishErrorUnit",
-           "TrustingPacketFIFO", "UnrewoundPacketFIFO", "WrappingStage", "ZeroResetLfsr"]
+__all__ = ["GreedyInputBuffer", "HalfLessMacArray", "LateInFlightNetwork",
+           "SkippingFinishErrorUnit", "TrustingPacketFIFO", "UnrewoundPacketFIFO",
+           "WrappingStage", "ZeroResetLfsr"]
 
 
 class WrappingStage(SatStage):
@@ -32,6 +34,15 @@ class WrappingStage(SatStage):
         exact = self.base - r if self.subtract else r
         m.d.comb += self.y.eq(exact[:self.width].as_signed())
         return m
+
+
+class HalfLessMacArray(MacArray):
+    """The accumulators start from zero instead of the rounding's half LSB:
+    every result is the sum shifted down, truncated instead of rounded."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.acc_start = 0
 
 
 class ZeroResetLfsr(ClassifierLfsr):

@@ -101,6 +101,10 @@ CHECKS = [
     # arithmetic in place
     Check("mac_array", "mac_array", "prove", 4, lambda: MacArrayHarness(LAYER_CFG)),
     Check("mac_array_cover", "mac_array", "cover", 10, lambda: MacArrayHarness(LAYER_CFG)),
+    Check("mac_array_hold", "mac_array", "prove", 4,
+          lambda: MacArrayHarness(LAYER_CFG, hold=True)),
+    Check("mac_array_hold_cover", "mac_array", "cover", 10,
+          lambda: MacArrayHarness(LAYER_CFG, hold=True)),
     Check("update_unit", "update_unit", "prove", 3, lambda: UpdateUnitHarness(LAYER_CFG)),
     Check("update_unit_negative_shifts", "update_unit", "prove", 3,
           lambda: UpdateUnitHarness(NEG_CFG)),
@@ -179,6 +183,9 @@ CHECKS = [
 BROKEN = [
     Check("broken_wrapping_saturation", "saturation", "prove", 1,
           lambda: StageHarness(contract_stages(LAYER_CFG), stage_cls=broken.WrappingStage),
+          expect="FAIL"),
+    Check("broken_half_less_mac_array", "mac_array", "bmc", 8,
+          lambda: MacArrayHarness(LAYER_CFG, mac_cls=broken.HalfLessMacArray, hold=True),
           expect="FAIL"),
     Check("broken_zero_reset_lfsr", "lfsr", "prove", 1,
           lambda: LfsrHarness(**_LFSR, modes=("symmetric",), lfsr_cls=broken.ZeroResetLfsr),

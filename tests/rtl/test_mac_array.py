@@ -13,14 +13,22 @@ from lela.golden_model.numerics import signed_range
 from lela.rtl.mac_array import OP_FORWARD, OP_UPDATE, MacArray
 
 
-def _stream(cfg, layer, jobs, gaps_seed=None):
+def _mac(cfg, layer, hold):
+    """The MAC array of ``cfg``'s layer in either form (``from_config`` picks
+    the hold form for ECP5 primitives, which pysim cannot run)."""
+    return MacArray(lanes=cfg.lanes[layer], n_in=cfg.sizes[layer], act_width=cfg.act_width,
+                    act_frac=cfg.act_frac, weight_width=cfg.weight_width,
+                    weight_frac=cfg.weight_frac, hold=hold)
+
+
+def _stream(cfg, layer, jobs, gaps_seed=None, hold=False):
     """Feed ``jobs`` (list of (w, b, h, d)) back to back through the array:
     forward beats of every group, then update beats (products only).
 
     Returns per job the activations (N_out,) and the update products
     (N_out, N_in), both collected at the documented latencies.
     """
-    dut = MacArray.from_config(cfg, layer)
+    dut = _mac(cfg, layer, hold)
     P, n_in = cfg.lanes[layer], cfg.sizes[layer]
     beats = []  # (op, first, last, h, w word, d word, bias word, tag)
     for n, (w, b, h, d) in enumerate(jobs):
@@ -99,36 +107,43 @@ def _random_job(cfg, layer, rng, extreme=False):
     return w, b, h, d
 
 
+#: Both forms of the lanes: the accumulator restarted by a multiplexer, or held.
+FORMS = pytest.mark.parametrize("hold", [False, True], ids=["mux", "hold"])
+
+
+@FORMS
 @pytest.mark.parametrize("lanes", [1, 2, 4])
-def test_forward_and_products(lanes):
+def test_forward_and_products(lanes, hold):
     seed = 40 + lanes
     cfg = Config(sizes=(12, 8), lanes=(lanes,), m_seeds=(1,), k_seeds=(2,))
     rng = np.random.default_rng(seed)
     jobs = [_random_job(cfg, 0, rng, extreme=n == 1) for n in range(3)]
-    for n, ((h_got, p_got), (w, b, h, d)) in enumerate(zip(_stream(cfg, 0, jobs), jobs)):
+    for n, ((h_got, p_got), (w, b, h, d)) in enumerate(zip(_stream(cfg, 0, jobs, hold=hold), jobs)):
         _, h_exp = golden.forward(cfg, w, b, h)
         np.testing.assert_array_equal(h_got, h_exp, err_msg=f"seed {seed}, job {n}: h")
         np.testing.assert_array_equal(p_got, np.outer(d, h), err_msg=f"seed {seed}, job {n}: d*h")
 
 
-def test_idle_cycles_between_beats():
+@FORMS
+def test_idle_cycles_between_beats(hold):
     seed = 7
     cfg = Config(sizes=(5, 6), lanes=(3,), m_seeds=(1,), k_seeds=(2,))
     rng = np.random.default_rng(seed)
     jobs = [_random_job(cfg, 0, rng, extreme=n == 0) for n in range(2)]
-    for n, ((h_got, p_got), (w, b, h, d)) in enumerate(zip(_stream(cfg, 0, jobs, seed), jobs)):
+    for n, ((h_got, p_got), (w, b, h, d)) in enumerate(zip(_stream(cfg, 0, jobs, seed, hold), jobs)):
         np.testing.assert_array_equal(h_got, golden.forward(cfg, w, b, h)[1],
                                       err_msg=f"seed {seed}, job {n}")
         np.testing.assert_array_equal(p_got, np.outer(d, h), err_msg=f"seed {seed}, job {n}")
 
 
-def test_single_input_layer():
+@FORMS
+def test_single_input_layer(hold):
     """n_in = 1: every beat is a whole group (first and last)."""
     seed = 9
     cfg = Config(sizes=(1, 4), lanes=(2,), m_seeds=(1,), k_seeds=(2,))
     rng = np.random.default_rng(seed)
     jobs = [_random_job(cfg, 0, rng, extreme=True) for _ in range(2)]
-    for n, ((h_got, _), (w, b, h, d)) in enumerate(zip(_stream(cfg, 0, jobs), jobs)):
+    for n, ((h_got, _), (w, b, h, d)) in enumerate(zip(_stream(cfg, 0, jobs, hold=hold), jobs)):
         np.testing.assert_array_equal(h_got, golden.forward(cfg, w, b, h)[1],
                                       err_msg=f"seed {seed}, job {n}")
 

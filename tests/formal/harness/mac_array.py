@@ -13,14 +13,18 @@ class MacArrayHarness(Harness):
     exactly one ``h_valid`` ``FORWARD_LATENCY`` cycles after its last
     beat (S1 -> S4), and ``h_out`` is
     ``relu(sat(round_shift(b << act_frac + sum h*w, weight_frac)))`` of the
-    exact sum; products of both passes are the exact ``h*w`` / ``h*d``."""
+    exact sum; the accumulator holds its start plus the group's products so
+    far (its start again after a group); products of both passes are the
+    exact ``h*w`` / ``h*d``."""
 
     free_reset = False
 
-    def __init__(self, cfg, layer=0):
+    def __init__(self, cfg, layer=0, mac_cls=MacArray, hold=False):
         super().__init__()
         self.cfg = cfg
-        self.dut = MacArray.from_config(cfg, layer)
+        self.dut = mac_cls(lanes=cfg.lanes[layer], n_in=cfg.sizes[layer],
+                           act_width=cfg.act_width, act_frac=cfg.act_frac,
+                           weight_width=cfg.weight_width, weight_frac=cfg.weight_frac, hold=hold)
         self.n_in = cfg.sizes[layer]
         self.free_inputs(self.dut)
 
@@ -37,21 +41,37 @@ class MacArrayHarness(Harness):
         m.d.comb += Assert(k < n_in)    # harness state in range (for the induction)
         m.d.comb += [Assume(implies(fwd, dut.first == (k == 0))),
                      Assume(implies(fwd, dut.last == (k == n_in - 1)))]
-        # reference: the exact sum of the group so far, updated at S1
+        # the layer keeps a group's bias word on all its beats
+        bias0 = [Signal(signed(cfg.weight_width), name=f"bias0_{p}") for p in range(P)]
+        for p in range(P):
+            with m.If(fwd & (k == 0)):
+                m.d.sync += bias0[p].eq(dut.bias[p])
+            m.d.comb += Assume(implies(fwd & (k != 0), dut.bias[p] == bias0[p]))
+        # reference, updated at S1: the exact sum of the group so far with
+        # the bias, and without it (the accumulator of the ``hold`` form)
         ref = [Signal(signed(dut.acc_width + 2), name=f"ref{p}") for p in range(P)]
+        ref_acc = [Signal(signed(dut.acc_width + 2), name=f"ref_acc{p}") for p in range(P)]
         for p in range(P):
             start = Mux(dut.first, dut.bias[p] * (1 << cfg.act_frac), ref[p])
             with m.If(fwd):
-                m.d.sync += ref[p].eq(start + dut.h * dut.w[p])
+                m.d.sync += [ref[p].eq(start + dut.h * dut.w[p]),
+                             ref_acc[p].eq(Mux(dut.last, 0, ref_acc[p] + dut.h * dut.w[p]))]
         # the sum of j beats is bounded (makes the induction close: the
         # accumulator cannot hold a value no group reaches)
         product_max = 1 << (cfg.act_width + cfg.weight_width - 2)
         bias_max = 1 << (cfg.weight_width - 1 + cfg.act_frac)
         bound = Const(n_in * product_max + bias_max)    # k == 0: a whole group (or none)
+        products = Const(0)
         for j in range(1, n_in):
             bound = Mux(k == j, j * product_max + bias_max, bound)
+            products = Mux(k == j, j * product_max, products)
         for p in range(P):
-            m.d.comb += Assert((ref[p] <= bound) & (ref[p] >= -bound))
+            m.d.comb += [Assert((ref[p] <= bound) & (ref[p] >= -bound)),
+                         Assert((ref_acc[p] <= products) & (ref_acc[p] >= -products)),
+                         # the two references agree inside a group
+                         Assert(implies(k != 0, ref[p] == ref_acc[p]
+                                        + bias0[p] * (1 << cfg.act_frac))),
+                         Assert(implies(k == 0, ref_acc[p] == 0))]
         # cycles of history needed: S1 -> product (S3) and S1 -> h_valid (S4)
         n_product, n_done = PRODUCT_LATENCY, FORWARD_LATENCY
         history = self.started
@@ -60,10 +80,16 @@ class MacArrayHarness(Harness):
         done = self.past(fwd & dut.last, n_done, name="done")
         m.d.comb += Assert(implies(history, dut.h_valid == done))
         for p in range(P):
+            # the accumulator (the references are one stage ahead of it): the
+            # sum so far; in the hold form its start plus the products so far
             acc = probe(frag, f"acc{p}")
-            ref_acc = self.past(ref[p], n_done - 1, name=f"ref{p}")   # ref is one stage ahead
-            m.d.comb += Assert(implies(history, acc == ref_acc))
-            a = clamp(self.rounded(ref_acc, cfg.weight_frac, f"round{p}"), cfg.act_width)
+            total = self.past(ref[p], n_done - 1, name=f"ref{p}")
+            if dut.hold:
+                expected = dut.acc_start + self.past(ref_acc[p], n_done - 1, name=f"ref_acc{p}")
+            else:
+                expected = total
+            m.d.comb += Assert(implies(history, acc == expected))
+            a = clamp(self.rounded(total, cfg.weight_frac, f"round{p}"), cfg.act_width)
             relu = Mux(a < 0, 0, a)
             m.d.comb += Assert(implies(dut.h_valid, dut.h_out[p] == relu))
             # the operand registers (S2) hold the beat's operands (closes the induction)
@@ -86,5 +112,5 @@ class MacArrayHarness(Harness):
                                                                 name=f"d{p}"))),
             ]
             m.d.comb += [Cover(dut.h_valid & (dut.h_out[p] == (1 << (cfg.act_width - 1)) - 1)),
-                         Cover(dut.h_valid & (dut.h_out[p] == 0) & (ref_acc < 0))]
+                         Cover(dut.h_valid & (dut.h_out[p] == 0) & (total < 0))]
         m.d.comb += Cover(dut.h_valid & self.past(upd, name="upd_before"))
