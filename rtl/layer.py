@@ -65,7 +65,6 @@ from lela.config import Config
 from lela.contract import (
     DIGEST_BITS,
     INFO,
-    WRITE_LATENCY,
     bits,
     drain_cycles,
     exit_bits,
@@ -273,6 +272,8 @@ class Layer(wiring.Component):
         kw = Signal(bits(self.in_words))   # word of h_k in the input slot
         kl = Signal(bits(self.lanes_in))   # lane of h_k in that word
         waddr = Signal(bits(G * N_in))     # weight word = g*N_in + k
+        wb_addr = Signal.like(waddr)       # weight word of the next write-back
+        wb_g = Signal.like(g)              # bias word of the next write-back
         g_out = Signal(bits(G + 1))        # activation words written so far
         d_cur = Signal(data.ArrayLayout(act, P), reset_less=True)
         drain = Signal(range(drain_cycles(cfg) + 1))
@@ -288,7 +289,8 @@ class Layer(wiring.Component):
         m.d.comb += [self.o_in_addr.eq(kw), slots.w_slot.eq(slot)]
 
         def restart_beats():
-            return [g.eq(0), k.eq(0), kw.eq(0), kl.eq(0), waddr.eq(0)]
+            return [g.eq(0), k.eq(0), kw.eq(0), kl.eq(0), waddr.eq(0), wb_addr.eq(0),
+                    wb_g.eq(0)]
 
         with m.If(issue):
             m.d.sync += waddr.eq(waddr + 1)
@@ -391,9 +393,15 @@ class Layer(wiring.Component):
         # ``reg`` cycles after the take: its next group needs a fetch first)
         with m.If(_delayed(m, take, reg, name="take")):
             m.d.sync += d_cur.eq(eu.d)
-        # the beat's weight word and group at its write-back (S3)
-        s3_waddr = _delayed(m, waddr, lat + WRITE_LATENCY, name="waddr", reset_less=True)
-        s3_g = _delayed(m, g, lat + WRITE_LATENCY, name="g", reset_less=True)
+        # the words written back (S3): the update pass writes its words and
+        # its groups' bias words in the order it read them, so two counters
+        # give their addresses (a counter takes a logic cell per bit, a delay
+        # line one per bit and cycle of latency; the iCE40 has no cells to spare)
+        # (no write is in flight when restart_beats() clears them)
+        with m.If(uu.w_valid):
+            m.d.sync += wb_addr.eq(wb_addr + 1)
+        with m.If(uu.b_valid):
+            m.d.sync += wb_g.eq(wb_g + 1)
 
         m.d.comb += [
             b_rd.addr.eq(Mux(access.active, access.group, g)),
@@ -411,7 +419,7 @@ class Layer(wiring.Component):
         else:
             m.d.comb += [access.w_rdata.eq(uu.w_held), access.b_rdata.eq(uu.b_held)]
         # write-back (S3), or one lane from the access port
-        wb_valid, wb_addr, wb_data = uu.w_valid, s3_waddr, uu.w_new
+        wb_valid, wb_data = uu.w_valid, uu.w_new
         with m.If(access.we_w):
             m.d.comb += [w_wr.data.eq(access.word_data), w_wr.en.eq(access.lane_en)]
         with m.Else():
@@ -430,7 +438,7 @@ class Layer(wiring.Component):
             m.d.comb += [b_wr.addr.eq(access.group), b_wr.data.eq(access.word_data),
                          b_wr.en.eq(access.lane_en)]
         with m.Else():
-            m.d.comb += [b_wr.addr.eq(s3_g), b_wr.data.eq(uu.b_new),
+            m.d.comb += [b_wr.addr.eq(wb_g), b_wr.data.eq(uu.b_new),
                          b_wr.en.eq(Mux(uu.b_valid, (1 << P) - 1, 0))]
 
         # activations out (S4), after dropout, and the error unit's reads of them

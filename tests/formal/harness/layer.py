@@ -4,8 +4,9 @@ from amaranth.hdl import Assert, Assume, Cat, Cover, Fragment, Signal, Value
 from amaranth.lib import data
 
 from lela.config import Config
-from lela.contract import COUNTER_BITS, COUNTERS
+from lela.contract import COUNTER_BITS, COUNTERS, read_latency
 from lela.rtl.layer import Layer, token_layout
+from lela.rtl.mac_array import OP_UPDATE
 
 from .base import Harness, implies, probe, state_value
 
@@ -115,6 +116,21 @@ class LayerHarness(Harness):
         beats = in_state["FWD"] | in_state["UPD"]
         m.d.comb += [Assert(implies(beats, (g < dut.groups) & (k < dut.n_in))),
                      Assert(implies(beats, waddr == g * dut.n_in + k))]
+        # auxiliary invariant of the write-back counters: in the update pass the
+        # next weight (bias) word written is the one read as many beats (first
+        # beats) ago as are between the read and the write-back; none is in
+        # flight outside it
+        wb_addr, wb_g = probe(frag, "wb_addr"), probe(frag, "wb_g")
+        stages = [(probe(frag, f"valid_d{n}") & (probe(frag, f"op_d{n}") == OP_UPDATE),
+                   probe(frag, f"first_d{n}")) for n in range(1, read_latency(self.cfg) + 1)]
+        stages += [(probe(frag, f"uu.s{n}_valid"), probe(frag, f"uu.s{n}_first")) for n in (2, 3)]
+        flight = sum(Value.cast(v) for v, _ in stages)
+        flight_first = sum(Value.cast(v & f) for v, f in stages)
+        m.d.comb += [
+            Assert(implies(~upd_phase, ~Cat(*(v for v, _ in stages)).any())),
+            Assert(implies(upd_phase, waddr == (wb_addr + flight)[:len(waddr)])),
+            Assert(implies(upd_phase, (g + (k != 0))[:len(g)] == (wb_g + flight_first)[:len(g)])),
+        ]
         # reads of the input slot: word kw, lane kl of input k, in range
         kw, kl = probe(frag, "kw"), probe(frag, "kl")
         m.d.comb += [Assert(implies(beats, (kw < dut.in_words) & (kl < dut.lanes_in))),
