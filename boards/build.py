@@ -32,6 +32,7 @@ __all__ = [
     "BuildReport",
     "board_module",
     "build",
+    "check_primitives",
     "format_report",
     "sources_digest",
     "timing_error",
@@ -39,17 +40,6 @@ __all__ = [
 
 #: Board name -> module with its board file.
 BOARDS = {"icebreaker": "lela.boards.icebreaker", "ulx3s": "lela.boards.ulx3s"}
-
-#: nextpnr cell types reported, per family: (label, cell type).
-RESOURCES = {
-    "ice40": (("logic cells", "ICESTORM_LC"), ("block RAM (4 kbit)", "ICESTORM_RAM"),
-              ("SPRAM (256 kbit)", "ICESTORM_SPRAM"), ("DSP (SB_MAC16)", "ICESTORM_DSP"),
-              ("PLL", "ICESTORM_PLL"), ("I/O", "SB_IO"), ("global buffers", "SB_GB")),
-    "ecp5": (("LUT4", "TRELLIS_COMB"), ("flip-flops", "TRELLIS_FF"),
-             ("slices", "TRELLIS_SLICE"), ("block RAM (DP16KD)", "DP16KD"),
-             ("DSP (MULT18X18D)", "MULT18X18D"), ("PLL", "EHXPLLL"), ("I/O", "TRELLIS_IO")),
-}
-
 
 #: Yosys commands that drop the initial contents (all zeros) Amaranth gives
 #: every memory from the single-port weight memories: RAM that cannot be
@@ -122,6 +112,15 @@ def board_module(name):
     return importlib.import_module(BOARDS[name])
 
 
+def check_primitives(board, cfg):
+    """ValueError unless ``cfg.primitives`` can be built on ``board``: the
+    portable form, or its own FPGA family's primitives."""
+    family = board_module(board).FAMILY
+    if cfg.primitives not in ("portable", family):
+        raise ValueError(f"{board}: primitives = {cfg.primitives!r} are not for its FPGA "
+                         f"({family}): use 'portable' or {family!r}")
+
+
 def _parse_log_utilisation(text):
     """``{cell: (used, available)}`` from nextpnr's "Device utilisation" block."""
     out = {}
@@ -171,13 +170,16 @@ def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
         raise BuildError(f"router must be one of {', '.join(ROUTERS)}, not {router!r}")
     mod = board_module(board)
     check_buildable(cfg)
+    try:
+        check_primitives(board, cfg)
+    except ValueError as e:
+        raise BuildError(str(e)) from None
     build_dir = Path(build_dir or Path("build") / board)
     name = f"lela_{board}"
     board_tool_env(program=program)
     platform = mod.platform()
     top = mod.BoardTop(cfg, baud=baud, clock_hz=clock_hz or mod.CLOCK_HZ)
     clock_mhz = top.clock_hz / 1e6
-    family = "ice40" if board == "icebreaker" else "ecp5"
     nextpnr_opts = ["--report", "report.json", "--timing-allow-fail"]
     if seed is not None:
         nextpnr_opts += ["--seed", str(seed)]
@@ -206,7 +208,7 @@ def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
     report = json.loads((build_dir / "report.json").read_text())
     util = report.get("utilization", {})
     resources = {}
-    for label, cell in RESOURCES[family]:
+    for label, cell in mod.RESOURCES:
         if cell in util:
             resources[label] = {"cell": cell, "used": util[cell]["used"],
                                 "available": util[cell]["available"]}
@@ -214,14 +216,11 @@ def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
     yosys_log = (build_dir / f"{name}.rpt").read_text() if (build_dir / f"{name}.rpt").exists() \
         else ""
     cells = _yosys_cells(yosys_log)
-    if family == "ice40":
-        ffs = sum(n for c, n in cells.items() if c.startswith("SB_DFF"))
-        luts = cells.get("SB_LUT4")
-    else:
-        ffs = resources.get("flip-flops", {}).get("used") or \
-            sum(n for c, n in cells.items() if c.startswith("TRELLIS_FF"))
-        luts = resources.get("LUT4", {}).get("used") or cells.get("LUT4")
-    bitstream = build_dir / (f"{name}.bin" if family == "ice40" else f"{name}.bit")
+    # flip-flops and LUT4s: nextpnr's count where it reports one, else Yosys's
+    ffs = resources.get("flip-flops", {}).get("used") or \
+        sum(n for c, n in cells.items() if c.startswith(mod.YOSYS_FLIP_FLOP))
+    luts = resources.get("LUT4", {}).get("used") or cells.get(mod.YOSYS_LUT4)
+    bitstream = build_dir / f"{name}.{mod.BITSTREAM}"
     result = BuildReport(
         board=board, device=platform.device, config=cfg.to_dict(), clock_mhz=clock_mhz,
         fmax_mhz=fmax, resources=resources, flip_flops=ffs, lut4=luts,
@@ -232,7 +231,7 @@ def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
     if message:
         raise BuildError(message, result)
     if program:
-        _program(board, bitstream)
+        _program(board, bitstream, mod.PROGRAMMER_ARGS)
     return result
 
 
@@ -262,14 +261,12 @@ def _explain_failure(board, build_dir, name, pnr_log, cfg):
     return f"{board}: the build failed (logs in {build_dir})"
 
 
-def _program(board, bitstream):
+def _program(board, bitstream, extra_args):
     tool = os.environ.get("OPENFPGALOADER", "openFPGALoader")
     if tool == "true" or shutil.which(tool) is None:
         raise BuildError(f"--program needs openFPGALoader (set OPENFPGALOADER or put it on PATH); "
                          f"the bitstream is {bitstream}")
-    args = [tool, "-b", board]
-    if board == "ulx3s":
-        args.append("-m")  # SRAM, not flash
+    args = [tool, "-b", board, *extra_args]
     subprocess.check_call([*args, str(bitstream)])
 
 

@@ -14,10 +14,24 @@ from amaranth_boards.icebreaker import ICEBreakerPlatform
 from . import board
 from .pll import ice40_pll
 
-__all__ = ["CLOCK_HZ", "NAME", "PLATFORM", "BoardTop", "platform", "synth_options"]
+__all__ = ["BITSTREAM", "CLOCK_HZ", "FAMILY", "NAME", "PLATFORM", "PROGRAMMER_ARGS", "RESOURCES",
+           "YOSYS_FLIP_FLOP", "YOSYS_LUT4", "BoardTop", "platform", "synth_options"]
 
 NAME = "icebreaker"
 PLATFORM = ICEBreakerPlatform
+#: FPGA family (``Config.primitives`` other than "portable" must name it).
+FAMILY = "ice40"
+#: nextpnr cell types that ``lela build`` reports: (label, cell type).
+RESOURCES = (("logic cells", "ICESTORM_LC"), ("block RAM (4 kbit)", "ICESTORM_RAM"),
+             ("SPRAM (256 kbit)", "ICESTORM_SPRAM"), ("DSP (SB_MAC16)", "ICESTORM_DSP"),
+             ("PLL", "ICESTORM_PLL"), ("I/O", "SB_IO"), ("global buffers", "SB_GB"))
+#: Yosys cell types counted as LUT4s and (prefix) flip-flops, which nextpnr
+#: does not report apart on this family.
+YOSYS_LUT4, YOSYS_FLIP_FLOP = "SB_LUT4", "SB_DFF"
+#: Suffix of the bitstream file.
+BITSTREAM = "bin"
+#: openFPGALoader's arguments after ``-b icebreaker``.
+PROGRAMMER_ARGS = ()
 #: Oscillator on the board.
 OSC_HZ = 12e6
 #: Clock of the design (Hz), from the ``SB_PLL40_PAD`` (12 MHz x 67 / 32):

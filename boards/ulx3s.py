@@ -15,10 +15,24 @@ from amaranth_boards.ulx3s import ULX3S_85F_Platform
 from . import board
 from .pll import ecp5_pll
 
-__all__ = ["CLOCK_HZ", "NAME", "PLATFORM", "BoardTop", "platform", "synth_options"]
+__all__ = ["BITSTREAM", "CLOCK_HZ", "FAMILY", "NAME", "PLATFORM", "PROGRAMMER_ARGS", "RESOURCES",
+           "YOSYS_FLIP_FLOP", "YOSYS_LUT4", "BoardTop", "platform", "synth_options"]
 
 NAME = "ulx3s"
 PLATFORM = ULX3S_85F_Platform
+#: FPGA family (``Config.primitives`` other than "portable" must name it).
+FAMILY = "ecp5"
+#: nextpnr cell types that ``lela build`` reports: (label, cell type).
+RESOURCES = (("LUT4", "TRELLIS_COMB"), ("flip-flops", "TRELLIS_FF"),
+             ("slices", "TRELLIS_SLICE"), ("block RAM (DP16KD)", "DP16KD"),
+             ("DSP (MULT18X18D)", "MULT18X18D"), ("PLL", "EHXPLLL"), ("I/O", "TRELLIS_IO"))
+#: Yosys cell types counted as LUT4s and (prefix) flip-flops where nextpnr's
+#: report has none.
+YOSYS_LUT4, YOSYS_FLIP_FLOP = "LUT4", "TRELLIS_FF"
+#: Suffix of the bitstream file.
+BITSTREAM = "bit"
+#: openFPGALoader's arguments after ``-b ulx3s``: load the SRAM, not the flash.
+PROGRAMMER_ARGS = ("-m",)
 #: Oscillator on the board.
 OSC_HZ = 25e6
 #: Clock of the design (Hz), from the PLL: with the read register the default

@@ -94,6 +94,20 @@ def test_output_file_that_is_a_directory(capsys, tmp_path, argv):
     (["build", "--board", "icebreaker", "--clock-mhz", "nan"],
      "--clock-mhz must be a positive number, not nan"),
     (["build", "--board", "ulx3s", "--baud", "0"], "--baud must be a positive number, not 0"),
+    (["build", "--board", "icebreaker", "--primitives", "ecp5"],
+     "icebreaker: primitives = 'ecp5' are not for its FPGA (ice40)"),
 ])
 def test_bad_values(capsys, tmp_path, argv, needle):
     _fails_in_one_line(capsys, tmp_path, argv, needle)
+
+
+def test_the_projection_uses_the_board_whose_configuration_it_is():
+    from lela.cli.train import BOARD_CLOCKS_MHZ, projection_board
+    from lela.config import Config, config_file
+
+    icebreaker = Config.from_toml(config_file("icebreaker"))
+    assert projection_board(icebreaker) == "icebreaker"
+    assert projection_board(Config.from_toml(config_file("ulx3s"))) == "ulx3s"
+    assert projection_board(Config()) == "ulx3s"            # no board's own: the ULX3S
+    assert projection_board(icebreaker, "ulx3s") == "ulx3s"  # --board wins
+    assert BOARD_CLOCKS_MHZ["icebreaker"] == 25.125

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import sys
 
-from lela.boards.build import BOARDS, ROUTERS, BuildError, build, format_report
+from lela.boards.build import (
+    BOARDS,
+    ROUTERS,
+    BuildError,
+    build,
+    check_primitives,
+    format_report,
+)
 from lela.config import config_file
 
 from . import (
+    CommandError,
     add_config_arguments,
     config_from_args,
     output_dir,
@@ -44,6 +52,10 @@ def run(args) -> int:
     positive(args.baud, "--baud")
     json_path = output_file(args.json, "--json")
     build_dir = output_dir(args.build_dir, "--build-dir") if args.build_dir else None
+    try:
+        check_primitives(args.board, cfg)
+    except ValueError as e:
+        raise CommandError(str(e)) from None
     try:
         report = build(args.board, cfg, build_dir=build_dir,
                        clock_hz=args.clock_mhz * 1e6 if args.clock_mhz else None,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from lela.boards import icebreaker, ulx3s
+from lela.boards.build import BOARDS, board_module
+from lela.config import Config, config_file
 from lela.data import load_dataset
 from lela.sim.runner import SIMULATORS
 from lela.sim.train import train_rtl
@@ -20,11 +21,20 @@ from . import (
     write_json,
 )
 
-__all__ = ["BOARD_CLOCKS_MHZ", "add_arguments", "run"]
+__all__ = ["BOARD_CLOCKS_MHZ", "add_arguments", "projection_board", "run"]
 
-#: Clock of each board's build (MHz, from the board files); the default
-#: projection uses the first.
-BOARD_CLOCKS_MHZ = {"ulx3s": ulx3s.CLOCK_HZ / 1e6, "icebreaker": icebreaker.CLOCK_HZ / 1e6}
+#: Clock of each board's build (MHz, from the board files).
+BOARD_CLOCKS_MHZ = {name: board_module(name).CLOCK_HZ / 1e6 for name in BOARDS}
+
+
+def projection_board(cfg, board=None):
+    """The board whose clock projects the throughput: ``board``, else the one
+    whose own configuration (``lela/configs/<board>.toml``) ``cfg`` is, else
+    the ULX3S."""
+    if board is not None:
+        return board
+    return next((name for name in BOARDS if Config.from_toml(config_file(name)) == cfg),
+                "ulx3s")
 
 
 def add_arguments(parser):
@@ -38,8 +48,9 @@ def add_arguments(parser):
     parser.add_argument("--sim", choices=SIMULATORS, default="verilator")
     parser.add_argument("--check-every", type=int, default=1, metavar="N",
                         help="compare with the model every N samples (default 1: every sample)")
-    parser.add_argument("--board", choices=tuple(BOARD_CLOCKS_MHZ), default="ulx3s",
-                        help="board whose clock the throughput projection uses")
+    parser.add_argument("--board", choices=tuple(BOARD_CLOCKS_MHZ),
+                        help="board whose clock the throughput projection uses (default: the "
+                             "board whose configuration this is, else ulx3s)")
     parser.add_argument("--clock-mhz", type=float, help="clock for the projection (default: the board's)")
     parser.add_argument("--order-seed", type=int, default=0, help="seed of the sample order")
     parser.add_argument("--json", metavar="PATH", help="write the report as JSON")
@@ -62,7 +73,7 @@ def run(args) -> int:
                        check_every=args.check_every, order_seed=args.order_seed,
                        build_root=build_root, waves=args.waves,
                        progress=not args.no_progress)
-    mhz = args.clock_mhz or BOARD_CLOCKS_MHZ[args.board]
+    mhz = args.clock_mhz or BOARD_CLOCKS_MHZ[projection_board(cfg, args.board)]
     report["clock_mhz"] = mhz
     report["projected_train_samples_per_s"] = mhz * 1e6 / report["cycles_per_sample"]
     print()
