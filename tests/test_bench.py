@@ -292,3 +292,17 @@ def test_compiled_baseline_takes_only_the_hardware_rule():
     with pytest.raises(ValueError, match="square_hinge loss and no dropout, not loss "
                                          "'cross_entropy', dropout 0.0"):
         CompiledOnline(Config(loss="cross_entropy"))
+
+
+def test_lut4_per_lane_is_the_least_squares_slope_of_the_ulx3s_builds():
+    from lela.bench.run import lut4_per_lane
+
+    def build(board, lanes, lut4):
+        return {"board": board, "config": {"lanes": [lanes] * 3}, "lut4": lut4}
+
+    # 3, 6 and 12 lanes on a line of slope 450 through 7,000 LUT4 at 0 lanes;
+    # the iCEBreaker's build and a build without a LUT4 count do not count
+    builds = [build("ulx3s", p, 7000 + 450 * 3 * p) for p in (1, 2, 4)]
+    builds += [build("icebreaker", 1, 5000), build("ulx3s", 8, None)]
+    assert lut4_per_lane(builds) == pytest.approx(450)
+    assert lut4_per_lane(builds[:1]) is None

@@ -52,6 +52,12 @@ def _md_headline(r):
                      ", ".join(f"{p}: {v:.3f}" for p, v in h["utilisation_by_lanes"].items())))
     for label, f in (h.get("fmax_mhz") or {}).items():
         rows.append((f"Fmax, {label} (nextpnr)", f"**{_f(f, 1)} MHz**"))
+    for board in ("ulx3s", "icebreaker"):
+        if f"{board}_board_clock_mhz" in h:
+            rows.append((f"board clock, {board}", f"{_f(h[f'{board}_board_clock_mhz'], 3)} MHz"))
+    if "ulx3s_luts_per_lane" in h:
+        rows.append(("LUT4 per MAC lane, ULX3S (least-squares slope over the lane builds)",
+                     f"**{_f(h['ulx3s_luts_per_lane'])}**"))
     if "throughput_ratio_vs_numpy_batch1_ecp5" in h:
         rows.append(((f"training throughput on ECP5 at Fmax ({h['throughput_ecp5_lanes']} lanes) "
                      "÷ NumPy float model, batch 1, one core"),

@@ -35,10 +35,28 @@ BENCHES = {
 }
 
 
+def lut4_per_lane(builds):
+    """Least-squares slope of LUT4 over the MAC lanes (all layers) of the
+    ULX3S builds of one network (``resources`` builds with the LUT4 count);
+    None with fewer than two lane counts."""
+    points = {sum(b["config"]["lanes"]): b["lut4"] for b in builds
+              if b["board"] == "ulx3s" and b.get("lut4")}
+    if len(points) < 2:
+        return None
+    xs, ys = list(points), list(points.values())
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return (sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+            / sum((x - mx) ** 2 for x in xs))
+
+
 def _board_figures(report, board, h):
     """The issue's figures of ``board``'s own configuration (``lela/configs``):
-    Fmax, multipliers, training samples/s and, for the ULX3S, the ratios to
-    the CPU baselines and the fraction of the multiplier bound."""
+    board clock, Fmax, multipliers, training samples/s and, for the ULX3S,
+    LUT4 per MAC lane, the ratios to the CPU baselines and the fraction of
+    the multiplier bound."""
+    from lela.boards.build import board_module
+
+    h[f"{board}_board_clock_mhz"] = board_module(board).CLOCK_HZ / 1e6
     cfg = named_config(board)
     key = config_key(cfg)
     dsp = None
@@ -82,6 +100,9 @@ def headline(report):
     r = report.get("resources")
     if r:
         h["fmax_mhz"] = {b["label"]: b["fmax"] for b in r["builds"]}
+        slope = lut4_per_lane(r["builds"])
+        if slope is not None:
+            h["ulx3s_luts_per_lane"] = slope
     t = report.get("throughput")
     if t:
         ecp5 = [row for row in t["rows"] if row["board"] == "ulx3s"
