@@ -203,7 +203,7 @@ def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
     pnr_log = (build_dir / f"{name}.tim").read_text() if (build_dir / f"{name}.tim").exists() \
         else ""
     if failed is not None:
-        raise BuildError(_explain_failure(board, build_dir, name, pnr_log, cfg)) from None
+        raise BuildError(_explain_failure(board, build_dir, name, pnr_log)) from None
 
     report = json.loads((build_dir / "report.json").read_text())
     util = report.get("utilization", {})
@@ -244,7 +244,7 @@ def timing_error(report):
     return f"{report.board}: timing not met at {report.clock_mhz:g} MHz: {', '.join(slow)}"
 
 
-def _explain_failure(board, build_dir, name, pnr_log, cfg):
+def _explain_failure(board, build_dir, name, pnr_log):
     over = [(cell, used, avail) for cell, (used, avail) in
             _parse_log_utilisation(pnr_log).items() if used > avail]
     if over:

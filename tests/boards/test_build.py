@@ -60,7 +60,7 @@ def test_yowasp_tools_are_the_default(monkeypatch):
 
 
 def test_a_design_that_does_not_fit_names_the_resource(tmp_path):
-    msg = B._explain_failure("icebreaker", tmp_path, "top", PNR_LOG, Config())
+    msg = B._explain_failure("icebreaker", tmp_path, "top", PNR_LOG)
     assert msg == "icebreaker: the design does not fit: ICESTORM_LC 9775/5280 (used/available)"
 
 
@@ -182,3 +182,32 @@ def test_ulx3s_keeps_one_h_register_per_lane(tmp_path, keep):
                    capture_output=True)
     count = int(re.search(r"(\d+) objects", (tmp_path / "count.txt").read_text()).group(1))
     assert count == (lanes if keep else 1)
+
+
+def test_ulx3s_build_leaves_no_wire_named_like_a_bit(tmp_path):
+    """Amaranth names the wires of an array's elements ``x[3]`` beside ``x``;
+    Yosys 0.70's abc9 stops when it names a bit of ``x`` the same way. The
+    ULX3S build's ``UNIQUE_NAMES`` renames them before synthesis."""
+    import re
+    import subprocess
+
+    from amaranth.back import rtlil
+
+    from lela.boards.ulx3s import UNIQUE_NAMES, synth_options
+    from lela.rtl.mac_array import MacArray
+
+    assert synth_options(Config())["script_after_read"].endswith(UNIQUE_NAMES)
+    mac = MacArray(lanes=4, n_in=8, act_width=8, act_frac=4, weight_width=8, weight_frac=6)
+    (tmp_path / "mac.il").write_text(rtlil.convert(mac, name="mac"))
+    count = "select -count w:*[[]*"   # wires with a '[' in their name
+    script = ["read_rtlil mac.il", "hierarchy -top mac", f"tee -q -o before.txt {count}",
+              UNIQUE_NAMES, f"tee -q -o after.txt {count}"]
+    (tmp_path / "names.ys").write_text("\n".join(script) + "\n")
+    subprocess.run([board_tool_env({})["YOSYS"], "-q", "-s", "names.ys"], cwd=tmp_path,
+                   check=True, capture_output=True)
+
+    def objects(name):
+        return int(re.search(r"(\d+) objects", (tmp_path / name).read_text()).group(1))
+
+    assert objects("before.txt") > 0
+    assert objects("after.txt") == 0
