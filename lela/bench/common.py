@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,9 @@ from lela.config import Config, config_file
 from lela.data import load_digits
 
 __all__ = ["FULL", "MNIST_DIR", "PACKAGE_DIR", "QUICK", "REPO_DIR", "SECTIONS", "Clock",
-           "Context", "Plan", "config_key", "digits", "divides", "json_default", "named_config",
-           "run_samples", "simulate", "sizes_text", "train_order", "with_lanes"]
+           "Context", "Plan", "config_key", "digits", "divides", "json_default",
+           "multiplier_bound", "named_config", "run_samples", "simulate", "sizes_text",
+           "train_order", "with_lanes"]
 
 #: Sections in the order they run (``throughput`` needs the others' figures).
 SECTIONS = ("accuracy", "early_exit", "utilisation", "traffic", "simulators", "rtl_speed",
@@ -108,6 +110,13 @@ def train_order(n, epochs, seed=0):
 def sizes_text(sizes):
     """``64-32-32`` for the layer widths ``sizes``."""
     return "-".join(str(n) for n in sizes)
+
+
+def multiplier_bound(sizes, multipliers, clock_mhz):
+    """Training samples/s if every one of the device's ``multipliers`` made one
+    MAC of the forward or update pass per cycle at ``clock_mhz``."""
+    macs = 2 * sum(a * b for a, b in pairwise(sizes))   # forward + update
+    return multipliers * clock_mhz * 1e6 / macs
 
 
 def with_lanes(cfg, p):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import sizes_text
+from .common import multiplier_bound, sizes_text
 
 __all__ = ["plots"]
 
@@ -63,21 +63,36 @@ def plots(report, folder):
         save(fig, "resources.png")
     t = report.get("throughput")
     if t and t["rows"]:
-        fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(t["rows"]) + 2), 4))
+        fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(t["rows"]) + 2) + 2, 4))
         base = {tuple(b["sizes"]): b["samples_per_second"] for b in t["baselines"]}
         b = t["baseline_batch"]
-        bars = (("lela", None), ("CPU float batch 1", "float_batch1"),
-                (f"CPU float batch {b}", f"float_batch{b}"), ("CPU fixed-point", "fixed"))
+        bars = [("lela", None), ("CPU float batch 1", "float_batch1"),
+                (f"CPU float batch {b}", f"float_batch{b}"), ("CPU fixed-point", "fixed"),
+                ("CPU compiled online", "compiled_online")]
+        bars = [(label, key) for label, key in bars
+                if key is None or all(key in base[tuple(r["sizes"])] for r in t["rows"])]
         x = np.arange(len(t["rows"]))
+        width = 0.8 / len(bars)
         for j, (label, key) in enumerate(bars):
             ys = [r["samples_per_second"] if key is None else base[tuple(r["sizes"])][key]
                   for r in t["rows"]]
-            ax.bar(x + (j - 1.5) * 0.2, ys, 0.2, label=label, color=f"C{j}")
+            ax.bar(x + (j - (len(bars) - 1) / 2) * width, ys, width, label=label, color=f"C{j}")
+        # the device's multiplier bound at the row's clock, where a build of
+        # the row's board and lanes reports the multiplier blocks
+        dsp = {(b["board"], b["config"]["lanes"][0]): r["available"]
+               for b in (res or {}).get("builds", [])
+               for r in (b.get("resources") or {}).values()
+               if r["cell"] in ("MULT18X18D", "ICESTORM_DSP")}
+        bound = [multiplier_bound(r["sizes"], dsp[(r["board"], r["lanes"])], r["clock_mhz"])
+                 if (r["board"], r["lanes"]) in dsp else np.nan for r in t["rows"]]
+        if not np.all(np.isnan(bound)):
+            ax.hlines(bound, x - 0.45, x + 0.45, colors="k", linestyles="--",
+                      label="device multiplier bound")
         ax.set_xticks(x, [f"{r['board']} P={r['lanes']}\n{sizes_text(r['sizes'])}\n"
                           f"{r['clock_mhz']:.0f} MHz" for r in t["rows"]], fontsize=8)
         ax.set_yscale("log")
         ax.set_ylabel("training samples/s")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         save(fig, "throughput.png")
     tr = report.get("traffic")
     if tr:

@@ -18,7 +18,16 @@ from . import (
     traffic,
     utilisation,
 )
-from .common import MNIST_DIR, SECTIONS, Clock, Context, config_key, json_default, named_config
+from .common import (
+    MNIST_DIR,
+    SECTIONS,
+    Clock,
+    Context,
+    config_key,
+    json_default,
+    multiplier_bound,
+    named_config,
+)
 from .machine import git_commit, machine
 from .markdown import markdown
 from .plots import plots
@@ -84,8 +93,7 @@ def _board_figures(report, board, h):
         if base in row["ratio"]:
             h[name] = row["ratio"][base]
     if build and dsp:
-        macs = 2 * sum(a * b for a, b in zip(cfg.sizes, cfg.sizes[1:]))   # forward + update
-        bound = dsp["available"] * build["fmax"] * 1e6 / macs
+        bound = multiplier_bound(cfg.sizes, dsp["available"], build["fmax"])
         h["multiplier_bound_fraction"] = row["samples_per_second"] / bound
 
 
