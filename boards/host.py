@@ -20,9 +20,8 @@ import numpy as np
 from lela.config import ConfigError
 from lela.contract import COUNTERS
 from lela.data import check_dataset
-from lela.golden_model.experiment import SCHEDULES
 from lela.golden_model.network import FixedNetwork
-from lela.sim.train import epoch_order, layerwise_phases
+from lela.golden_model.schedule import layerwise_phases, training_order
 
 from . import protocol as P
 from .protocol import Command, Status
@@ -414,14 +413,11 @@ def train_board(board, dataset, *, epochs=1, schedule="simultaneous", order_seed
     layer learns again at the end)."""
     cfg = board.cfg
     check_dataset(cfg, dataset)
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
+    order = training_order(cfg, len(dataset.x_train), epochs, schedule, order_seed)
     if schedule == "layerwise":
         board._check_control()
     model = FixedNetwork(cfg)
     x_train, x_test = model.quantize(dataset.x_train), model.quantize(dataset.x_test)
-    total = epochs * (cfg.layers if schedule == "layerwise" else 1)
-    order = np.concatenate([epoch_order(len(x_train), e, order_seed) for e in range(total)])
     phases = (layerwise_phases(cfg, epochs, len(x_train)) if schedule == "layerwise"
               else [(0, [True] * cfg.layers)])
     mismatches = []

@@ -30,7 +30,7 @@ from lela.config import ConfigError
 from .float_model import FloatNetwork
 from .network import FixedNetwork
 
-__all__ = ["ROWS", "SCHEDULES", "markdown", "plot", "run_experiment", "run_row", "steps_text",
+__all__ = ["ROWS", "markdown", "plot", "run_experiment", "run_row", "steps_text",
            "summarize", "train_fixed_epoch"]
 
 #: row name -> (label, float method or "fixed", feedback override)
@@ -44,7 +44,6 @@ ROWS = {
     "fixed-point": ("fixed-point", "fixed", None),  # labelled with its feedback
 }
 
-SCHEDULES = ("simultaneous", "layerwise")
 
 
 # -- training ---------------------------------------------------------------

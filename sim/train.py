@@ -21,8 +21,8 @@ import numpy as np
 from lela.config import ConfigError
 from lela.contract import COUNTERS, cycle_bound
 from lela.data import check_dataset
-from lela.golden_model.experiment import SCHEDULES
 from lela.golden_model.network import FixedNetwork, initial_weights
+from lela.golden_model.schedule import layerwise_phases, training_order
 
 from .runner import build, run_job
 from .stream import (
@@ -35,12 +35,7 @@ from .stream import (
     write_samples,
 )
 
-__all__ = ["epoch_order", "layerwise_phases", "load_plusargs", "run_stream", "train_rtl"]
-
-
-def epoch_order(count, epoch, seed=0):
-    """The order of the training samples in ``epoch`` (fixed by ``seed``)."""
-    return np.random.default_rng([seed, epoch]).permutation(count)
+__all__ = ["load_plusargs", "run_stream", "train_rtl"]
 
 
 def _progress(future, path, total):
@@ -146,13 +141,6 @@ def load_plusargs(manifest, cfg, jobdir):
     return [f"+load={path}", f"+load_count={count}"]
 
 
-def layerwise_phases(cfg, epochs, samples):
-    """The layer-wise schedule's control words: ``[(n, flags)]``, layer ``i``
-    alone learning from training sample ``i * epochs * samples`` on."""
-    return [(i * epochs * samples, [j == i for j in range(cfg.layers)])
-            for i in range(cfg.layers)]
-
-
 def train_rtl(cfg, dataset, *, epochs=7, schedule="simultaneous", sim="verilator",
               check_every=1, order_seed=0, build_root="build/sim", waves=False, progress=True,
               log=print):
@@ -165,16 +153,13 @@ def train_rtl(cfg, dataset, *, epochs=7, schedule="simultaneous", sim="verilator
     check_dataset(cfg, dataset)
     if check_every < 1:
         raise ValueError(f"check_every must be at least 1, not {check_every}")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
+    order = training_order(cfg, len(dataset.x_train), epochs, schedule, order_seed)
     if schedule == "layerwise" and not cfg.control:
         raise ConfigError("control: the layer-wise schedule needs the layers' control words, "
                           "not False")
     model = FixedNetwork(cfg)
     x_train, x_test = model.quantize(dataset.x_train), model.quantize(dataset.x_test)
-    total = epochs * (cfg.layers if schedule == "layerwise" else 1)
     learn = layerwise_phases(cfg, epochs, len(x_train)) if schedule == "layerwise" else []
-    order = np.concatenate([epoch_order(len(x_train), e, order_seed) for e in range(total)])
     n_train = len(order)
     x = np.concatenate([x_train[order], x_test])
     label = np.concatenate([dataset.y_train[order], dataset.y_test])

@@ -102,7 +102,7 @@ def digits(plan):
 
 def train_order(n, epochs, seed=0):
     """The sample order of every epoch, as ``lela train`` uses it."""
-    from lela.sim.train import epoch_order
+    from lela.golden_model.schedule import epoch_order
 
     return [epoch_order(n, e, seed) for e in range(epochs)]
 

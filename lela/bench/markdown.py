@@ -88,7 +88,7 @@ def _md_accuracy(a):
            (f"Digits ({a['train_samples']} training / {a['test_samples']} test samples), "
            f"network {sizes_text(a['sizes'])}, {a['feedback']} feedback, "
            f"eta = {steps_text(a['eta_shift'])}, online, the same sample order "
-           f"(`lela.sim.train.epoch_order`, seed {a['order_seed']}) for every model. Test "
+           f"(`lela.golden_model.schedule.epoch_order`, seed {a['order_seed']}) for every model. Test "
            "error (%) of each layer's classifier."), "",
            f"After {r['epochs']} epoch(s), with the RTL (Verilator, `lela.sim.train.train_rtl`):",
            ""]

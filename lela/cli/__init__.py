@@ -67,7 +67,7 @@ def add_schedule_arguments(parser, *, epochs, what):
     """``--epochs`` (default ``epochs``) and ``--schedule``: every layer learns
     from every training sample, or one layer after another; ``what`` says how
     a layer is stopped from learning."""
-    from lela.golden_model.experiment import SCHEDULES
+    from lela.golden_model.schedule import SCHEDULES
     parser.add_argument("--epochs", type=int, default=epochs,
                         help=f"training epochs (per layer with --schedule layerwise; "
                              f"default {epochs})")
