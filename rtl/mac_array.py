@@ -33,7 +33,9 @@ the adder. The bias joins the sum in S4, in the adder that rounding needs
 anyway; the low ``lo = min(act_frac, weight_frac)`` bits of the sum cannot
 change the result and are not kept. Both forms give
 ``relu(sat(round_shift(sum_k h_k w_k + (b << act_frac), weight_frac)))``
-exactly, with the same latencies. The operand and product registers are the input and output registers of
+exactly, with the same latencies.
+
+The operand and product registers are the input and output registers of
 one DSP block (iCE40 SB_MAC16, ECP5 MULT18X18D): the multiplier sees no
 memory, multiplexer or adder in its cycle. ``primitives`` chooses how the
 lane's multiplier is built (:func:`lela.rtl.multiplier.multiplier`): a
