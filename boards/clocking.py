@@ -14,7 +14,7 @@ from amaranth.lib import wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In
 
-from lela.rtl._params import check_int, invalid
+from lela.rtl.params import check_int, invalid
 
 __all__ = ["POR_CYCLES", "PLLClock"]
 

@@ -1,9 +1,9 @@
 """The host link: framed requests in, framed responses out, over a byte stream.
 
 The link sits between a byte stream (a UART on a board, the simulator's
-byte queue in :class:`lela.boards.host.SimTransport`) and the ports of the
+byte queue in :class:`lela.host.driver.SimTransport`) and the ports of the
 network core. It knows the core only through its signature; the frame format,
-commands and status codes are in :mod:`lela.boards.protocol` and
+commands and status codes are in :mod:`lela.protocol` and
 docs/boards.md.
 
 A whole request is received, stored and checked (sync, length, CRC, command,
@@ -19,10 +19,9 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from lela import protocol as P
 from lela.contract import ACCESS_INDEX_BITS, CONTROL, LAYER_SHIFT, SPACE_SHIFT, bits
-from lela.rtl._params import check_int, invalid
-
-from . import protocol as P
+from lela.rtl.params import check_int, invalid
 
 __all__ = ["MIN_MAX_PAYLOAD", "RESULT_DEPTH", "HostLink"]
 

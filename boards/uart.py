@@ -12,7 +12,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
-from lela.rtl._params import check_int
+from lela.rtl.params import check_int
 
 __all__ = ["MAX_BAUD_ERROR", "MIN_DIVISOR", "UARTRx", "UARTTx", "divisor_for"]
 

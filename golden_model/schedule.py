@@ -3,7 +3,7 @@ in each epoch, and the layer-wise schedule's phases.
 
 ``simultaneous`` trains every layer on every sample; ``layerwise`` trains
 layer 1 alone for ``epochs``, then layer 2 alone, ... (docs/numerics.md §11).
-The RTL trainer (``lela.sim.train``), the host driver (``lela.boards.host``)
+The RTL trainer (``lela.sim.train``), the host driver (``lela.host.driver``)
 and the benchmarks take their sample order from here, so that the same seed
 gives every trainer the same samples in the same order.
 """

@@ -57,9 +57,9 @@ from lela.contract import (
     bits,
 )
 
-from ._params import check_int, invalid
 from .counters import COUNTER_INDEX_BITS
 from .numerics import divmod_const
+from .params import check_int, invalid
 
 __all__ = ["ACCESS_CYCLES", "AccessPort", "AccessSignature"]
 

@@ -44,8 +44,8 @@ from lela.contract import (
     packet_fifo_depth,
 )
 
-from ._params import check_int, invalid
 from .input_buffer import sample_layout
+from .params import check_int, invalid
 from .top import Network, check_buildable, network_result_layout
 
 __all__ = ["DROPPED_BITS", "AxiNetwork", "PacketFIFO"]

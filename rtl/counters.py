@@ -29,7 +29,7 @@ from amaranth.lib.wiring import In, Out
 
 from lela.contract import ACCESS_DATA_BITS, COUNTER_BITS, COUNTER_HIGH, COUNTERS
 
-from ._params import check_int
+from .params import check_int
 
 __all__ = ["COUNTER_INDEX_BITS", "EVENTS", "Counters"]
 

@@ -17,8 +17,8 @@ from amaranth.lib.wiring import In, Out
 
 from lela.contract import DROPOUT_BITS, LFSR_WIDTH
 
-from ._params import check_int
 from .lfsr import unroll
+from .params import check_int
 
 __all__ = ["Dropout"]
 

@@ -21,7 +21,7 @@ from amaranth.lib.wiring import In, Out
 
 from lela.config import ECP5_MULT_BITS
 
-from ._params import check_int
+from .params import check_int
 
 __all__ = ["SIMULATION_MODELS", "Mult18x18d"]
 

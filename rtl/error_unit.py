@@ -58,9 +58,9 @@ from lela.contract import (
     score_acc_width,
 )
 
-from ._params import check_choice, check_int, invalid
 from .lfsr import ClassifierLfsr, entry_shape
 from .numerics import round_shift, saturate
+from .params import check_choice, check_int, invalid
 
 __all__ = ["ErrorUnit", "shift_add_product"]
 

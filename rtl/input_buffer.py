@@ -15,8 +15,8 @@ from amaranth.lib.wiring import In, Out
 from lela.config import Config
 from lela.contract import bits, label_bits
 
-from ._params import invalid
 from .layer import token_layout
+from .params import invalid
 from .slot_buffer import SlotBuffer
 
 __all__ = ["InputBuffer", "sample_layout"]

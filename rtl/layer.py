@@ -73,12 +73,12 @@ from lela.contract import (
 )
 from lela.golden_model.network import initial_weights, update_order
 
-from ._params import check_int, invalid
 from .access_port import AccessPort, AccessSignature
 from .counters import Counters
 from .dropout import Dropout
 from .error_unit import ErrorUnit
 from .mac_array import OP_FORWARD, OP_UPDATE, MacArray
+from .params import check_int, invalid
 from .slot_buffer import SlotBuffer
 from .update_unit import UpdateUnit
 

@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 from lela.config import FEEDBACK_MODES
 from lela.golden_model.lfsr import WIDTH, jump
 
-from ._params import check_choice, check_int
+from .params import check_choice, check_int
 
 __all__ = ["ClassifierLfsr", "entry_shape", "unroll"]
 

@@ -53,9 +53,9 @@ from amaranth.lib.wiring import In, Out
 
 from lela.contract import mac_acc_width
 
-from ._params import check_int
 from .multiplier import multiplier
 from .numerics import round_shift, saturate
+from .params import check_int
 
 __all__ = ["OP_FORWARD", "OP_UPDATE", "MacArray"]
 

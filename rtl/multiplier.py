@@ -18,7 +18,7 @@ from amaranth.lib.wiring import In, Out
 from lela.config import PRIMITIVES
 from lela.contract import PRODUCT_LATENCY
 
-from ._params import check_int
+from .params import check_int
 
 __all__ = ["Multiplier", "multiplier", "simulation_models"]
 

@@ -30,7 +30,7 @@ from amaranth.lib.wiring import In, Out
 
 from lela.contract import bits
 
-from ._params import check_int, invalid
+from .params import check_int, invalid
 
 __all__ = ["SlotBuffer"]
 

@@ -28,9 +28,9 @@ from lela.contract import (
     label_bits,
 )
 
-from ._params import invalid
 from .input_buffer import InputBuffer, sample_layout
 from .layer import Layer, result_layout
+from .params import invalid
 
 __all__ = [
     "ACCESS_LAYOUT", "MAX_CLASSES", "MAX_OPERAND_BITS", "RESPONSE_LAYOUT", "Network",

@@ -31,8 +31,8 @@ from amaranth.lib.wiring import In, Out
 
 from lela.contract import DIGEST_BITS, bias_shift, weight_shift
 
-from ._params import check_int
 from .numerics import round_shift, saturate, sub_round_shift
+from .params import check_int
 
 __all__ = ["UpdateUnit"]
 

@@ -1,8 +1,9 @@
 """The one-way architecture (docs/design.md §4a), read from the source's imports.
 
 Data flows one way: the ground (``lela.config``, ``lela.data``,
-``lela.contract``, ``lela.tools``) -> ``lela.golden_model`` -> ``lela.rtl``
--> ``lela.sim`` -> ``lela.boards`` -> the bench and the sweeps
+``lela.contract``, ``lela.protocol``, ``lela.tools``) -> ``lela.golden_model``
+-> ``lela.rtl`` -> ``lela.sim`` -> ``lela.boards`` (gateware) -> the host
+software and the build (``lela.host``, ``lela.build``) -> the bench and the sweeps
 (``lela.bench``, ``lela.sweep``) -> the commands (``lela.cli``). A module may import from its own layer or below,
 never from above, and no two modules import each other, directly or round a
 longer cycle. Every import counts, the ones inside functions too.
@@ -18,11 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Layers from the ground up: a module is in the first layer whose prefix it has.
 LAYERS = (
-    ("lela", "lela.config", "lela.data", "lela.contract", "lela.tools"),
+    ("lela", "lela.config", "lela.data", "lela.contract", "lela.protocol", "lela.tools"),
     ("lela.golden_model",),
     ("lela.rtl",),
     ("lela.sim",),
     ("lela.boards",),
+    ("lela.host", "lela.build"),
     ("lela.bench", "lela.sweep"),
     ("lela.cli",),
 )
@@ -133,7 +135,7 @@ def test_every_module_is_in_a_layer():
 def _tree(tmp_path, files):
     (tmp_path / "pyproject.toml").write_text(
         '[tool.setuptools]\npackage-dir = {"lela" = "lela", "lela.rtl" = "rtl", '
-        '"lela.sim" = "sim"}\n')
+        '"lela.sim" = "sim", "lela.boards" = "boards", "lela.host" = "host"}\n')
     for rel, text in files.items():
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,6 +153,20 @@ def test_a_back_edge_is_named_with_both_files(tmp_path):
     })
     assert violations(root) == [
         "back-edge: rtl/layer.py imports sim/runner.py (a layer above it)"]
+
+
+def test_gateware_using_host_software_is_a_back_edge(tmp_path):
+    """The board gateware sits below the host software and the build."""
+    root = _tree(tmp_path, {
+        "lela/__init__.py": "", "lela/protocol.py": "", "lela/build.py": "",
+        "boards/__init__.py": "", "host/__init__.py": "",
+        "boards/hostlink.py": "from lela import protocol\nfrom lela.host.driver import Board\n",
+        "boards/ulx3s.py": "from lela.build import build\n",
+        "host/driver.py": "from lela import protocol\n",
+    })
+    assert violations(root) == [
+        "back-edge: boards/hostlink.py imports host/driver.py (a layer above it)",
+        "back-edge: boards/ulx3s.py imports lela/build.py (a layer above it)"]
 
 
 def test_a_cycle_is_named_with_every_file(tmp_path):

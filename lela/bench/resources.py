@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from lela.boards.build import sources_digest
+from lela.build import sources_digest
 
 from .common import REPO_DIR, divides, named_config, with_lanes
 
@@ -66,7 +66,7 @@ def synthesize(board, cfg, label, build_dir):
     ``build_dir``; its report (``cached`` False) is written there as
     ``bench-report.json``, where a later run finds it. A module-level
     function, so that a worker can run it."""
-    from lela.boards.build import BuildError, build
+    from lela.build import BuildError, build
     from lela.config import Config
 
     cfg = Config.from_dict(cfg)

@@ -63,7 +63,7 @@ def _board_figures(report, board, h):
     board clock, Fmax, multipliers, training samples/s and, for the ULX3S,
     LUT4 per MAC lane, the ratios to the CPU baselines and the fraction of
     the multiplier bound."""
-    from lela.boards.build import board_module
+    from lela.boards import board_module
 
     h[f"{board}_board_clock_mhz"] = board_module(board).CLOCK_HZ / 1e6
     cfg = named_config(board)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from lela.boards.build import BOARDS
-from lela.boards.host import (
+from lela.boards import BOARDS
+from lela.config import config_file
+from lela.data import check_dataset, load_dataset
+from lela.host.driver import (
     Board,
     CheckpointError,
     ConfigMismatch,
@@ -17,8 +19,6 @@ from lela.boards.host import (
     VerilatorTransport,
     train_board,
 )
-from lela.config import config_file
-from lela.data import check_dataset, load_dataset
 
 from . import (
     CommandError,
@@ -80,7 +80,7 @@ def add_arguments(parser):
 
 
 def connect(args, cfg, log=print):
-    """The :class:`~lela.boards.host.Board` that ``--port`` or ``--sim`` names."""
+    """The :class:`~lela.host.driver.Board` that ``--port`` or ``--sim`` names."""
     if args.sim == "pysim":
         log("lela board: simulated board (host link + core in Amaranth's simulator)")
         transport = SimTransport(cfg)

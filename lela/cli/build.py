@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from lela.boards.build import (
-    BOARDS,
+from lela.boards import BOARDS
+from lela.build import (
     ROUTERS,
     BuildError,
     build,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from lela.boards.build import BOARDS, board_module
+from lela.boards import BOARDS, board_module
 from lela.config import Config, config_file
 from lela.data import load_dataset
 from lela.sim.runner import SIMULATORS

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lela.boards.build import BuildError
+from lela.build import BuildError
 from lela.config import ConfigError
 from lela.contract import cycle_bound
 from lela.data import DataError, check_dataset, load_dataset
@@ -170,7 +170,7 @@ def _check_verilator(opts, folder, fail):
     return opts
 
 
-#: Resource labels of :func:`lela.boards.build.build`'s report, per figure.
+#: Resource labels of :func:`lela.build.build`'s report, per figure.
 _LUTS = ("LUT4", "logic cells")
 _DSPS = ("DSP (MULT18X18D)", "DSP (SB_MAC16)")
 _BRAMS = ("block RAM (DP16KD)", "block RAM (4 kbit)")
@@ -186,7 +186,7 @@ def _used(resources, labels):
 def build(cfg, options, *, board, seed=None, work):
     """``lela build`` of ``board``: resources and Fmax (timing missed at the
     board clock is a result: its Fmax still counts)."""
-    from lela.boards.build import build as board_build
+    from lela.build import build as board_build
 
     clock = options.get("clock_mhz")
     try:

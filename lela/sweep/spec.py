@@ -322,7 +322,7 @@ def _range(where, raw, fail):
 def _check_value(where, name, value, fail):
     """The kind of one value: a SweepError for a value no point could use."""
     if name == "board":
-        from lela.boards.build import BOARDS
+        from lela.boards import BOARDS
 
         if value not in BOARDS:
             fail(f"{where}: board must be one of {', '.join(BOARDS)}, not {value!r}")

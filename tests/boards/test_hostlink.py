@@ -11,10 +11,10 @@ import struct
 import numpy as np
 import pytest
 
-from lela.boards import host as H
-from lela.boards import protocol as P
+from lela import protocol as P
 from lela.boards.hostlink import MIN_MAX_PAYLOAD, RESULT_DEPTH, HostLink
 from lela.config import Config
+from lela.host import driver as H
 
 from .standin import StandIn
 

@@ -6,10 +6,10 @@ import struct
 
 from amaranth.sim import Simulator
 
-from lela.boards import host as H
-from lela.boards import protocol as P
+from lela import protocol as P
 from lela.boards.system import SerialCore
 from lela.config import Config
+from lela.host import driver as H
 
 from .standin import StandIn
 

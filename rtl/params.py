@@ -20,6 +20,7 @@ def check_int(owner, name, value, lo, hi=None):
 
 
 def check_choice(owner, name, value, choices):
+    """``value`` must be one of ``choices``; else ValueError quoting it."""
     if value not in choices:
         invalid(owner, ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}"))
     return value

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lela.boards import host as H
-from lela.boards import protocol as P
+from lela import protocol as P
 from lela.config import Config, config_file
 from lela.data import load_dataset
 from lela.golden_model.network import FixedNetwork
+from lela.host import driver as H
 
 SIM_CFG = Config.from_toml(config_file("sim"))
 TRAIN_SAMPLES = 200
@@ -46,7 +46,7 @@ def digits(cfg, n, seed):
 def trained():
     """The simulated board (real core, Verilator) after TRAIN_SAMPLES training
     samples, and the model after the same samples."""
-    from lela.boards.verilated import VerilatorTransport
+    from lela.host.verilated import VerilatorTransport
 
     cfg = SIM_CFG
     board = H.Board(VerilatorTransport(cfg, root=BUILD_ROOT), cfg)
@@ -190,8 +190,8 @@ def test_ulx3s_board_with_its_primitives_trains_bit_exact(tmp_path, capsys):
 
 
 def test_pysim_board_refuses_vendor_primitives():
-    from lela.boards.transport import SimTransport
     from lela.config import ConfigError
+    from lela.host.transport import SimTransport
 
     with pytest.raises(ConfigError, match=r"^primitives: Amaranth's simulator runs the portable "
                                           r"form only .* not 'ecp5'$"):
@@ -283,7 +283,7 @@ def test_icebreaker_config_trains_bit_exact():
     without initial contents, no counters) on the Verilator board: the
     initial weights go in through the link, then 100 training samples equal
     the model, every weight read back equals it, and counter reads are refused."""
-    from lela.boards.verilated import VerilatorTransport
+    from lela.host.verilated import VerilatorTransport
 
     cfg = Config.from_toml(config_file("icebreaker"))
     assert cfg.weight_memory == "single_port" and not cfg.counters

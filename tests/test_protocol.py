@@ -13,7 +13,7 @@ import pytest
 from amaranth.lib.crc import catalog
 
 from lela import contract
-from lela.boards import protocol as P
+from lela import protocol as P
 
 #: Frames as the link sent them before its CRC came from the library.
 KNOWN_FRAMES = [

@@ -5,7 +5,7 @@ second, enough for a small network; the boards' networks need thousands of
 cycles per sample. This transport compiles the same design
 (:class:`lela.boards.system.LinkedCore`) with Verilator and a small C++
 harness, and talks to it over pipes: the host's bytes go into the link's
-byte stream (the UART is bypassed, as in :class:`lela.boards.transport.SimTransport`)
+byte stream (the UART is bypassed, as in :class:`lela.host.transport.SimTransport`)
 and the design runs free between them, millions of cycles a second.
 
 Harness protocol on the pipes (little-endian): ``S n bytes`` queues bytes for
@@ -25,11 +25,11 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
+from lela.boards.hostlink import RESULT_DEPTH
+from lela.boards.system import LinkedCore
 from lela.rtl.multiplier import simulation_models
 from lela.tools import VERILATOR_MAKEFLAGS, verilator, verilator_env, yosys_for_amaranth
 
-from .hostlink import RESULT_DEPTH
-from .system import LinkedCore
 from .transport import TransportTimeout
 
 __all__ = ["VerilatorTransport", "build_harness", "verilator_available"]

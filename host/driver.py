@@ -1,7 +1,7 @@
 """Host driver of the board link (``lela board``).
 
-:class:`Board` speaks the framed protocol of :mod:`lela.boards.protocol`
-over a transport (:mod:`lela.boards.transport`: a real board's USB-UART, or
+:class:`Board` speaks the framed protocol of :mod:`lela.protocol`
+over a transport (:mod:`lela.host.transport`: a real board's USB-UART, or
 the host link and the network core in Amaranth's simulator or compiled with
 Verilator). The same driver code runs on all of them; a status code other
 than OK becomes a :class:`LinkError` subclass named after it.
@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lela import protocol as P
 from lela.config import ConfigError
 from lela.contract import COUNTERS
 from lela.data import check_dataset
 from lela.golden_model.network import FixedNetwork
 from lela.golden_model.schedule import layerwise_phases, training_order
+from lela.protocol import Command, Status
 
-from . import protocol as P
-from .protocol import Command, Status
 from .transport import (
     ProtocolError,
     SerialTransport,

@@ -4,7 +4,7 @@ A transport has ``write(data)``, ``read(n)`` (exactly ``n`` bytes or
 :class:`TransportTimeout`) and ``close()``. :class:`SerialTransport` talks
 to a real board's USB-UART through pyserial; :class:`SimTransport` runs the
 host link and the network core in Amaranth's simulator;
-``lela.boards.verilated.VerilatorTransport`` runs them compiled with
+``lela.host.verilated.VerilatorTransport`` runs them compiled with
 Verilator.
 """
 
@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import collections
 
+from lela.boards.hostlink import RESULT_DEPTH
+from lela.boards.system import LinkedCore
 from lela.config import ConfigError
-
-from .hostlink import RESULT_DEPTH
-from .system import LinkedCore
 
 __all__ = ["ProtocolError", "SerialTransport", "SimTransport", "TransportError",
            "TransportTimeout"]

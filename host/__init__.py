@@ -1,0 +1,1 @@
+"""Host software: the host-link driver and its transports (serial, simulated)."""
