@@ -50,7 +50,8 @@ class BoardTop(Elaboratable):
     """The lela system on a board (subclassed by each board file).
 
     The design runs from the board's oscillator when ``clock_hz`` is
-    ``OSC_HZ`` (the platform's default clock domain), else from the PLL
+    ``OSC_HZ`` (the platform's default clock domain, or :meth:`oscillator`
+    through a power-on reset), else from the PLL
     setting ``find_pll(OSC_HZ, clock_hz)`` finds, whose output then is the
     design clock (:class:`~lela.boards.clocking.PLLClock`). The core is a
     :class:`~lela.boards.system.SerialCore` with a 100 ms link timeout.
@@ -112,6 +113,17 @@ class BoardTop(Elaboratable):
         """
         raise NotImplementedError
 
+    def oscillator(self, platform):
+        """The oscillator's clock input, for a design run from it without a PLL.
+
+        None (this default): the design uses the platform's own ``sync``
+        domain (on the iCE40 it has a power-on reset). A board whose platform
+        domain has none (the ECP5's is reset-less, reset by GSR) returns the
+        input; the design then runs from it through
+        :class:`~lela.boards.clocking.PLLClock` with the lock tied high (the
+        power-on reset alone).
+        """
+
     def pins(self, m, platform, core):
         """Join ``core`` (a :class:`~lela.boards.system.SerialCore`) to the
         board's UART and LEDs in ``m``."""
@@ -120,10 +132,15 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         """The clock (PLL and reset, if any), the core and the board's pins."""
         m = Module()
-        if self.pll is not None:
+        osc = self.oscillator(platform) if self.pll is None else None
+        if self.pll is not None or osc is not None:
             m.domains.sync = ClockDomain("sync")
             m.submodules.clocking = clocking = PLLClock(clock_hz=self.clock_hz)
-            m.submodules.pll = self.pll_primitive(platform, clk=clocking.clk, lock=clocking.lock)
+            if self.pll is not None:
+                m.submodules.pll = self.pll_primitive(platform, clk=clocking.clk,
+                                                      lock=clocking.lock)
+            else:
+                m.d.comb += [clocking.clk.eq(osc), clocking.lock.eq(1)]
         m.submodules.core = core = SerialCore(self.cfg, divisor=self.divisor,
                                               timeout=int(self.clock_hz // 10))
         self.pins(m, platform, core)

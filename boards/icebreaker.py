@@ -56,7 +56,7 @@ def synth_options(cfg):
     (``-spram``, and ``ram_style huge`` so that Yosys does not prefer block
     RAM for narrow or small ones). ABC9 is run without the flip-flops
     (``-dff``): with the registered pipeline it did not finish (docs/boards.md)."""
-    if cfg.weight_memory != "single_port":
+    if cfg.memory.ports != 1:
         return {"synth_opts": "-dsp", "script_after_read": READ_COLLISION_DONT_CARE}
     return {"synth_opts": "-dsp -spram",
             "script_after_read": f'{READ_COLLISION_DONT_CARE}\n'

@@ -53,7 +53,7 @@ MODES = ("train", "infer", "skip")
 def update_beat_cycles(cfg):
     """Cycles per update beat: 1, or 2 with a single-port weight memory (the
     reads and the write-backs of the words take turns on its one port)."""
-    return 2 if cfg.weight_memory == "single_port" else 1
+    return cfg.memory.update_beat_cycles
 
 
 def _shape(cfg, layer):

@@ -432,7 +432,7 @@ def train_board(board, dataset, *, epochs=1, schedule="simultaneous", order_seed
         if got != want and not mismatches:
             mismatches.append(f"training sample {n}: the board's result {got}, the model's {want}")
 
-    if check or cfg.weight_memory == "single_port":   # single port: no initial contents
+    if check or not cfg.memory.initial_contents:
         log("lela board: loading the model's initial weights ...")
         board.write_weights(list(zip(model.w, model.b)))
     t0 = time.perf_counter()

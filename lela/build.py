@@ -174,7 +174,7 @@ def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
         nextpnr_opts += ["--seed", str(seed)]
     nextpnr_opts += ["--router", router]
     overrides = dict(mod.synth_options(cfg), nextpnr_opts=" ".join(nextpnr_opts))
-    if cfg.weight_memory == "single_port":
+    if not cfg.memory.initial_contents:
         overrides["script_after_read"] = "\n".join(
             filter(None, [UNINITIALISED_WEIGHTS, overrides.get("script_after_read")]))
     if build_dir.exists():

@@ -26,19 +26,50 @@ from .contract import (
 )
 
 __all__ = ["DEFAULT", "DEFAULT_ETA_SHIFTS", "FEEDBACK_MODES", "LOSSES", "PRIMITIVES",
-           "WEIGHT_MEMORIES", "Config", "ConfigError",
+           "WEIGHT_MEMORIES", "Config", "ConfigError", "WeightMemory",
            "balance_lanes", "config_file", "divisors", "read_toml"]
 
 FEEDBACK_MODES = ("symmetric", "sign_concordant", "independent")
 LOSSES = ("square_hinge", "cross_entropy")
-#: Kinds of weight memory a layer can be built with (see :class:`Config`).
-WEIGHT_MEMORIES = ("dual_port", "single_port")
 #: Primitive sets the RTL can be built from (``Config.primitives``).
 PRIMITIVES = ("portable", "ecp5")
 #: Operand bits of the ECP5's MULT18X18D (signed).
 ECP5_MULT_BITS = 18
 #: Losses the fixed-point datapath (and so the RTL) implements.
 HARDWARE_LOSSES = ("square_hinge",)
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightMemory:
+    """A kind of weight memory (``Config.weight_memory``): what the layer, the
+    counter model, the testbenches, the host driver and the build need to know.
+
+    Attributes
+    ----------
+    name : str
+        Its name in a configuration.
+    ports : int
+        2: a read port and a write port; 1: one port for reads and writes.
+    initial_contents : bool
+        The memory starts with the model's initial weights. Without, they are
+        written through the access port before the first sample (and the build
+        infers RAM that cannot be initialised, such as the iCE40 UP5K's SPRAM).
+    """
+    name: str
+    ports: int
+    initial_contents: bool
+
+    @property
+    def update_beat_cycles(self) -> int:
+        """Cycles per weight in the update pass: the read and the write-back of
+        a word share one cycle on two ports, take turns on one."""
+        return 3 - self.ports
+
+
+#: Kinds of weight memory a layer can be built with, by name (see :class:`Config`).
+WEIGHT_MEMORIES = {m.name: m for m in (WeightMemory("dual_port", ports=2, initial_contents=True),
+                                       WeightMemory("single_port", ports=1,
+                                                    initial_contents=False))}
 
 #: The default ``eta_shift`` of hidden layers 1, 2, 3 (deeper layers take the
 #: last): a layer's step grows with the square of its input, which is the data
@@ -296,7 +327,7 @@ class Config:
                     fail("dropout_seeds", self.dropout_seeds,
                          f"every seed must be in [1, 2**{LFSR_WIDTH} - 1]")
         check_int("batch", self.batch, 1)
-        if self.weight_memory not in WEIGHT_MEMORIES:
+        if not isinstance(self.weight_memory, str) or self.weight_memory not in WEIGHT_MEMORIES:
             fail("weight_memory", self.weight_memory,
                  f"must be one of {', '.join(WEIGHT_MEMORIES)}")
         for name in ("counters", "control"):
@@ -390,6 +421,11 @@ class Config:
         """
         n = self.sizes[layer + 1]
         return max(self.m_bits + math.ceil(math.log2(n) / 2) - 2, 0)
+
+    @property
+    def memory(self) -> WeightMemory:
+        """The kind of weight memory (``weight_memory``) as a :class:`WeightMemory`."""
+        return WEIGHT_MEMORIES[self.weight_memory]
 
     @property
     def eta_shifts(self) -> tuple[int, ...]:

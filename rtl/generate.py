@@ -190,7 +190,7 @@ def manifest(cfg, top, ports, trace=True):
             "served": "only while no sample is in flight (the request stalls otherwise)",
         },
         "weight_memory": cfg.weight_memory,
-        "weights_loaded_at_start": cfg.weight_memory == "single_port",
+        "weights_loaded_at_start": not cfg.memory.initial_contents,
         "counters": {"built": cfg.counters, "width": COUNTER_BITS,
                      "index": {str(n): name for n, name in enumerate(COUNTERS)},
                      "high_word_offset": COUNTER_HIGH},

@@ -43,8 +43,9 @@ layer is idle; the top guarantees it). This file is the engine that sequences
 them and owns the weight and bias memories. Its golden twin is
 :func:`lela.golden_model.layer.layer_step`.
 
-``cfg.weight_memory == "single_port"`` builds the weight memory as a
-single-port RAM without initial contents (the iCE40's SPRAM): update beats
+A single-port weight memory (``cfg.memory``, :class:`lela.config.WeightMemory`:
+``weight_memory = "single_port"``) is built as a RAM without initial
+contents (the iCE40's SPRAM): update beats
 are issued every other cycle, so that reads and write-backs take turns on
 the port; the weights must be written through the access port first. A
 write disables the read, and the port holds its last read word: the address
@@ -193,10 +194,11 @@ class Layer(wiring.Component):
         w0, b0 = initial_weights(cfg)[index]
         P, G = self.lanes, self.groups
         #: Weight memory: word ``g*N_in + k`` holds ``W[g*P + p, k]`` in lane ``p``.
-        #: With ``cfg.weight_memory == "single_port"`` it has no initial contents
-        #: (zeros in simulation): the weights are written through the access port.
-        self.single_port = cfg.weight_memory == "single_port"
-        w_init = [] if self.single_port else update_order(w0, P).reshape(G * self.n_in, P).tolist()
+        #: Without ``cfg.memory.initial_contents`` it starts empty (zeros in
+        #: simulation): the weights are written through the access port.
+        self.single_port = cfg.memory.ports == 1
+        w_init = (update_order(w0, P).reshape(G * self.n_in, P).tolist()
+                  if cfg.memory.initial_contents else [])
         self.weights = Memory(shape=data.ArrayLayout(signed(cfg.weight_width), P),
                               depth=G * self.n_in, init=w_init)
         #: Bias memory: word ``g`` holds ``b[g*P + p]`` in lane ``p``.

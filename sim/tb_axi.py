@@ -210,7 +210,7 @@ class AxiBench:
                                                     p.get("bytes", WORD_BYTES))
             probes.append([resp, data])
         result["probes"] = probes
-        if cfg.weight_memory == "single_port":
+        if not cfg.memory.initial_contents:
             # no initial contents: the model's initial weights go in first
             for i, (w, b) in enumerate(initial_weights(cfg)):
                 mask = (1 << AXIL_DATA_BITS) - 1

@@ -356,7 +356,7 @@ async def network(dut):
         await bench.reset()
         if job.get("preload"):
             await bench.preload(job["preload"])
-        elif bench.cfg.weight_memory == "single_port":
+        elif not bench.cfg.memory.initial_contents:
             # no initial contents: the model's initial weights go in first
             await bench.load(initial_weights(bench.cfg))
         start = get_sim_time(unit="ns") // CLOCK_NS

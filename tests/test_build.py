@@ -39,7 +39,7 @@ Info: Max frequency for clock 'clk': 18.00 MHz (PASS at 12.00 MHz)
 
 
 def test_unknown_board():
-    with pytest.raises(ValueError, match=r"board must be one of icebreaker, ulx3s, not 'x'"):
+    with pytest.raises(ValueError, match=r"board must be one of icebreaker, ulx3s, ecpix5, not 'x'"):
         board_module("x")
 
 
@@ -118,24 +118,45 @@ def test_build_end_to_end(tmp_path, capsys, board):
     assert "Fmax" in text.out
 
 
-@pytest.mark.parametrize("board, clock_hz", [("icebreaker", 12e6), ("icebreaker", 24e6),
-                                             ("ulx3s", 25e6), ("ulx3s", 40e6)])
+#: Per board: a clock that is its oscillator's, and one that needs the PLL.
+BOARD_CLOCKS = {"icebreaker": (12e6, 24e6), "ulx3s": (25e6, 40e6), "ecpix5": (100e6, 90e6)}
+
+
+@pytest.mark.parametrize("board, clock_hz", [(b, f) for b, fs in BOARD_CLOCKS.items()
+                                             for f in fs])
 def test_board_tops_elaborate(board, clock_hz):
     """Pins, clock (PLL or not) and core come together without a toolchain."""
     from amaranth.hdl import Fragment
 
+    from lela.boards.board import BoardTop
 
     mod = board_module(board)
     cfg = Config.from_toml(config_file(board))
     top = mod.BoardTop(cfg, clock_hz=clock_hz)
     platform = mod.platform()
     Fragment.get(top, platform)
-    constraints = list(platform._clocks.values())  # signal constraints (the PLL output)
-    if clock_hz in (12e6, 25e6):
-        assert top.pll is None and constraints == []
+    constraints = list(platform._clocks.values())  # signal constraints (PLLClock's)
+    if clock_hz == mod.OSC_HZ:
+        # on the platform's own domain, or through PLLClock where that has no reset
+        own_domain = type(top).oscillator is BoardTop.oscillator
+        assert top.pll is None and constraints == ([] if own_domain else [clock_hz])
     else:
         assert top.pll.f_out == clock_hz and constraints == [clock_hz]
     assert top.divisor == round(clock_hz / 115200)
+
+
+@pytest.mark.parametrize("board", ["ulx3s", "ecpix5"])
+def test_ecp5_board_runs_from_its_oscillator(board):
+    """The ECP5 platform's own ``sync`` domain is reset-less (GSR resets the
+    device) and the core uses its reset: run from the oscillator, the board
+    top gives it PLLClock's power-on reset, and the platform prepares the
+    build (it stopped on "refers to reset of reset-less domain" before)."""
+    mod = board_module(board)
+    cfg = Config.from_toml(config_file("sim")).replace(primitives="ecp5")   # uses the reset
+    top = mod.BoardTop(cfg, clock_hz=mod.OSC_HZ)
+    assert top.pll is None
+    plan = mod.platform().prepare(top, name="lela_t")
+    assert "lela_t.il" in plan.files
 
 
 def test_icebreaker_read_ports_see_one_write_port():
@@ -167,7 +188,7 @@ def test_ulx3s_keeps_one_h_register_per_lane(tmp_path, keep):
 
     from amaranth.back import rtlil
 
-    from lela.boards.ulx3s import KEEP_REGISTERS, synth_options
+    from lela.boards.ecp5 import KEEP_REGISTERS, synth_options
     from lela.rtl.mac_array import MacArray
 
     lanes = 4
@@ -194,7 +215,7 @@ def test_ulx3s_build_leaves_no_wire_named_like_a_bit(tmp_path):
 
     from amaranth.back import rtlil
 
-    from lela.boards.ulx3s import UNIQUE_NAMES, synth_options
+    from lela.boards.ecp5 import UNIQUE_NAMES, synth_options
     from lela.rtl.mac_array import MacArray
 
     assert synth_options(Config())["script_after_read"].endswith(UNIQUE_NAMES)

@@ -110,6 +110,9 @@ RULES = {
     "batch_str": ({"batch": "4"}, "batch: must be an integer, not '4'"),
     "weight_memory": ({"weight_memory": "spram"},
                       "weight_memory: must be one of dual_port, single_port, not 'spram'"),
+    "weight_memory_dict": ({"weight_memory": {"ports": 1}},
+                           "weight_memory: must be one of dual_port, single_port, "
+                           "not {'ports': 1}"),
     "counters_int": ({"counters": 1}, "counters: must be true or false, not 1"),
 }
 
@@ -128,6 +131,16 @@ def test_default_is_valid_and_frozen():
     assert cfg.check_hardware() is cfg
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.eta_shift = 3
+
+
+def test_weight_memory_kinds():
+    """What each kind of weight memory tells the layer, the counter model, the
+    testbenches, the host and the build."""
+    dual, single = Config().memory, Config(weight_memory="single_port").memory
+    assert (dual.name, dual.ports, dual.initial_contents, dual.update_beat_cycles) == \
+        ("dual_port", 2, True, 1)
+    assert (single.name, single.ports, single.initial_contents, single.update_beat_cycles) == \
+        ("single_port", 1, False, 2)
 
 
 def test_lists_become_tuples():
