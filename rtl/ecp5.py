@@ -23,7 +23,12 @@ from lela.config import ECP5_MULT_BITS
 
 from .params import check_int
 
-__all__ = ["SIMULATION_MODELS", "Mult18x18d"]
+__all__ = ["BLOCK_RAM_WORDS", "SIMULATION_MODELS", "Mult18x18d"]
+
+#: Words of one DP16KD block RAM at 16 or 18 bits a word (1,024 x 18): the
+#: bank of a layer's weight memory (:class:`lela.rtl.banked_memory.BankedMemory`),
+#: inferred by synthesis from Amaranth's ``Memory``.
+BLOCK_RAM_WORDS = 1024
 
 #: Verilog models of the primitives this module instantiates.
 SIMULATION_MODELS = (Path(__file__).parent / "models" / "ecp5" / "MULT18X18D.v",)

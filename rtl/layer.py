@@ -57,6 +57,8 @@ word read in the cycle before, and gets it.
 then access errors).
 """
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
@@ -75,6 +77,7 @@ from lela.contract import (
 from lela.golden_model.network import initial_weights, update_order
 
 from .access_port import AccessPort, AccessSignature
+from .banked_memory import BankedMemory, bank_depth
 from .counters import Counters
 from .dropout import Dropout
 from .error_unit import ErrorUnit
@@ -195,12 +198,19 @@ class Layer(wiring.Component):
         P, G = self.lanes, self.groups
         #: Weight memory: word ``g*N_in + k`` holds ``W[g*P + p, k]`` in lane ``p``.
         #: Without ``cfg.memory.initial_contents`` it starts empty (zeros in
-        #: simulation): the weights are written through the access port.
+        #: simulation): the weights are written through the access port. Built
+        #: from the block RAMs of ``cfg.primitives`` when it is deeper than one
+        #: (a :class:`~lela.rtl.banked_memory.BankedMemory`), else a ``Memory``.
         self.single_port = cfg.memory.ports == 1
         w_init = (update_order(w0, P).reshape(G * self.n_in, P).tolist()
                   if cfg.memory.initial_contents else [])
-        self.weights = Memory(shape=data.ArrayLayout(signed(cfg.weight_width), P),
-                              depth=G * self.n_in, init=w_init)
+        banks = bank_depth(cfg.primitives)
+        if banks is None or G * self.n_in <= banks:
+            self.weights = Memory(shape=data.ArrayLayout(signed(cfg.weight_width), P),
+                                  depth=G * self.n_in, init=w_init)
+        else:   # in banks, a multiplexer per lane (lela.rtl.banked_memory)
+            self.weights = BankedMemory(shape=signed(cfg.weight_width), lanes=P,
+                                        depth=G * self.n_in, bank_depth=banks, init=w_init)
         #: Bias memory: word ``g`` holds ``b[g*P + p]`` in lane ``p``.
         self.biases = Memory(shape=data.ArrayLayout(signed(cfg.weight_width), P), depth=G,
                              init=b0.reshape(G, P).tolist())
@@ -240,7 +250,11 @@ class Layer(wiring.Component):
         m.submodules.weights = wmem = self.weights
         m.submodules.biases = bmem = self.biases
         m.submodules.activations = slots = self.activations
-        w_rd, w_wr = wmem.read_port(), wmem.write_port(granularity=1)
+        if isinstance(wmem, BankedMemory):
+            w_rd = SimpleNamespace(addr=wmem.r_addr, en=wmem.r_en, data=wmem.r_data)
+            w_wr = SimpleNamespace(addr=wmem.w_addr, data=wmem.w_data, en=wmem.w_en)
+        else:
+            w_rd, w_wr = wmem.read_port(), wmem.write_port(granularity=1)
         b_rd, b_wr = bmem.read_port(), bmem.write_port(granularity=1)
 
         m.submodules.mac = mac = MacArray.from_config(cfg, i)

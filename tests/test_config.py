@@ -111,8 +111,8 @@ RULES = {
     "weight_memory": ({"weight_memory": "spram"},
                       "weight_memory: must be one of dual_port, single_port, not 'spram'"),
     "weight_memory_dict": ({"weight_memory": {"ports": 1}},
-                           "weight_memory: must be one of dual_port, single_port, "
-                           "not {'ports': 1}"),
+                           ("weight_memory: must be one of dual_port, single_port, "
+                            "not {'ports': 1}")),
     "counters_int": ({"counters": 1}, "counters: must be true or false, not 1"),
 }
 
