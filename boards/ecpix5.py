@@ -23,9 +23,10 @@ from .ecp5 import (  # the family's facts, part of this board's descriptor
 )
 
 __all__ = ["BITSTREAM", "CLOCK_HZ", "FAMILY", "NAME", "PLATFORM", "PROGRAMMER_ARGS", "RESOURCES",
-           "YOSYS_FLIP_FLOP", "YOSYS_LUT4", "BoardTop", "platform", "synth_options"]
+           "YOSYS_FLIP_FLOP", "YOSYS_LUT4", "BoardTop", "synth_options"]
 
 NAME = "ecpix5"
+#: The amaranth-boards platform (``lela build`` makes a new one per build).
 PLATFORM = ECPIX545Platform
 #: openFPGALoader's arguments after ``-b ecpix5``: load the SRAM, not the flash.
 PROGRAMMER_ARGS = ("-m",)
@@ -34,10 +35,6 @@ OSC_HZ = 100e6
 #: Clock of the design (Hz): the oscillator's (docs/boards.md).
 CLOCK_HZ = 100e6
 
-
-def platform():
-    """A new ECPIX-5 45F platform."""
-    return PLATFORM()
 
 
 class BoardTop(ecp5.Ecp5BoardTop):

@@ -15,9 +15,10 @@ from . import board
 from .pll import ice40_pll
 
 __all__ = ["BITSTREAM", "CLOCK_HZ", "FAMILY", "NAME", "PLATFORM", "PROGRAMMER_ARGS", "RESOURCES",
-           "YOSYS_FLIP_FLOP", "YOSYS_LUT4", "BoardTop", "platform", "synth_options"]
+           "YOSYS_FLIP_FLOP", "YOSYS_LUT4", "BoardTop", "synth_options"]
 
 NAME = "icebreaker"
+#: The amaranth-boards platform (``lela build`` makes a new one per build).
 PLATFORM = ICEBreakerPlatform
 #: FPGA family (``Config.primitives`` other than "portable" must name it).
 FAMILY = "ice40"
@@ -62,10 +63,6 @@ def synth_options(cfg):
             "script_after_read": f'{READ_COLLISION_DONT_CARE}\n'
                                  'setattr -set ram_style "huge" */m:weights'}
 
-
-def platform():
-    """A new iCEBreaker platform."""
-    return PLATFORM()
 
 
 class BoardTop(board.BoardTop):

@@ -23,9 +23,10 @@ from .ecp5 import (  # the family's facts, part of this board's descriptor
 )
 
 __all__ = ["BITSTREAM", "CLOCK_HZ", "FAMILY", "NAME", "PLATFORM", "PROGRAMMER_ARGS", "RESOURCES",
-           "YOSYS_FLIP_FLOP", "YOSYS_LUT4", "BoardTop", "platform", "synth_options"]
+           "YOSYS_FLIP_FLOP", "YOSYS_LUT4", "BoardTop", "synth_options"]
 
 NAME = "ulx3s"
+#: The amaranth-boards platform (``lela build`` makes a new one per build).
 PLATFORM = ULX3S_85F_Platform
 #: openFPGALoader's arguments after ``-b ulx3s``: load the SRAM, not the flash.
 PROGRAMMER_ARGS = ("-m",)
@@ -37,10 +38,6 @@ OSC_HZ = 25e6
 #: (docs/boards.md).
 CLOCK_HZ = 90e6
 
-
-def platform():
-    """A new ULX3S 85F platform."""
-    return PLATFORM()
 
 
 class BoardTop(ecp5.Ecp5BoardTop):

@@ -166,7 +166,7 @@ def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
     build_dir = Path(build_dir or Path("build") / board)
     name = f"lela_{board}"
     board_tool_env(program=program)
-    platform = mod.platform()
+    platform = mod.PLATFORM()
     top = mod.BoardTop(cfg, baud=baud, clock_hz=clock_hz or mod.CLOCK_HZ)
     clock_mhz = top.clock_hz / 1e6
     nextpnr_opts = ["--report", "report.json", "--timing-allow-fail"]

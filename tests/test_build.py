@@ -133,7 +133,7 @@ def test_board_tops_elaborate(board, clock_hz):
     mod = board_module(board)
     cfg = Config.from_toml(config_file(board))
     top = mod.BoardTop(cfg, clock_hz=clock_hz)
-    platform = mod.platform()
+    platform = mod.PLATFORM()
     Fragment.get(top, platform)
     constraints = list(platform._clocks.values())  # signal constraints (PLLClock's)
     if clock_hz == mod.OSC_HZ:
@@ -155,7 +155,7 @@ def test_ecp5_board_runs_from_its_oscillator(board):
     cfg = Config.from_toml(config_file("sim")).replace(primitives="ecp5")   # uses the reset
     top = mod.BoardTop(cfg, clock_hz=mod.OSC_HZ)
     assert top.pll is None
-    plan = mod.platform().prepare(top, name="lela_t")
+    plan = mod.PLATFORM().prepare(top, name="lela_t")
     assert "lela_t.il" in plan.files
 
 

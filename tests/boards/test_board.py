@@ -8,13 +8,30 @@ import pytest
 from amaranth import Module, Signal
 from amaranth.sim import Simulator
 
-from lela.boards import board, icebreaker, ulx3s
-from lela.config import Config
+from lela.boards import BOARDS, board, board_module, ecpix5, icebreaker, ulx3s
+from lela.config import Config, config_file
 
 SMALL = Config().with_layers((8, 4, 4)).replace(classes=3)
 
 
-@pytest.mark.parametrize("mod, pll_hz", [(icebreaker, 24e6), (ulx3s, 40e6)])
+#: What every board file declares (its descriptor), read by lela build, lela
+#: board, lela train --board, lela bench and lela sweep.
+DESCRIPTOR = ("NAME", "PLATFORM", "FAMILY", "RESOURCES", "YOSYS_LUT4", "YOSYS_FLIP_FLOP",
+              "BITSTREAM", "PROGRAMMER_ARGS", "OSC_HZ", "CLOCK_HZ", "BoardTop", "synth_options")
+
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_every_board_is_a_descriptor(name):
+    mod = board_module(name)
+    missing = [field for field in DESCRIPTOR if not hasattr(mod, field)]
+    assert not missing, f"{name}: {missing}"
+    assert mod.NAME == name and mod.PLATFORM().family.lower() == mod.FAMILY
+    assert issubclass(mod.BoardTop, board.BoardTop)
+    assert (mod.BoardTop.OSC_HZ, mod.BoardTop.CLOCK_HZ) == (mod.OSC_HZ, mod.CLOCK_HZ)
+    assert Config.from_toml(config_file(name)).primitives in ("portable", mod.FAMILY)
+
+
+@pytest.mark.parametrize("mod, pll_hz", [(icebreaker, 24e6), (ulx3s, 40e6), (ecpix5, 90e6)])
 def test_oscillator_or_pll(mod, pll_hz):
     top = mod.BoardTop(SMALL, clock_hz=mod.OSC_HZ)
     assert top.pll is None and top.clock_hz == mod.OSC_HZ
@@ -32,7 +49,7 @@ def test_pll_clock_under_each_board(mod, pll_hz):
     (a domain defined below its users is deprecated in Amaranth 0.5), and the
     clock constraint names the PLLClock's clock."""
     top = mod.BoardTop(SMALL, clock_hz=pll_hz)
-    platform = mod.platform()
+    platform = mod.PLATFORM()
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
         plan = platform.prepare(top, name="top", **mod.synth_options(SMALL))
