@@ -6,7 +6,9 @@ PLL's output clocks it through :class:`PLLClock`, which holds it in reset
 from configuration until the PLL has locked and :data:`POR_CYCLES` more
 cycles have passed (a lost lock starts the count again). The board file
 instantiates the PLL primitive and connects its clock and lock outputs to
-the ports.
+the ports. An ECP5 board run from its oscillator uses it too, with the lock
+tied high: that platform's own domain has no reset
+(:class:`lela.boards.ecp5.Ecp5BoardTop`).
 """
 
 from amaranth import ClockDomain, ClockSignal, Module, Signal
