@@ -15,9 +15,18 @@ multiplexes its own banks, so the select of a lane reaches that lane's
 multiplexer only. With ``bank_depth`` the depth of one block RAM
 (``lela.rtl.ecp5.BLOCK_RAM_WORDS``) each bank is one block RAM.
 
-Reads and writes are those of the single memory: the same data in the same
+With ``output_register`` every bank's read data is registered once more
+before the multiplexer (read latency 2): the block RAM's own output register
+where the banks are the family's primitive (``primitives = "ecp5"``: a
+:class:`lela.rtl.ecp5.Dp16kd` with ``REGMODE_B = "OUTREG"``, about 0.95 ns
+from the clock to its output instead of about 5.8 ns), a register behind an
+Amaranth ``Memory`` in the portable form.
+
+Reads and writes are those of the single memory (with its read data
+registered once more, with ``output_register``): the same data in the same
 cycle for every address, enable and write pattern
-(``tests/rtl/test_banked_memory.py`` compares the two).
+(``tests/rtl/test_banked_memory.py`` compares the two, the primitive's
+through Verilator and Icarus with its model).
 """
 
 from amaranth.hdl import Array, Module, Signal
@@ -30,7 +39,7 @@ from lela.contract import bits
 
 from .params import check_int
 
-__all__ = ["BankedMemory", "bank_depth"]
+__all__ = ["BankedMemory", "block_ram_words"]
 
 
 class BankedMemory(wiring.Component):
@@ -50,13 +59,20 @@ class BankedMemory(wiring.Component):
         Initial contents: ``depth`` words, each a list of ``lanes`` values
         (as ``Memory(shape=data.ArrayLayout(shape, lanes), ...)`` takes them),
         or empty for none.
+    output_register : bool
+        Register each bank's read data once more (read latency 2 instead of 1).
+    primitives : str
+        What builds a bank (``Config.primitives``): an Amaranth ``Memory``
+        (``portable``), or the family's block RAM (``ecp5``: ``bank_depth``
+        must be :data:`lela.rtl.ecp5.BLOCK_RAM_WORDS`).
 
     Attributes
     ----------
     r_addr : In(range(depth))
     r_en : In(1)
         Read address and enable (1 by default); the data of an enabled read
-        appear on ``r_data`` one cycle later, and stay while ``r_en`` is low.
+        appear on ``r_data`` :attr:`latency` cycles later, and stay until the
+        data of the next enabled read replace them.
     r_data : Out(data.ArrayLayout(shape, lanes))
     w_addr : In(range(depth))
     w_data : In(data.ArrayLayout(shape, lanes))
@@ -64,7 +80,8 @@ class BankedMemory(wiring.Component):
         Write address, data and one enable per lane.
     """
 
-    def __init__(self, *, shape, lanes, depth, bank_depth, init=()):
+    def __init__(self, *, shape, lanes, depth, bank_depth, init=(), output_register=False,
+                 primitives="portable"):
         check_int(self, "lanes", lanes, 1)
         check_int(self, "depth", depth, 1)
         check_int(self, "bank_depth", bank_depth, 2)
@@ -74,7 +91,14 @@ class BankedMemory(wiring.Component):
         if init and (len(init) != depth or any(len(word) != lanes for word in init)):
             raise ValueError(f"init must have {depth} words of {lanes} lanes")
         self._shape, self._lanes, self._depth = shape, lanes, depth
+        if primitives not in PRIMITIVES:
+            raise ValueError(f"primitives must be one of {', '.join(PRIMITIVES)}, "
+                             f"not {primitives!r}")
+        if primitives != "portable" and bank_depth != block_ram_words(primitives):
+            raise ValueError(f"bank_depth must be {block_ram_words(primitives)} with "
+                             f"primitives = {primitives!r}, not {bank_depth}")
         self._bank_depth, self._init = bank_depth, init
+        self._output_register, self._primitives = bool(output_register), primitives
         layout = data.ArrayLayout(shape, lanes)
         super().__init__({
             "r_addr": In(range(depth)), "r_en": In(1, init=1), "r_data": Out(layout),
@@ -85,6 +109,28 @@ class BankedMemory(wiring.Component):
     def banks(self):
         """Banks per lane."""
         return -(-self._depth // self._bank_depth)
+
+    @property
+    def latency(self):
+        """Cycles from an enabled read's address to its data: 1, or 2 with
+        ``output_register``."""
+        return 1 + self._output_register
+
+    def _bank(self, m, name, words, init):
+        """One bank: ``(r_addr, r_en, r_data, w_addr, w_data, w_en)``, ``r_data``
+        with the latency of :attr:`latency`."""
+        if self._primitives == "ecp5":
+            from .ecp5 import Dp16kd
+            m.submodules[name] = ram = Dp16kd(shape=self._shape, init=init,
+                                              output_register=self._output_register)
+            return ram.r_addr, ram.r_en, ram.r_data, ram.w_addr, ram.w_data, ram.w_en
+        m.submodules[name] = mem = Memory(shape=self._shape, depth=words, init=init)
+        rd, wr = mem.read_port(), mem.write_port()
+        data_out = rd.data
+        if self._output_register:
+            data_out = Signal.like(rd.data, name=f"{name}_out", reset_less=True)
+            m.d.sync += data_out.eq(rd.data)
+        return rd.addr, rd.en, data_out, wr.addr, wr.data, wr.en
 
     def elaborate(self, platform):
         """Per lane: its banks, its registered bank select, its multiplexer."""
@@ -99,27 +145,33 @@ class BankedMemory(wiring.Component):
             for b in range(B):
                 words = min(D, self._depth - b * D)
                 init = [word[p] for word in self._init[b * D:b * D + words]]
-                mem = Memory(shape=self._shape, depth=words, init=init)
-                m.submodules[f"lane{p}_bank{b}"] = mem
-                rd, wr = mem.read_port(), mem.write_port()
-                m.d.comb += [rd.addr.eq(self.r_addr[:lo]), rd.en.eq(self.r_en),
-                             wr.addr.eq(self.w_addr[:lo]), wr.data.eq(self.w_data[p]),
-                             wr.en.eq(self.w_en[p] & w_here[b])]
-                outs.append(rd.data)
+                r_addr, r_en, r_data, w_addr, w_data, w_en = self._bank(
+                    m, f"lane{p}_bank{b}", words, init)
+                m.d.comb += [r_addr.eq(self.r_addr[:lo]), r_en.eq(self.r_en),
+                             w_addr.eq(self.w_addr[:lo]), w_data.eq(self.w_data[p]),
+                             w_en.eq(self.w_en[p] & w_here[b])]
+                outs.append(r_data)
             if B == 1:
                 m.d.comb += self.r_data[p].eq(outs[0])
                 continue
+            # the bank of the last enabled read, then (output register) a cycle later
             sel = Signal(range(B), name=f"sel{p}", reset_less=True, attrs={"keep": 1})
             with m.If(self.r_en):
                 m.d.sync += sel.eq(r_bank)
+            if self._output_register:
+                sel_out = Signal(range(B), name=f"sel{p}_out", reset_less=True,
+                                 attrs={"keep": 1})
+                m.d.sync += sel_out.eq(sel)
+                sel = sel_out
             m.d.comb += self.r_data[p].eq(Array(outs)[sel])
         return m
 
 
-def bank_depth(primitives):
-    """Words per bank of a layer's weight memory built from ``primitives``
-    (``Config.primitives``): the block RAM's (:data:`lela.rtl.ecp5.BLOCK_RAM_WORDS`)
-    for ``ecp5``; None for ``portable`` (one memory, mapped as synthesis can)."""
+def block_ram_words(primitives):
+    """Words of one block RAM of the family that ``primitives`` names
+    (``Config.primitives``), a bank of a layer's weight memory:
+    :data:`lela.rtl.ecp5.BLOCK_RAM_WORDS` for ``ecp5``; None for ``portable``
+    (one memory, mapped as synthesis can)."""
     if primitives not in PRIMITIVES:
         raise ValueError(f"primitives must be one of {', '.join(PRIMITIVES)}, "
                          f"not {primitives!r}")

@@ -77,7 +77,7 @@ from lela.contract import (
 from lela.golden_model.network import initial_weights, update_order
 
 from .access_port import AccessPort, AccessSignature
-from .banked_memory import BankedMemory, bank_depth
+from .banked_memory import BankedMemory, block_ram_words
 from .counters import Counters
 from .dropout import Dropout
 from .error_unit import ErrorUnit
@@ -199,18 +199,22 @@ class Layer(wiring.Component):
         #: Weight memory: word ``g*N_in + k`` holds ``W[g*P + p, k]`` in lane ``p``.
         #: Without ``cfg.memory.initial_contents`` it starts empty (zeros in
         #: simulation): the weights are written through the access port. Built
-        #: from the block RAMs of ``cfg.primitives`` when it is deeper than one
-        #: (a :class:`~lela.rtl.banked_memory.BankedMemory`), else a ``Memory``.
+        #: from the block RAMs of ``cfg.primitives`` (a
+        #: :class:`~lela.rtl.banked_memory.BankedMemory`, its read data through
+        #: the block RAM's output register with ``cfg.read_register``), or as a
+        #: ``Memory`` with the portable primitives.
         self.single_port = cfg.memory.ports == 1
         w_init = (update_order(w0, P).reshape(G * self.n_in, P).tolist()
                   if cfg.memory.initial_contents else [])
-        banks = bank_depth(cfg.primitives)
-        if banks is None or G * self.n_in <= banks:
+        banks = block_ram_words(cfg.primitives)
+        if banks is None:
             self.weights = Memory(shape=data.ArrayLayout(signed(cfg.weight_width), P),
                                   depth=G * self.n_in, init=w_init)
-        else:   # in banks, a multiplexer per lane (lela.rtl.banked_memory)
+        else:   # the family's block RAMs, with the read register as their own
             self.weights = BankedMemory(shape=signed(cfg.weight_width), lanes=P,
-                                        depth=G * self.n_in, bank_depth=banks, init=w_init)
+                                        depth=G * self.n_in, bank_depth=banks, init=w_init,
+                                        output_register=cfg.read_register,
+                                        primitives=cfg.primitives)
         #: Bias memory: word ``g`` holds ``b[g*P + p]`` in lane ``p``.
         self.biases = Memory(shape=data.ArrayLayout(signed(cfg.weight_width), P), depth=G,
                              init=b0.reshape(G, P).tolist())
@@ -399,7 +403,9 @@ class Layer(wiring.Component):
         s1_valid, s1_op, s1_first, s1_last = (
             _delayed(m, v, lat, name=n) for v, n in ((issue, "valid"), (op, "op"),
                                                       (first, "first"), (last, "last")))
-        w_data = _delayed(m, w_rd.data, reg, name="w_data", reset_less=True)
+        # (a banked memory registers its read data itself: lela.rtl.banked_memory)
+        w_data = (w_rd.data if isinstance(wmem, BankedMemory)
+                  else _delayed(m, w_rd.data, reg, name="w_data", reset_less=True))
         b_data = _delayed(m, b_rd.data, reg, name="b_data", reset_less=True)
         # the input word (registered whole with the read register), then its lane
         in_word = _delayed(m, self.i_in_data, reg, name="in_word", reset_less=True)
