@@ -38,6 +38,17 @@ top-two, d bank). The last entry of an error pass (stage A) is visible in ``d_va
 ``C + lela.contract.EU_FINISH_CYCLES`` cycles after the last entry of the
 scores pass. The accumulator is ``lela.contract.score_acc_width`` bits wide.
 
+The stages are the components of :mod:`lela.rtl.error_stages`, each tested
+on its own: :class:`~lela.rtl.error_stages.ClassifierSequencer` (A),
+:class:`~lela.rtl.error_stages.ClassifierProducts` (A2 and the products),
+:class:`~lela.rtl.error_stages.ScoreSums` and
+:class:`~lela.rtl.error_stages.GradientMemory` (the memories of the sums and
+of ``g``), :class:`~lela.rtl.error_stages.ScoreFinish` and
+:class:`~lela.rtl.error_stages.ErrorBank` (F). The unit joins them around
+its own LFSR, the finish's class counter, the error accumulators and stage
+C; the signals it names between them (``fin_cls``, ``c_fin``, ``f_s``,
+``g_new``, ...) are the ones the formal harnesses probe.
+
 With ``Q = 1`` the one product is a ``*`` (a DSP block); with ``Q > 1`` each
 product shifts and adds the ``m_bits + 1`` bits of its entry in logic, so
 that the classifier lanes do not take the MAC lanes' multipliers.
@@ -45,7 +56,6 @@ that the classifier lanes do not take the MAC lanes' multipliers.
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from lela.config import FEEDBACK_MODES
@@ -58,22 +68,20 @@ from lela.contract import (
     score_acc_width,
 )
 
+from .error_stages import (
+    ClassifierProducts,
+    ClassifierSequencer,
+    ErrorBank,
+    GradientMemory,
+    ScoreFinish,
+    ScoreSums,
+    shift_add_product,
+)
 from .lfsr import ClassifierLfsr, entry_shape
 from .numerics import round_shift, saturate
 from .params import check_choice, check_int, invalid
 
 __all__ = ["ErrorUnit", "shift_add_product"]
-
-
-def shift_add_product(x, y):
-    """``x * y`` for a narrow signed ``x`` as a sum of shifted ``y`` (logic,
-    no multiplier): bit ``b`` of ``x`` adds ``y << b``, its sign bit subtracts."""
-    top = len(x) - 1
-    total = Mux(x[0], y, 0)
-    for b in range(1, top):
-        total = total + Mux(x[b], y << b, 0)
-    return total - Mux(x[top], y << top, 0)
-
 
 
 class ErrorUnit(wiring.Component):
@@ -189,7 +197,8 @@ class ErrorUnit(wiring.Component):
                    classifier_lanes=classifier_lanes(cfg, layer))
 
     def elaborate(self, platform):
-        """Stages A (sequencing, products), B (sums), C (finish), the sum and g memories."""
+        """The stages joined (:mod:`lela.rtl.error_stages`); the finish counter,
+        the error sums and stage C (round and saturate) are the unit's own."""
         m = Module()
         C, P, G = self._classes, self._lanes, self.groups
         Q = self.classifier_lanes
@@ -202,68 +211,31 @@ class ErrorUnit(wiring.Component):
         m.submodules.lfsr = lfsr = ClassifierLfsr(
             m_bits=self._m_bits, m_seed=self._m_seed, k_seed=self._k_seed,
             feedback=self._feedback, entries=Q)
+        m.submodules.seq = seq = ClassifierSequencer(groups=G, steps=J, slices=S)
+        m.submodules.products = prod = ClassifierProducts(
+            lanes=P, neurons=R, slice_classes=QC, slices=S, act_width=aw,
+            entry_width=entry_shape(self._m_bits).width)
+        m.submodules.sums = sums = ScoreSums(
+            acc_width=self.acc_width, neurons=R, slice_classes=QC, slices=S,
+            prod_width=entry_shape(self._m_bits).width + aw)
+        m.submodules.g_mem = g_mem = GradientMemory(act_width=aw, slice_classes=QC, slices=S)
+        m.submodules.finish = finish = ScoreFinish(classes=C, act_width=aw,
+                                                   act_frac=self._act_frac)
+        m.submodules.bank = bank = ErrorBank(lanes=P, neurons=R, act_width=aw)
 
-        # -- stage A: sequencing ------------------------------------------
-        scoring = Signal()       # pass: scores (1) or errors (0)
-        active = Signal()        # a pass is running in stage A
-        fetch = Signal()         # reading the group's word (else: entries)
-        grp = Signal(bits(G))
-        step = Signal(bits(J))   # neuron step in the group (R neurons each)
-        slc = Signal(bits(S))    # slice of the classes (Q_c each)
-        bank_busy = Signal()     # a group of d is in flight or waiting to be taken
-
-        load = Signal()          # the group's word arrives: into h_word
-        run = active & ~fetch & ~load
-        last_slice, last_step = slc == S - 1, step == J - 1
-        slc_next = Signal.like(slc)    # slc after this cycle: read address of g
+        # -- stage A (sequencing) and stages A2, B (products) ---------------
         m.d.comb += [
-            self.rd_addr.eq(grp),
-            lfsr.en.eq(run),
-            lfsr.rewind.eq(self.start | self.start_d),
-            self.mult.eq(run),
+            seq.start.eq(self.start), seq.start_d.eq(self.start_d),
+            seq.groups_ready.eq(self.groups_ready), seq.d_take.eq(self.d_take),
+            self.rd_addr.eq(seq.rd_addr), self.word_read.eq(seq.word_read),
+            lfsr.en.eq(seq.beat.run), lfsr.rewind.eq(self.start | self.start_d),
+            self.mult.eq(seq.beat.run),
+            prod.rd_data.eq(self.rd_data), prod.m.eq(lfsr.m), prod.k.eq(lfsr.k),
+            prod.g.eq(g_mem.rd_data),
+            # g of the slice, read a cycle ahead so that it is there with the entries
+            g_mem.rd_addr.eq(seq.slc_next),
         ]
-        can_fetch = Mux(scoring, self.groups_ready > grp, ~bank_busy)
-        m.d.comb += self.word_read.eq(active & fetch & can_fetch)
-
-        m.d.comb += slc_next.eq(slc)
-        m.d.sync += slc.eq(slc_next)
-        with m.If(self.start | self.start_d):
-            m.d.comb += slc_next.eq(0)
-            m.d.sync += [scoring.eq(self.start), active.eq(1), fetch.eq(1), load.eq(0),
-                         grp.eq(0), step.eq(0), bank_busy.eq(0)]
-        with m.Elif(active & fetch), m.If(can_fetch):
-            m.d.sync += [fetch.eq(0), load.eq(1)]
-            with m.If(~scoring):
-                m.d.sync += bank_busy.eq(1)
-        with m.Elif(load):
-            m.d.sync += load.eq(0)
-        with m.Elif(run):
-            with m.If(last_slice):
-                m.d.comb += slc_next.eq(0)
-                with m.If(last_step):
-                    m.d.sync += [step.eq(0), fetch.eq(1)]
-                    with m.If(grp == G - 1):
-                        m.d.sync += active.eq(0)
-                    with m.Else():
-                        m.d.sync += grp.eq(grp + 1)
-                with m.Else():
-                    m.d.sync += step.eq(step + 1)
-            with m.Else():
-                m.d.comb += slc_next.eq(slc + 1)
-        with m.If(self.d_take):
-            m.d.sync += bank_busy.eq(0)
-
-        # -- stage A2: the entries and operands registered (a DSP block's
-        # input registers), with the beat's control
-        a2_run, a2_scoring, a2_first_j = Signal(), Signal(), Signal()
-        a2_first_c, a2_last_c, a2_last = Signal(), Signal(), Signal()
-        a2_slc = Signal.like(slc)
-        m.d.sync += [
-            a2_run.eq(run), a2_scoring.eq(scoring),
-            a2_first_j.eq((grp == 0) & (step == 0)),
-            a2_first_c.eq(slc == 0), a2_last_c.eq(last_slice), a2_slc.eq(slc),
-            a2_last.eq(last_slice & last_step & (grp == G - 1)),
-        ]
+        wiring.connect(m, seq.beat, prod.beat)
 
         # -- the finish: the C sums read back one class per cycle ---------
         # from two cycles after the last entry (its sums are written in B)
@@ -286,7 +258,7 @@ class ErrorUnit(wiring.Component):
             return word, elem
 
         fin_word, fin_elem = word_elem("fin", fin_cls)
-        m.d.sync += fin_wait.eq(a2_run & a2_scoring & a2_last)
+        m.d.sync += fin_wait.eq(prod.a2_run & prod.a2_scoring & prod.a2_last)
         with m.If(self.start | self.start_d):
             m.d.sync += fin_active.eq(0)
         with m.Elif(fin_wait):
@@ -302,121 +274,47 @@ class ErrorUnit(wiring.Component):
                     m.d.sync += [fin_elem.eq(0), fin_word.eq(fin_word + 1)]
                 with m.Else():
                     m.d.sync += fin_elem.eq(fin_elem + 1)
-        r_valid, r_cls = Signal(), Signal.like(fin_cls)
+        r_valid = Signal()
+        r_cls = Signal.like(fin_cls)
         m.d.sync += [r_valid.eq(fin_active & ~self.start), r_cls.eq(fin_cls)]
         r_word, r_elem = word_elem("r", r_cls, (fin_word, fin_elem))
 
-        # g of the slice, read a cycle ahead so that it is there with the entries
-        if S > 1:
-            g_mems = [Memory(shape=act, depth=S, init=[]) for _ in range(QC)]
-            for i, mem in enumerate(g_mems):
-                m.submodules[f"g_mem{i}" if QC > 1 else "g_mem"] = mem
-            g_rds = [mem.read_port() for mem in g_mems]
-            g_wrs = [mem.write_port() for mem in g_mems]
-            m.d.comb += [rd.addr.eq(slc_next) for rd in g_rds]
-            g_slice = [rd.data for rd in g_rds]
-        else:
-            g_slice = [Signal(act, name=f"g{i}", reset_less=True) for i in range(QC)]
-
-        # -- products -------------------------------------------------------
-        b_valid, b_scoring = Signal(), Signal()
-        b_first_j, b_first_c, b_last_c = Signal(), Signal(), Signal()
-        b_slc = Signal.like(slc)
-        b_mask = [Signal(name=f"b_mask{r}" if R > 1 else "b_mask") for r in range(R)]
-        b_prod = []
-        ew = entry_shape(self._m_bits).width
-        pw = ew + aw
-        # the group's word, registered straight from the activation buffer's
-        # read port (no logic behind the memory in its cycle)
-        h_word = Signal(data.ArrayLayout(act, P), reset_less=True)
-        with m.If(load):
-            m.d.sync += h_word.eq(self.rd_data)
-        for r in range(R):
-            h = h_word[step * R + r] if J > 1 else h_word[r]
-            a2_mask = Signal(name=f"a2_mask{r}" if R > 1 else "a2_mask")
-            m.d.sync += [a2_mask.eq(h > 0), b_mask[r].eq(a2_mask)]
-            row = []
-            for i in range(QC):
-                e = r * QC + i
-                suffix = f"{r}_{i}" if Q > 1 else ""
-                # no reset (read only with b_valid): the DSP's input and
-                # output registers can hold them
-                x = Signal(signed(ew), reset_less=True, name=f"a2_x{suffix}")
-                y = Signal(act, reset_less=True, name=f"a2_y{suffix}")
-                m.d.sync += [x.eq(Mux(scoring, lfsr.m[e], lfsr.k[e])),
-                             y.eq(Mux(scoring, h, g_slice[i]))]
-                prod = Signal(signed(pw), reset_less=True, name=f"b_prod{suffix}")
-                m.d.sync += prod.eq(x * y if Q == 1 else shift_add_product(x, y))
-                row.append(prod)
-            b_prod.append(row)
-        m.d.sync += [
-            b_valid.eq(a2_run), b_scoring.eq(a2_scoring), b_first_j.eq(a2_first_j),
-            b_first_c.eq(a2_first_c), b_last_c.eq(a2_last_c), b_slc.eq(a2_slc),
+        # -- stage B: the score sums, and the error sums: one per neuron of
+        # the step, over the classes of the slice
+        m.d.comb += [
+            sums.add.eq(prod.b_valid & prod.b_scoring), sums.first.eq(prod.b_first_j),
+            sums.addr.eq(prod.b_slc), sums.pre_addr.eq(prod.a2_slc), sums.prod.eq(prod.b_prod),
+            sums.rd_en.eq(fin_active), sums.rd_word.eq(fin_word), sums.rd_elem.eq(fin_elem),
         ]
-
-        # -- stage B: accumulate ------------------------------------------
-        # the score sums of a slice: one per class of the slice, summed over
-        # the R neurons of the step
-        tree_s = [sum(b_prod[r][i] for r in range(R)) for i in range(QC)]
-        if S > 1:
-            s_mems = [Memory(shape=acc, depth=S, init=[]) for _ in range(QC)]
-            for i, mem in enumerate(s_mems):
-                m.submodules[f"sums{i}" if QC > 1 else "sums"] = mem
-            s_rds = [mem.read_port() for mem in s_mems]
-            for i, mem in enumerate(s_mems):
-                wr = mem.write_port()
-                sum_s = Mux(b_first_j, 0, s_rds[i].data) + tree_s[i]
-                m.d.comb += [wr.addr.eq(b_slc), wr.data.eq(sum_s),
-                             wr.en.eq(b_valid & b_scoring)]
-            m.d.comb += [rd.addr.eq(Mux(fin_active, fin_word, a2_slc)) for rd in s_rds]
-            if QC == 1:
-                fin_data = s_rds[0].data
-            else:
-                fin_data = Signal(acc, name="fin_data")
-                with m.Switch(r_elem):
-                    for i, rd in enumerate(s_rds):
-                        with m.Case(i):
-                            m.d.comb += fin_data.eq(rd.data)
-        else:
-            sums = [Signal(acc, name=f"sum{i}", reset_less=True) for i in range(QC)]
-            with m.If(b_valid & b_scoring):
-                m.d.sync += [sums[i].eq(Mux(b_first_j, 0, sums[i]) + tree_s[i])
-                             for i in range(QC)]
-            # the read, a register like a memory's
-            fin_data = Signal(acc, name="fin_data", reset_less=True)
-            with m.Switch(fin_elem):
-                for i in range(QC):
-                    with m.Case(i):
-                        m.d.sync += fin_data.eq(sums[i])
-
-        # the error sums: one per neuron of the step, over the classes of the slice
         dacc = [Signal(acc, name=f"dacc{r}" if R > 1 else "dacc") for r in range(R)]
-        c_fin = Signal(acc)
-        c_cls = Signal(bits(C))
+        c_fin = Signal(acc, name="c_fin")
+        c_cls = Signal(bits(C), name="c_cls")
         c_word, c_elem = word_elem("c", c_cls, (r_word, r_elem))
         c_mask = [Signal(name=f"c_mask{r}" if R > 1 else "c_mask") for r in range(R)]
-        c_fin_valid = Signal()
-        c_dfin_valid = Signal()
+        c_fin_valid = Signal(name="c_fin_valid")
+        c_dfin_valid = Signal(name="c_dfin_valid")
         # (b_scoring: a finish never shares stage C with an error sum, by construction)
-        m.d.sync += [c_fin_valid.eq(r_valid & b_scoring & ~self.start), c_dfin_valid.eq(0),
-                     c_fin.eq(fin_data), c_cls.eq(r_cls)]
-        with m.If(b_valid & ~b_scoring):
+        m.d.sync += [c_fin_valid.eq(r_valid & prod.b_scoring & ~self.start),
+                     c_dfin_valid.eq(0), c_fin.eq(sums.rd_data), c_cls.eq(r_cls)]
+        with m.If(prod.b_valid & ~prod.b_scoring):
             for r in range(R):
-                m.d.sync += dacc[r].eq(Mux(b_first_c, 0, dacc[r])
-                                       + sum(b_prod[r][i] for i in range(QC)))
-            with m.If(b_last_c):
-                m.d.sync += [c_dfin_valid.eq(1)] + [c_mask[r].eq(b_mask[r]) for r in range(R)]
+                m.d.sync += dacc[r].eq(Mux(prod.b_first_c, 0, dacc[r])
+                                       + sum(prod.b_prod[r][i] for i in range(QC)))
+            with m.If(prod.b_last_c):
+                m.d.sync += [c_dfin_valid.eq(1)] + [c_mask[r].eq(prod.b_mask[r])
+                                                    for r in range(R)]
 
         # -- stage C: round and saturate ----------------------------------
         # the error sums are dacc themselves, one cycle after their last entry;
         # one rounding and saturation for both passes (they never overlap),
         # plus one for each other neuron of an error step
-        f_s = Signal(act)                   # the score, or the step's first error sum
-        f_cls = Signal.like(c_cls)
+        f_s = Signal(act, name="f_s")       # the score, or the step's first error sum
+        f_cls = Signal.like(c_cls, name="f_cls")
         f_word, f_elem = word_elem("f", f_cls, (c_word, c_elem))
         f_mask = [Signal(name=f"f_mask{r}" if R > 1 else "f_mask") for r in range(R)]
         f_other = [Signal(act, name=f"f_other{r}") for r in range(1, R)]
-        f_fin_valid, f_dfin_valid = Signal(), Signal()
+        f_fin_valid = Signal(name="f_fin_valid")
+        f_dfin_valid = Signal(name="f_dfin_valid")
         m.d.sync += [
             f_s.eq(saturate(round_shift(Mux(c_dfin_valid, dacc[0], c_fin), ss), aw)),
             f_cls.eq(c_cls), f_fin_valid.eq(c_fin_valid & ~self.start),
@@ -426,54 +324,18 @@ class ErrorUnit(wiring.Component):
         m.d.sync += [f_other[r - 1].eq(saturate(round_shift(dacc[r], ss), aw))
                      for r in range(1, R)]
 
-        # -- stage F: finish ----------------------------------------------
-        # the loss gradient (square hinge), without a negation:
-        # t = +1 (label): -max(ONE - s, 0) = min(s - ONE, 0); t = -1: max(ONE + s, 0)
-        s = f_s
-        one = 1 << self._act_frac
-        up, down = s - one, s + one
-        g = saturate(Mux(f_cls == self.label, Mux(up < 0, up, 0), Mux(down > 0, down, 0)), aw)
-        g_new = Signal(act)   # g_c of the class in stage F, written to its g memory
-        m.d.comb += g_new.eq(g)
-        s_ring = [self.scores[c] for c in range(C)]
-        top1 = Signal(act)
-        top2 = Signal(signed(aw + 1))
-        with m.If(self.start):
-            m.d.sync += self.scores_done.eq(0)
-        with m.Elif(f_fin_valid):
-            m.d.sync += [s_ring[c].eq(s_ring[c + 1]) for c in range(C - 1)]
-            m.d.sync += [s_ring[C - 1].eq(s)]
-            for i in range(QC):
-                here = f_elem == i
-                if S > 1:
-                    m.d.comb += [g_wrs[i].addr.eq(f_word), g_wrs[i].data.eq(g_new),
-                                 g_wrs[i].en.eq(here)]
-                else:
-                    with m.If(here):
-                        m.d.sync += g_slice[i].eq(g_new)
-            with m.If(f_cls == 0):
-                m.d.sync += [top1.eq(s), top2.eq(-(1 << aw)), self.pred.eq(0)]
-            with m.Elif(s > top1):
-                m.d.sync += [top1.eq(s), top2.eq(top1), self.pred.eq(f_cls)]
-            with m.Elif(s > top2):
-                m.d.sync += top2.eq(s)
-            with m.If(f_cls == C - 1):
-                m.d.sync += self.scores_done.eq(1)
-        m.d.comb += self.margin.eq(top1 - top2)
-
-        d_count = Signal(bits(J))
-        d = Signal.like(self.d, name="d_bank", reset_less=True)   # read with d_valid only
-        m.d.comb += self.d.eq(d)
-        dj = [Mux(f_mask[r], v, Const(0, act)) for r, v in enumerate([s] + f_other)]
-        with m.If(self.start_d):
-            m.d.sync += [self.d_valid.eq(0), d_count.eq(0)]
-        with m.Elif(f_dfin_valid):
-            m.d.sync += [d[p].eq(d[p + R]) for p in range(P - R)]
-            m.d.sync += [d[P - R + r].eq(dj[r]) for r in range(R)]
-            with m.If(d_count == J - 1):
-                m.d.sync += [d_count.eq(0), self.d_valid.eq(1)]
-            with m.Else():
-                m.d.sync += d_count.eq(d_count + 1)
-        with m.If(self.d_take):
-            m.d.sync += self.d_valid.eq(0)
+        # -- stage F: the scores (g into its memory) and the bank of d -----
+        g_new = Signal(act, name="g_new")   # g_c of the class in stage F
+        m.d.comb += [
+            finish.start.eq(self.start), finish.valid.eq(f_fin_valid), finish.s.eq(f_s),
+            finish.cls.eq(f_cls), finish.label.eq(self.label), g_new.eq(finish.g),
+            g_mem.wr_en.eq(finish.g_we), g_mem.wr_word.eq(f_word),
+            g_mem.wr_elem.eq(f_elem), g_mem.wr_data.eq(g_new),
+            self.scores.eq(finish.scores), self.pred.eq(finish.pred),
+            self.margin.eq(finish.margin), self.scores_done.eq(finish.scores_done),
+            bank.clear.eq(self.start_d), bank.valid.eq(f_dfin_valid), bank.take.eq(self.d_take),
+            bank.e[0].eq(f_s), *(bank.e[r].eq(f_other[r - 1]) for r in range(1, R)),
+            *(bank.mask[r].eq(f_mask[r]) for r in range(R)),
+            self.d.eq(bank.d), self.d_valid.eq(bank.d_valid),
+        ]
         return m
