@@ -61,6 +61,13 @@ class BankedMemory(wiring.Component):
         or empty for none.
     output_register : bool
         Register each bank's read data once more (read latency 2 instead of 1).
+    write_register : bool
+        Register the write address, data and enables once more, per lane, before
+        the banks: a write lands one cycle later than the single memory's (its
+        read of that word in that cycle returns the old word). It cuts the path
+        from the update unit's arithmetic to block RAMs that may sit across the
+        die; the layer reads no word within a cycle of its write-back (the
+        drain covers it, ``lela.contract.drain_cycles``).
     primitives : str
         What builds a bank (``Config.primitives``): an Amaranth ``Memory``
         (``portable``), or the family's block RAM (``ecp5``: ``bank_depth``
@@ -81,7 +88,7 @@ class BankedMemory(wiring.Component):
     """
 
     def __init__(self, *, shape, lanes, depth, bank_depth, init=(), output_register=False,
-                 primitives="portable"):
+                 write_register=False, primitives="portable"):
         check_int(self, "lanes", lanes, 1)
         check_int(self, "depth", depth, 1)
         check_int(self, "bank_depth", bank_depth, 2)
@@ -99,6 +106,7 @@ class BankedMemory(wiring.Component):
                              f"primitives = {primitives!r}, not {bank_depth}")
         self._bank_depth, self._init = bank_depth, init
         self._output_register, self._primitives = bool(output_register), primitives
+        self._write_register = bool(write_register)
         layout = data.ArrayLayout(shape, lanes)
         super().__init__({
             "r_addr": In(range(depth)), "r_en": In(1, init=1), "r_data": Out(layout),
@@ -137,19 +145,26 @@ class BankedMemory(wiring.Component):
         m = Module()
         B, D, P = self.banks, self._bank_depth, self._lanes
         lo = bits(D)
-        r_bank, w_bank = self.r_addr[lo:], self.w_addr[lo:]
-        w_here = [Signal(name=f"w_bank{b}") for b in range(B)]
-        m.d.comb += [w_here[b].eq(w_bank == b) for b in range(B)]
+        r_bank = self.r_addr[lo:]
         for p in range(P):
+            # the lane's write: as it comes, or registered once more (its own copy)
+            w_addr, w_data, w_en = self.w_addr, self.w_data[p], self.w_en[p]
+            if self._write_register:
+                regs = (Signal.like(w_addr, name=f"w_addr{p}", reset_less=True,
+                                    attrs={"keep": 1}),
+                        Signal.like(w_data, name=f"w_data{p}", reset_less=True),
+                        Signal(name=f"w_en{p}"))
+                m.d.sync += [reg.eq(v) for reg, v in zip(regs, (w_addr, w_data, w_en))]
+                w_addr, w_data, w_en = regs
             outs = []
             for b in range(B):
                 words = min(D, self._depth - b * D)
                 init = [word[p] for word in self._init[b * D:b * D + words]]
-                r_addr, r_en, r_data, w_addr, w_data, w_en = self._bank(
+                r_addr, r_en, r_data, bank_w_addr, bank_w_data, bank_w_en = self._bank(
                     m, f"lane{p}_bank{b}", words, init)
                 m.d.comb += [r_addr.eq(self.r_addr[:lo]), r_en.eq(self.r_en),
-                             w_addr.eq(self.w_addr[:lo]), w_data.eq(self.w_data[p]),
-                             w_en.eq(self.w_en[p] & w_here[b])]
+                             bank_w_addr.eq(w_addr[:lo]), bank_w_data.eq(w_data),
+                             bank_w_en.eq(w_en & (w_addr[lo:] == b))]
                 outs.append(r_data)
             if B == 1:
                 m.d.comb += self.r_data[p].eq(outs[0])

@@ -201,8 +201,9 @@ class Layer(wiring.Component):
         #: simulation): the weights are written through the access port. Built
         #: from the block RAMs of ``cfg.primitives`` (a
         #: :class:`~lela.rtl.banked_memory.BankedMemory`, its read data through
-        #: the block RAM's output register with ``cfg.read_register``), or as a
-        #: ``Memory`` with the portable primitives.
+        #: the block RAM's output register with ``cfg.read_register``, its
+        #: writes registered per lane on their way in), or as a ``Memory`` with
+        #: the portable primitives.
         self.single_port = cfg.memory.ports == 1
         w_init = (update_order(w0, P).reshape(G * self.n_in, P).tolist()
                   if cfg.memory.initial_contents else [])
@@ -214,7 +215,7 @@ class Layer(wiring.Component):
             self.weights = BankedMemory(shape=signed(cfg.weight_width), lanes=P,
                                         depth=G * self.n_in, bank_depth=banks, init=w_init,
                                         output_register=cfg.read_register,
-                                        primitives=cfg.primitives)
+                                        write_register=True, primitives=cfg.primitives)
         #: Bias memory: word ``g`` holds ``b[g*P + p]`` in lane ``p``.
         self.biases = Memory(shape=data.ArrayLayout(signed(cfg.weight_width), P), depth=G,
                              init=b0.reshape(G, P).tolist())

@@ -22,13 +22,21 @@ from lela.tools import yosys_for_amaranth
 class Pair:
     """A BankedMemory and a Memory of the same shape, driven alike."""
 
-    def __init__(self, lanes, depth, banks, init, output_register):
+    def __init__(self, lanes, depth, banks, init, output_register, write_register):
         self.banked = BankedMemory(shape=signed(8), lanes=lanes, depth=depth, bank_depth=banks,
-                                   init=init, output_register=output_register)
+                                   init=init, output_register=output_register,
+                                   write_register=write_register)
         self.memory = Memory(shape=data.ArrayLayout(signed(8), lanes), depth=depth, init=init)
         m = Module()
         m.submodules.banked, m.submodules.memory = self.banked, self.memory
         self.rd, self.wr = self.memory.read_port(), self.memory.write_port(granularity=1)
+        # the write as it comes, or registered once more as the write register does
+        self.w_addr, self.w_data, self.w_en = self.wr.addr, self.wr.data, self.wr.en
+        if write_register:
+            self.w_addr, self.w_data, self.w_en = (
+                Signal.like(self.wr.addr), Signal.like(self.wr.data), Signal.like(self.wr.en))
+            m.d.sync += [self.wr.addr.eq(self.w_addr), self.wr.data.eq(self.w_data),
+                         self.wr.en.eq(self.w_en)]
         # the memory's read data registered once more, as the output register does
         self.data = self.rd.data
         if output_register:
@@ -37,13 +45,14 @@ class Pair:
         self.m = m
 
 
-@pytest.mark.parametrize("output_register", [False, True])
+@pytest.mark.parametrize("output_register, write_register", [(False, False), (True, False),
+                                                             (True, True)])
 @pytest.mark.parametrize("lanes, depth, banks", [(3, 40, 8), (2, 37, 16), (1, 9, 4), (4, 16, 16)])
-def test_reads_and_writes_as_one_memory(lanes, depth, banks, output_register):
+def test_reads_and_writes_as_one_memory(lanes, depth, banks, output_register, write_register):
     rng = np.random.default_rng(depth)
     init = rng.integers(-128, 128, size=(depth, lanes)).tolist()
-    pair = Pair(lanes, depth, banks, init, output_register)
-    b, rd, wr = pair.banked, pair.rd, pair.wr
+    pair = Pair(lanes, depth, banks, init, output_register, write_register)
+    b, rd = pair.banked, pair.rd
     cycles = 600
 
     async def bench(ctx):
@@ -54,12 +63,11 @@ def test_reads_and_writes_as_one_memory(lanes, depth, banks, output_register):
             for port_addr, port_en in ((b.r_addr, b.r_en), (rd.addr, rd.en)):
                 ctx.set(port_addr, r_addr)
                 ctx.set(port_en, r_en)
-            ctx.set(b.w_addr, w_addr)
-            ctx.set(wr.addr, w_addr)
-            ctx.set(b.w_en, w_en)
-            ctx.set(wr.en, w_en)
-            ctx.set(b.w_data, w_data)
-            ctx.set(wr.data, w_data)
+            for addr, en, value in ((b.w_addr, b.w_en, b.w_data),
+                                    (pair.w_addr, pair.w_en, pair.w_data)):
+                ctx.set(addr, w_addr)
+                ctx.set(en, w_en)
+                ctx.set(value, w_data)
             await ctx.tick()
             got, want = list(ctx.get(b.r_data)), list(ctx.get(pair.data))
             assert got == want, (f"cycle {cycle}: read {r_addr} (en {r_en}) gave {got}, "
@@ -106,7 +114,7 @@ class _Banks(wiring.Component):
         for name, primitives in (("portable", "portable"), ("ecp5", "ecp5")):
             m.submodules[name] = mem = BankedMemory(
                 shape=signed(16), lanes=lanes, depth=depth, bank_depth=1024, init=init,
-                output_register=True, primitives=primitives)
+                output_register=True, write_register=True, primitives=primitives)
             m.d.comb += [mem.w_addr.eq(self.w_addr), mem.w_data.eq(self.w_data),
                          mem.w_en.eq(self.w_en), mem.r_addr.eq(self.r_addr),
                          mem.r_en.eq(self.r_en), getattr(self, f"r_{name}").eq(mem.r_data)]
@@ -115,7 +123,7 @@ class _Banks(wiring.Component):
 
 def test_block_ram_banks_equal_the_portable_banks(sim, tmp_path):
     """Three banks of DP16KD per lane (2,500 words: the last bank partly
-    used) with their output registers, through lela's model of the
+    used) with their output registers and registered writes, through lela's model of the
     primitive: the same read data as the portable form on every cycle of
     random writes (per lane), reads and read enables, from random contents."""
     lanes, depth, cycles = 2, 2500, 6000
