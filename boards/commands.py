@@ -29,7 +29,25 @@ from lela.rtl.params import check_int
 
 from .frames import FRAME, RESPONSE, buffer_port
 
-__all__ = ["CommandEngine"]
+__all__ = ["CommandEngine", "core_side"]
+
+
+def core_side(cfg, core):
+    """The members of the host link (and of its command engine) on the core's
+    side: streams to and from the core's ``i_sample``, ``o_result``,
+    ``i_acc`` and ``o_acc`` (``core`` is its signature), and the settings and
+    flags the link drives."""
+    return {
+        "o_sample": Out(core.members["i_sample"].signature.flip()),
+        "i_result": In(core.members["o_result"].signature),
+        "o_acc": Out(core.members["i_acc"].signature.flip()),
+        "i_acc": In(core.members["o_acc"].signature),
+        "o_threshold": Out(cfg.act_width),
+        "o_early_exit": Out(1),
+        "o_train": Out(1),
+        "o_busy": Out(1),
+        "o_error": Out(1),
+    }
 
 
 class CommandEngine(wiring.Component):
@@ -70,15 +88,7 @@ class CommandEngine(wiring.Component):
             "i_frame": In(stream.Signature(FRAME)),
             "o_respond": Out(stream.Signature(RESPONSE)),
             "o_buf": Out(buffer_port(max_payload)),
-            "o_sample": Out(core.members["i_sample"].signature.flip()),
-            "i_result": In(core.members["o_result"].signature),
-            "o_acc": Out(core.members["i_acc"].signature.flip()),
-            "i_acc": In(core.members["o_acc"].signature),
-            "o_threshold": Out(cfg.act_width),
-            "o_early_exit": Out(1),
-            "o_train": Out(1),
-            "o_busy": Out(1),
-            "o_error": Out(1),
+            **core_side(cfg, core),
         })
 
     def elaborate(self, platform):

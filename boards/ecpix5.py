@@ -36,7 +36,6 @@ OSC_HZ = 100e6
 CLOCK_HZ = 100e6
 
 
-
 class BoardTop(ecp5.Ecp5BoardTop):
     """The lela system on the ECPIX-5 (parameters: :class:`lela.boards.board.BoardTop`;
     ``clock_hz`` other than 100 MHz uses the ``EHXPLLL``)."""

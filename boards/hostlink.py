@@ -26,7 +26,7 @@ from amaranth.lib.wiring import In, Out
 from lela import protocol as P
 from lela.rtl.params import check_int, invalid
 
-from .commands import CommandEngine
+from .commands import CommandEngine, core_side
 from .frames import FrameBuffer, FrameReceiver, FrameSender, connect_crc
 
 __all__ = ["MIN_MAX_PAYLOAD", "RESULT_DEPTH", "HostLink"]
@@ -98,15 +98,7 @@ class HostLink(wiring.Component):
         super().__init__({
             "i_rx": In(stream.Signature(8)),
             "o_tx": Out(stream.Signature(8)),
-            "o_sample": Out(sig.members["i_sample"].signature.flip()),
-            "i_result": In(sig.members["o_result"].signature),
-            "o_acc": Out(sig.members["i_acc"].signature.flip()),
-            "i_acc": In(sig.members["o_acc"].signature),
-            "o_threshold": Out(cfg.act_width),
-            "o_early_exit": Out(1),
-            "o_train": Out(1),
-            "o_busy": Out(1),
-            "o_error": Out(1),
+            **core_side(cfg, sig),
         })
 
     @property

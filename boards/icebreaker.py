@@ -64,7 +64,6 @@ def synth_options(cfg):
                                  'setattr -set ram_style "huge" */m:weights'}
 
 
-
 class BoardTop(board.BoardTop):
     """The lela system on the iCEBreaker (parameters: :class:`lela.boards.board.BoardTop`;
     ``clock_hz`` other than 12 MHz uses the ``SB_PLL40_PAD``)."""

@@ -39,7 +39,6 @@ OSC_HZ = 25e6
 CLOCK_HZ = 90e6
 
 
-
 class BoardTop(ecp5.Ecp5BoardTop):
     """The lela system on the ULX3S (parameters: :class:`lela.boards.board.BoardTop`;
     ``clock_hz`` other than 25 MHz uses the ``EHXPLLL``)."""
