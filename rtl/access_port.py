@@ -58,13 +58,18 @@ from lela.contract import (
 )
 
 from .counters import COUNTER_INDEX_BITS
-from .numerics import divmod_const
+from .numerics import div_const, divmod_const
 from .params import check_int, invalid
 
-__all__ = ["ACCESS_CYCLES", "AccessPort", "AccessSignature"]
+__all__ = ["ACCESS_CYCLES", "STAGED_DECODE_CYCLES", "AccessPort", "AccessSignature"]
 
-#: Cycles from ``req`` to ``done``.
+#: Cycles from ``req`` to ``done`` when every divisor of the decode is a power
+#: of two (``AccessPort.cycles``: three more otherwise).
 ACCESS_CYCLES = 5
+#: Extra decode cycles when a divisor (``lanes * n_in``, ``n_in``, ``lanes``) is
+#: not a power of two: one multiplication a cycle (synthesis maps each to a
+#: DSP block; four in one cycle ran at 32 MHz on the ECP5, docs/boards.md).
+STAGED_DECODE_CYCLES = 3
 
 #: One access of the layer's memories, counters or information (requester's
 #: view). ``write``, ``space``, ``index`` and ``wdata`` are held from ``req``
@@ -146,6 +151,7 @@ class AccessPort(wiring.Component):
         self._control = bool(control)
         self._register_request = bool(register_request)
         groups = n_out // lanes
+        self._staged = any(d & (d - 1) for d in (lanes * n_in, n_in, lanes))
         wgt = data.ArrayLayout(signed(weight_width), lanes)
         super().__init__({
             "acc": In(AccessSignature),
@@ -157,8 +163,16 @@ class AccessPort(wiring.Component):
             "learn": Out(1, init=CONTROL_RESET["learn"]),
         })
 
+    @property
+    def cycles(self):
+        """Cycles from ``req`` to ``done``: :data:`ACCESS_CYCLES`, plus
+        :data:`STAGED_DECODE_CYCLES` when a divisor of the decode is not a
+        power of two."""
+        return ACCESS_CYCLES + STAGED_DECODE_CYCLES * self._staged
+
     def elaborate(self, platform):
-        """The request decoder (five states after the request) and the read-data registers."""
+        """The request decoder (:attr:`cycles` states after the request) and the
+        read-data registers."""
         m = Module()
         P, N_in, N = self._lanes, self._n_in, self._n_out
         acc = self.acc
@@ -192,21 +206,28 @@ class AccessPort(wiring.Component):
                      self.word_data.eq(Cat(*([wdata] * P)))]
 
         # j*N_in + k -> word g*N_in + k, lane p (j = g*P + p); j -> word g, lane p
-        wg, wr = divmod_const(index, P * N_in, N_in * N)
-        wp, wk = divmod_const(wr, N_in, P * N_in)
-        bg, bp = divmod_const(index, P, N)
         w_word, w_lane = Signal.like(self.word), Signal.like(lane)
         b_word, b_lane = Signal.like(self.group), Signal.like(lane)
+        self._wg = Signal(bits(N), name="dec_wg")   # the staged decode's weight group
 
         with m.FSM(name="access"):
             with m.State("IDLE"), m.If(acc.req):
                 m.next = "DECODE"
             with m.State("DECODE"):
                 m.d.comb += self.active.eq(1)
-                m.d.sync += [error.eq(~in_range | (write & read_only)),
-                             w_word.eq(wg * N_in + wk), w_lane.eq(wp),
-                             b_word.eq(bg), b_lane.eq(bp)]
-                m.next = "ADDRESS"
+                m.d.sync += error.eq(~in_range | (write & read_only))
+                if not self._staged:   # shifts and masks: all in one cycle
+                    wg, wr = divmod_const(index, P * N_in, N_in * N)
+                    wp, wk = divmod_const(wr, N_in, P * N_in)
+                    bg, bp = divmod_const(index, P, N)
+                    m.d.sync += [w_word.eq(wg * N_in + wk), w_lane.eq(wp),
+                                 b_word.eq(bg), b_lane.eq(bp)]
+                    m.next = "ADDRESS"
+                else:
+                    self._decode_first(m, index, b_word)
+                    m.next = "DECODE_1"
+            if self._staged:
+                self._staged_decode(m, index, w_word, w_lane, b_word, b_lane)
             with m.State("ADDRESS"):
                 m.d.comb += self.active.eq(1)
                 is_w = space == SPACE_W
@@ -239,3 +260,29 @@ class AccessPort(wiring.Component):
                              acc.rdata.eq(Mux(error | write, 0, rdata))]
                 m.next = "IDLE"
         return m
+
+    def _decode_first(self, m, index, b_word):
+        """DECODE of the staged decode: the quotients ``g`` of the weight and
+        bias indices."""
+        P, N_in, N = self._lanes, self._n_in, self._n_out
+        m.d.sync += [self._wg.eq(div_const(index, P * N_in, N_in * N)),
+                     b_word.eq(div_const(index, P, N))]
+
+    def _staged_decode(self, m, index, w_word, w_lane, b_word, b_lane):
+        """DECODE_1 .. DECODE_3 (after DECODE): the decode of
+        :meth:`elaborate` with one multiplication per path and cycle."""
+        P, N_in = self._lanes, self._n_in
+        wg, wr = self._wg, Signal(bits(P * N_in), name="dec_wr")
+        wgn = Signal.like(self.word, name="dec_wgn")
+        with m.State("DECODE_1"):
+            m.d.comb += self.active.eq(1)
+            m.d.sync += [wr.eq(index - wg * (P * N_in)), b_lane.eq(index - b_word * P)]
+            m.next = "DECODE_2"
+        with m.State("DECODE_2"):
+            m.d.comb += self.active.eq(1)
+            m.d.sync += [w_lane.eq(div_const(wr, N_in, P * N_in)), wgn.eq(wg * N_in)]
+            m.next = "DECODE_3"
+        with m.State("DECODE_3"):
+            m.d.comb += self.active.eq(1)
+            m.d.sync += w_word.eq(wgn + wr - w_lane * N_in)
+            m.next = "ADDRESS"

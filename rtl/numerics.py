@@ -12,7 +12,7 @@ from amaranth.hdl import Const, Mux, Shape, Value, signed
 
 from lela.golden_model.numerics import signed_range
 
-__all__ = ["divmod_const", "round_shift", "saturate", "signed_range", "sub_round_shift"]
+__all__ = ["div_const", "divmod_const", "round_shift", "saturate", "signed_range", "sub_round_shift"]
 
 
 def _check_shift(shift):
@@ -102,15 +102,24 @@ def divmod_const(value, divisor, limit):
     ``value < 2**bits(limit)`` (Granlund and Montgomery, 1994). Used on the
     access port's address path, not in the numeric contract.
     """
+    q = div_const(value, divisor, limit)
+    value = Value.cast(value).as_unsigned()
+    if divisor & (divisor - 1) == 0:
+        return q, value & (divisor - 1)
+    return q, (value - q * divisor)[:(divisor - 1).bit_length()]
+
+
+def div_const(value, divisor, limit):
+    """``value // divisor`` of an unsigned ``value < limit`` by a constant: the
+    quotient of :func:`divmod_const` alone (one multiplication, or a shift
+    for a power of two), for a pipeline that takes the remainder a cycle
+    later."""
     if not isinstance(divisor, int) or isinstance(divisor, bool) or divisor < 1:
         raise ValueError(f"divisor must be a positive integer, not {divisor!r}")
     value = Value.cast(value).as_unsigned()
     if divisor & (divisor - 1) == 0:
-        shift = divisor.bit_length() - 1
-        return value >> shift, value & (divisor - 1)
+        return value >> (divisor.bit_length() - 1)
     n = max(int(limit - 1).bit_length(), 1)
     s = n + (divisor - 1).bit_length()
     coef = -(-(1 << s) // divisor)
-    q = ((value[:n] * coef) >> s)[:n]
-    r = (value - q * divisor)[:(divisor - 1).bit_length()]
-    return q, r
+    return ((value[:n] * coef) >> s)[:n]

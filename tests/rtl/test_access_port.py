@@ -25,7 +25,7 @@ from lela.contract import (
     SPACE_INFO,
     SPACE_W,
 )
-from lela.rtl.access_port import ACCESS_CYCLES, AccessPort
+from lela.rtl.access_port import ACCESS_CYCLES, STAGED_DECODE_CYCLES, AccessPort
 
 MASK32 = (1 << 32) - 1
 
@@ -113,6 +113,9 @@ def test_requests_against_the_twin(n_in, n_out, lanes, ww, counters, gaps, regis
     bench = _Bench(n_in, n_out, lanes, ww, counters, w0, b0, info, register)
     twin = AccessTwin(w0, b0, values if counters else None, info, ww, control=counters)
     port = bench.port
+    # a divisor that is not a power of two takes the staged decode
+    staged = any(d & (d - 1) for d in (lanes * n_in, n_in, lanes))
+    assert port.cycles == ACCESS_CYCLES + STAGED_DECODE_CYCLES * staged
     limits = {SPACE_W: n_in * n_out, SPACE_B: n_out, SPACE_COUNTERS: 2 * COUNTER_HIGH,
               SPACE_INFO: len(INFO), SPACE_CONTROL: len(CONTROL)}
     log, learn_seen = [], []
@@ -159,7 +162,7 @@ def test_requests_against_the_twin(n_in, n_out, lanes, ww, counters, gaps, regis
             want = twin.access(write, space, index, wdata)
             where = f"seed {seed}, request {n} (write {write}, space {space}, index {index})"
             assert got == want, f"{where}: response {got}, twin {want}"
-            assert cycles == ACCESS_CYCLES and active == ACCESS_CYCLES, f"{where}: {cycles} cycles"
+            assert cycles == port.cycles and active == port.cycles, f"{where}: {cycles} cycles"
             assert ctx.get(port.learn) == twin.control[CONTROL.index("learn")], f"{where}: learn"
             log.append(want[1])
             learn_seen.append(twin.control[0])
