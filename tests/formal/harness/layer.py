@@ -69,6 +69,7 @@ class LayerHarness(Harness):
         self.in_state = {name: seq == state_value(seq, name)
                          for name in ("IDLE", "SKIP", "FWD", "SCORES", "UPD", "DRAIN")}
         access_idle = access == state_value(access, "IDLE")
+        self.access_idle = access_idle
         self.train = data.View(token_layout(self.cfg), probe(frag, "tok")).train
 
         # environment
@@ -89,6 +90,10 @@ class LayerHarness(Harness):
         upd_phase = in_state["UPD"] | in_state["DRAIN"]
         learn = probe(frag, "access.learn")
         m.d.comb += [
+            # auxiliary invariant (true by design: a request comes only to an idle
+            # layer, and no sample starts during it); the induction needs it now
+            # that a staged decode keeps an access going for up to 8 cycles
+            Assert(implies(~self.access_idle, in_state["IDLE"])),
             Assert(implies(upd_phase, train & learn)),   # no update phase in inference
             Assert(implies(self.ok_past & (learn != self.past(learn, name="learn")),
                            in_state["IDLE"])),
