@@ -25,7 +25,7 @@ from .contract import (
     weight_shift,
 )
 
-__all__ = ["DEFAULT", "DEFAULT_ETA_SHIFTS", "FEEDBACK_MODES", "LOSSES", "PRIMITIVES",
+__all__ = ["BUILD_TABLE", "DEFAULT", "DEFAULT_ETA_SHIFTS", "FEEDBACK_MODES", "LOSSES", "PRIMITIVES",
            "WEIGHT_MEMORIES", "Config", "ConfigError", "WeightMemory",
            "balance_lanes", "config_file", "divisors", "read_toml"]
 
@@ -173,10 +173,14 @@ class Config:
         Register the weight and bias memories' read data and the input
         activation word once more before the MAC array and the update unit
         (``lela.contract.read_latency``): no memory output drives logic in its
-        cycle, which the ECP5's block RAM needs for a fast clock. It costs one
-        cycle per forward pass and per update pass of a sample and a register
-        per read bit (``2 P weight_width + P_in act_width`` flip-flops per
-        layer, ``P_in`` the previous layer's lanes, 1 for the first); the
+        cycle, which the ECP5's block RAM needs for a fast clock; the
+        activations are registered once more on their way into the layer's
+        output buffer, so that no adder drives its memory in the same cycle. It
+        costs one cycle per forward pass and per update pass of a sample, one
+        between the forward pass and the scores, and a register
+        per read and written bit (``2 P weight_width + (P_in + P) act_width``
+        flip-flops per layer, ``P_in`` the previous layer's lanes, 1 for the
+        first); the
         arithmetic is the same with and without. The access port then also
         registers its request (``25 + weight_width`` flip-flops per layer,
         :class:`lela.rtl.access_port.AccessPort`).
@@ -482,9 +486,11 @@ class Config:
 
     @classmethod
     def from_toml(cls, path) -> Config:
-        """The configuration in a TOML file (a ``[lela]`` table or the top level)."""
+        """The configuration in a TOML file (a ``[lela]`` table or the top level;
+        a ``[build]`` table is ``lela build``'s, :data:`BUILD_TABLE`)."""
         path = Path(path)
         data = read_toml(path, "config file", ConfigError)
+        data = {k: v for k, v in data.items() if k != BUILD_TABLE}
         if "lela" in data and len(data) > 1:
             others = ", ".join(sorted(k for k in data if k != "lela"))
             raise ConfigError(f"config file {str(path)!r}: fields outside the [lela] table "
@@ -576,6 +582,11 @@ def _stretch(seeds, n):
 
 
 DEFAULT = Config()
+
+#: The table of a configuration file that holds how a board is built for it
+#: (its clock, nextpnr's router: ``lela.build.build_settings``), beside the
+#: engine's fields (``[lela]``).
+BUILD_TABLE = "build"
 
 
 def config_file(name) -> Path:

@@ -175,8 +175,9 @@ WRITE_LATENCY = 2
 
 def forward_to_scores(cfg):
     """Layer: issue of a group's last forward beat -> the error unit sees the
-    word count (the activations are written in S4, the count one cycle later)."""
-    return read_latency(cfg) + FORWARD_LATENCY + 1
+    word count (the activations are written in S4, with ``cfg.read_register``
+    one cycle later, and the count one cycle after the write)."""
+    return read_latency(cfg) + FORWARD_LATENCY + int(cfg.read_register) + 1
 
 
 #: Error unit: cycles spent reading a group's activation word before its entries

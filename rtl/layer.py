@@ -471,9 +471,14 @@ class Layer(wiring.Component):
             m.d.comb += [drop.valid.eq(mac.h_valid), drop.training.eq(learning),
                          drop.h.eq(mac.h_out)]
             h_out = drop.h_out
-        m.d.comb += [slots.w_addr.eq(g_out), slots.w_data.eq(h_out),
-                     slots.w_en.eq(mac.h_valid)]
-        with m.If(mac.h_valid):
+        # with the read register the word is registered once more on its way
+        # into the buffer's memory (S5): no adder drives a memory input in its
+        # cycle (the ECP5 builds' distributed RAM)
+        act_valid = _delayed(m, mac.h_valid, reg, name="act_valid")
+        act_data = _delayed(m, h_out, reg, name="act_data", reset_less=True)
+        m.d.comb += [slots.w_addr.eq(g_out), slots.w_data.eq(act_data),
+                     slots.w_en.eq(act_valid)]
+        with m.If(act_valid):
             m.d.sync += g_out.eq(g_out + 1)
         m.d.comb += [eu.groups_ready.eq(g_out), slots.own_addr.eq(eu.rd_addr),
                      eu.rd_data.eq(slots.own_data), eu.label.eq(tok.label)]
@@ -485,7 +490,7 @@ class Layer(wiring.Component):
             m.d.comb += [counters.busy.eq(self.busy), counters.beat.eq(issue),
                          counters.classifier_multiply.eq(eu.mult),
                          counters.weight_write.eq(uu.w_valid),
-                         counters.word_read.eq(eu.word_read), counters.act_write.eq(mac.h_valid),
+                         counters.word_read.eq(eu.word_read), counters.act_write.eq(act_valid),
                          counters.r_index.eq(access.counter_index),
                          access.counter_data.eq(counters.r_data)]
         return m
