@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lela.boards import board_module
+from lela.config import BUILD_TABLE, read_toml
 from lela.rtl.top import check_buildable
 from lela.tools import board_tool_env
 
@@ -30,7 +31,9 @@ __all__ = [
     "ROUTERS",
     "BuildError",
     "BuildReport",
+    "BuildSettings",
     "build",
+    "build_settings",
     "check_primitives",
     "format_report",
     "sources_digest",
@@ -59,6 +62,7 @@ class BuildReport:
     flip_flops: int | None
     lut4: int | None
     critical_path: list = field(default_factory=list)
+    router: str = ""
     bitstream: str = ""
     seconds: float = 0.0
     command: str = ""
@@ -152,8 +156,39 @@ def _yosys_cells(text):
 ROUTERS = ("router1", "router2")
 
 
+@dataclass(frozen=True)
+class BuildSettings:
+    """How a board is built for a configuration: the ``[build]`` table of its
+    file (:data:`lela.config.BUILD_TABLE`). ``None``: the board's clock
+    (``CLOCK_HZ`` of its descriptor), nextpnr's default router."""
+    clock_mhz: float | None = None
+    router: str | None = None
+
+
+def build_settings(path):
+    """The :class:`BuildSettings` of the configuration file ``path``;
+    :class:`BuildError` naming the field on a bad one."""
+    table = read_toml(path, "config file", BuildError).get(BUILD_TABLE, {})
+    where = f"config file {str(path)!r}, [{BUILD_TABLE}]"
+    if not isinstance(table, dict):
+        raise BuildError(f"{where}: must be a table, not {table!r}")
+    known = {"clock_mhz", "router"}
+    for key, value in table.items():
+        if key not in known:
+            raise BuildError(f"{where}: {key}: unknown field (known: {', '.join(sorted(known))}), "
+                             f"not {value!r}")
+    clock = table.get("clock_mhz")
+    if clock is not None and (isinstance(clock, bool) or not isinstance(clock, int | float)
+                              or not clock > 0):
+        raise BuildError(f"{where}: clock_mhz must be a positive number, not {clock!r}")
+    router = table.get("router")
+    if router is not None and router not in ROUTERS:
+        raise BuildError(f"{where}: router must be one of {', '.join(ROUTERS)}, not {router!r}")
+    return BuildSettings(clock_mhz=clock, router=router)
+
+
 def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
-          router="router1", program=False, log=print):
+          router=ROUTERS[0], program=False, log=print):
     """Build ``board`` for ``cfg``; return a :class:`BuildReport` or raise :class:`BuildError`."""
     if router not in ROUTERS:
         raise BuildError(f"router must be one of {', '.join(ROUTERS)}, not {router!r}")
@@ -181,7 +216,7 @@ def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
         for stale in ("report.json", f"{name}.tim", f"{name}.rpt"):
             (build_dir / stale).unlink(missing_ok=True)
     log(f"lela build: {board} ({platform.device}) at {clock_mhz:g} MHz, sizes {cfg.sizes}, "
-        f"lanes {cfg.lanes}; synthesis and place-and-route in {build_dir} ...")
+        f"lanes {cfg.lanes}, {router}; synthesis and place-and-route in {build_dir} ...")
     t0 = time.perf_counter()
     failed = None
     try:
@@ -212,6 +247,7 @@ def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
     bitstream = build_dir / f"{name}.{mod.BITSTREAM}"
     result = BuildReport(
         board=board, device=platform.device, config=cfg.to_dict(), clock_mhz=clock_mhz,
+        router=router,
         fmax_mhz=fmax, resources=resources, flip_flops=ffs, lut4=luts,
         critical_path=_critical_paths(pnr_log), bitstream=str(bitstream), seconds=seconds)
     if not fmax:
@@ -261,7 +297,7 @@ def _program(board, bitstream, extra_args):
 
 def format_report(r):
     """The build report as the lines ``lela build`` prints."""
-    lines = [f"board {r.board} ({r.device}), built in {r.seconds:.0f} s",
+    lines = [f"board {r.board} ({r.device}), built in {r.seconds:.0f} s with {r.router}",
              f"  {'resource':22s} {'used':>8s} {'available':>10s}"]
     for label, v in r.resources.items():
         lines.append(f"  {label:22s} {v['used']:8d} {v['available']:10d}  "

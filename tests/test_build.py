@@ -49,6 +49,38 @@ def test_unknown_router_is_refused_before_any_work(tmp_path):
     assert not (tmp_path / "b").exists()
 
 
+def test_a_configuration_file_sets_its_board_clock_and_router(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[lela]\nlanes = [2, 2, 2]\n[build]\nclock_mhz = 75\nrouter = "router2"\n')
+    assert B.build_settings(path) == B.BuildSettings(clock_mhz=75, router="router2")
+    assert Config.from_toml(path).lanes == (2, 2, 2)      # the engine ignores [build]
+    path.write_text("[lela]\nlanes = [2, 2, 2]\n")
+    assert B.build_settings(path) == B.BuildSettings()
+
+
+@pytest.mark.parametrize("table, needle", [
+    ("clock_mhz = 0", "clock_mhz must be a positive number, not 0"),
+    ("clock_mhz = true", "clock_mhz must be a positive number, not True"),
+    ("clock_mhz = '75'", "clock_mhz must be a positive number, not '75'"),
+    ("router = 'router3'", "router must be one of router1, router2, not 'router3'"),
+    ("seed = 2", "seed: unknown field (known: clock_mhz, router), not 2"),
+])
+def test_a_bad_build_table_is_named(tmp_path, table, needle):
+    path = tmp_path / "c.toml"
+    path.write_text(f"[lela]\nclasses = 10\n[build]\n{table}\n")
+    with pytest.raises(B.BuildError) as e:
+        B.build_settings(path)
+    assert str(e.value) == f"config file {str(path)!r}, [build]: {needle}"
+
+
+def test_every_shipped_configuration_has_valid_build_settings():
+    from importlib import resources
+    folder = resources.files("lela").joinpath("configs")
+    for path in sorted(folder.iterdir(), key=str):
+        if str(path).endswith(".toml"):
+            B.build_settings(path)
+
+
 def test_yowasp_tools_are_the_default(monkeypatch):
     env = {"YOSYS": "my-yosys"}
     board_tool_env(env)

@@ -101,6 +101,15 @@ def test_bad_values(capsys, tmp_path, argv, needle):
     _fails_in_one_line(capsys, tmp_path, argv, needle)
 
 
+def test_a_bad_build_table_stops_lela_build_before_any_work(capsys, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[lela]\nclasses = 10\n[build]\nrouter = 'fast'\n")
+    _fails_in_one_line(capsys, tmp_path,
+                       ["build", "--board", "ulx3s", "--config", str(cfg),
+                        "--build-dir", str(tmp_path / "b")],
+                       "[build]: router must be one of router1, router2, not 'fast'")
+
+
 def test_the_projection_uses_the_board_whose_configuration_it_is():
     from lela.cli.train import BOARD_CLOCKS_MHZ, projection_board
     from lela.config import Config, config_file

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from lela.boards import BOARDS, board_module
+from lela.build import BuildError, build_settings
 from lela.config import Config, config_file
 from lela.data import load_dataset
 from lela.sim.runner import SIMULATORS
@@ -51,7 +52,9 @@ def add_arguments(parser):
     parser.add_argument("--board", choices=tuple(BOARD_CLOCKS_MHZ),
                         help="board whose clock the throughput projection uses (default: the "
                              "board whose configuration this is, else ulx3s)")
-    parser.add_argument("--clock-mhz", type=float, help="clock for the projection (default: the board's)")
+    parser.add_argument("--clock-mhz", type=float,
+                        help="clock for the projection (default: the configuration's [build] "
+                             "clock_mhz, else the board's)")
     parser.add_argument("--order-seed", type=int, default=0, help="seed of the sample order")
     parser.add_argument("--json", metavar="PATH", help="write the report as JSON")
     parser.add_argument("--build-dir", default="build/sim", help="root of the simulator builds")
@@ -68,12 +71,18 @@ def run(args) -> int:
         raise CommandError(f"--check-every must be at least 1, not {args.check_every}")
     json_path = output_file(args.json, "--json")
     build_root = output_dir(args.build_dir, "--build-dir")
+    mhz = args.clock_mhz
+    if not mhz and args.config and not args.board:    # the clock its board is built at
+        try:
+            mhz = build_settings(args.config).clock_mhz
+        except BuildError as e:
+            raise CommandError(str(e)) from None
+    mhz = mhz or BOARD_CLOCKS_MHZ[projection_board(cfg, args.board)]
     dataset = load_dataset(args.dataset).subset(args.train_samples, args.test_samples)
     report = train_rtl(cfg, dataset, epochs=args.epochs, schedule=args.schedule, sim=args.sim,
                        check_every=args.check_every, order_seed=args.order_seed,
                        build_root=build_root, waves=args.waves,
                        progress=not args.no_progress)
-    mhz = args.clock_mhz or BOARD_CLOCKS_MHZ[projection_board(cfg, args.board)]
     report["clock_mhz"] = mhz
     report["projected_train_samples_per_s"] = mhz * 1e6 / report["cycles_per_sample"]
     print()
