@@ -58,18 +58,14 @@ from lela.contract import (
 )
 
 from .counters import COUNTER_INDEX_BITS
-from .numerics import div_const, divmod_const
+from .numerics import divmod_const
 from .params import check_int, invalid
 
-__all__ = ["ACCESS_CYCLES", "STAGED_DECODE_CYCLES", "AccessPort", "AccessSignature"]
+__all__ = ["ACCESS_CYCLES", "AccessPort", "AccessSignature"]
 
 #: Cycles from ``req`` to ``done`` when every divisor of the decode is a power
-#: of two (``AccessPort.cycles``: three more otherwise).
+#: of two (``AccessPort.cycles``: more otherwise, :meth:`AccessPort.cycles`).
 ACCESS_CYCLES = 5
-#: Extra decode cycles when a divisor (``lanes * n_in``, ``n_in``, ``lanes``) is
-#: not a power of two: one multiplication a cycle (synthesis maps each to a
-#: DSP block; four in one cycle ran at 32 MHz on the ECP5, docs/boards.md).
-STAGED_DECODE_CYCLES = 3
 
 #: One access of the layer's memories, counters or information (requester's
 #: view). ``write``, ``space``, ``index`` and ``wdata`` are held from ``req``
@@ -151,7 +147,7 @@ class AccessPort(wiring.Component):
         self._control = bool(control)
         self._register_request = bool(register_request)
         groups = n_out // lanes
-        self._staged = any(d & (d - 1) for d in (lanes * n_in, n_in, lanes))
+        self._serial = any(d & (d - 1) for d in (lanes * n_in, n_in, lanes))
         wgt = data.ArrayLayout(signed(weight_width), lanes)
         super().__init__({
             "acc": In(AccessSignature),
@@ -165,10 +161,14 @@ class AccessPort(wiring.Component):
 
     @property
     def cycles(self):
-        """Cycles from ``req`` to ``done``: :data:`ACCESS_CYCLES`, plus
-        :data:`STAGED_DECODE_CYCLES` when a divisor of the decode is not a
-        power of two."""
-        return ACCESS_CYCLES + STAGED_DECODE_CYCLES * self._staged
+        """Cycles from ``req`` to ``done``: :data:`ACCESS_CYCLES`; when a divisor
+        of the decode is not a power of two, one more per quotient bit of the
+        group and of the lane, and one to add the input (the serial decode)."""
+        return ACCESS_CYCLES + (self._serial_steps() + 1 if self._serial else 0)
+
+    def _serial_steps(self):
+        """Quotient bits of the serial decode: the group's, then the lane's."""
+        return bits(self._n_out // self._lanes) + bits(self._lanes)
 
     def elaborate(self, platform):
         """The request decoder (:attr:`cycles` states after the request) and the
@@ -208,15 +208,16 @@ class AccessPort(wiring.Component):
         # j*N_in + k -> word g*N_in + k, lane p (j = g*P + p); j -> word g, lane p
         w_word, w_lane = Signal.like(self.word), Signal.like(lane)
         b_word, b_lane = Signal.like(self.group), Signal.like(lane)
-        self._wg = Signal(bits(N), name="dec_wg")   # the staged decode's weight group
 
+        if self._serial:
+            serial = _SerialDecode(m, self, index, w_word, w_lane, b_word, b_lane)
         with m.FSM(name="access"):
             with m.State("IDLE"), m.If(acc.req):
                 m.next = "DECODE"
             with m.State("DECODE"):
                 m.d.comb += self.active.eq(1)
                 m.d.sync += error.eq(~in_range | (write & read_only))
-                if not self._staged:   # shifts and masks: all in one cycle
+                if not self._serial:   # shifts and masks: all in one cycle
                     wg, wr = divmod_const(index, P * N_in, N_in * N)
                     wp, wk = divmod_const(wr, N_in, P * N_in)
                     bg, bp = divmod_const(index, P, N)
@@ -224,10 +225,10 @@ class AccessPort(wiring.Component):
                                  b_word.eq(bg), b_lane.eq(bp)]
                     m.next = "ADDRESS"
                 else:
-                    self._decode_first(m, index, b_word)
-                    m.next = "DECODE_1"
-            if self._staged:
-                self._staged_decode(m, index, w_word, w_lane, b_word, b_lane)
+                    m.d.sync += serial.start
+                    m.next = "DIVIDE"
+            if self._serial:
+                serial.states()
             with m.State("ADDRESS"):
                 m.d.comb += self.active.eq(1)
                 is_w = space == SPACE_W
@@ -261,28 +262,60 @@ class AccessPort(wiring.Component):
                 m.next = "IDLE"
         return m
 
-    def _decode_first(self, m, index, b_word):
-        """DECODE of the staged decode: the quotients ``g`` of the weight and
-        bias indices."""
-        P, N_in, N = self._lanes, self._n_in, self._n_out
-        m.d.sync += [self._wg.eq(div_const(index, P * N_in, N_in * N)),
-                     b_word.eq(div_const(index, P, N))]
 
-    def _staged_decode(self, m, index, w_word, w_lane, b_word, b_lane):
-        """DECODE_1 .. DECODE_3 (after DECODE): the decode of
-        :meth:`elaborate` with one multiplication per path and cycle."""
-        P, N_in = self._lanes, self._n_in
-        wg, wr = self._wg, Signal(bits(P * N_in), name="dec_wr")
-        wgn = Signal.like(self.word, name="dec_wgn")
-        with m.State("DECODE_1"):
-            m.d.comb += self.active.eq(1)
-            m.d.sync += [wr.eq(index - wg * (P * N_in)), b_lane.eq(index - b_word * P)]
-            m.next = "DECODE_2"
-        with m.State("DECODE_2"):
-            m.d.comb += self.active.eq(1)
-            m.d.sync += [w_lane.eq(div_const(wr, N_in, P * N_in)), wgn.eq(wg * N_in)]
-            m.next = "DECODE_3"
-        with m.State("DECODE_3"):
-            m.d.comb += self.active.eq(1)
-            m.d.sync += w_word.eq(wgn + wr - w_lane * N_in)
+class _SerialDecode:
+    """The decode of :class:`AccessPort` when its divisors are not all powers
+    of two: long division by the constants, one quotient bit a cycle (a
+    subtractor and shift registers, no multiplier: the host's accesses are
+    rare, and multiplier blocks placed far from the port limited the clock,
+    docs/boards.md). ``j*N_in + k`` takes the group ``g`` from ``P*N_in <<
+    i`` (adding ``N_in << i`` to the word), then the lane from ``N_in << i``;
+    ``j`` takes ``g`` from ``P << i``; the remainders are ``k`` (added to the
+    word in FINISH) and the bias lane. ``start`` (the statements of DECODE),
+    then :meth:`states` DIVIDE (one cycle per quotient bit) and FINISH."""
+
+    def __init__(self, m, port, index, w_word, w_lane, b_word, b_lane):
+        P, N_in, N = port._lanes, port._n_in, port._n_out
+        self.m, self.port, self.P, self.N_in = m, port, P, N_in
+        self.qg, self.qp = qg, qp = bits(N // P), bits(P)
+        self.out = (w_word, w_lane, b_word, b_lane)
+        self.w_rem = Signal(bits(N_in * N) + 1, name="dec_w_rem")
+        self.b_rem = Signal(bits(N) + 1, name="dec_b_rem")
+        # P*N_in << i, then N_in << i; N_in << i; P << i
+        self.w_div = Signal(bits((P * N_in) << qg) + 1, name="dec_w_div")
+        self.w_add = Signal(bits(N_in << qg) + 1, name="dec_w_add")
+        self.b_div = Signal(bits(P << qg) + 1, name="dec_b_div")
+        self.step = Signal(range(qg + qp + 1), name="dec_step")
+        self.start = [self.w_rem.eq(index), self.b_rem.eq(index), self.step.eq(0),
+                      self.w_div.eq((P * N_in) << (qg - 1)), self.w_add.eq(N_in << (qg - 1)),
+                      self.b_div.eq(P << (qg - 1)), w_word.eq(0), w_lane.eq(0), b_word.eq(0)]
+
+    def states(self):
+        """DIVIDE and FINISH (inside the port's FSM)."""
+        m, qg, qp = self.m, self.qg, self.qp
+        w_word, w_lane, b_word, b_lane = self.out
+        w_rem, b_rem, w_div, w_add, b_div, step = (self.w_rem, self.b_rem, self.w_div,
+                                                   self.w_add, self.b_div, self.step)
+        w_take, b_take = w_rem >= w_div, b_rem >= b_div
+        with m.State("DIVIDE"):
+            m.d.comb += self.port.active.eq(1)
+            m.d.sync += [step.eq(step + 1), w_div.eq(w_div >> 1), w_add.eq(w_add >> 1),
+                         b_div.eq(b_div >> 1)]
+            with m.If(w_take):
+                m.d.sync += w_rem.eq(w_rem - w_div)
+            with m.If(step < qg):      # the group
+                with m.If(w_take):
+                    m.d.sync += w_word.eq(w_word + w_add)
+                with m.If(b_take):
+                    m.d.sync += b_rem.eq(b_rem - b_div)
+                m.d.sync += b_word.eq(Cat(b_take, b_word))
+                with m.If(step == qg - 1):
+                    m.d.sync += w_div.eq(self.N_in << (qp - 1))
+            with m.Else():             # the lane
+                m.d.sync += w_lane.eq(Cat(w_take, w_lane))
+            with m.If(step == qg + qp - 1):
+                m.next = "FINISH"
+        with m.State("FINISH"):
+            m.d.comb += self.port.active.eq(1)
+            m.d.sync += [w_word.eq(w_word + w_rem), b_lane.eq(b_rem)]
             m.next = "ADDRESS"

@@ -133,11 +133,13 @@ CHECKS = [
     Check("lfsr_replay", "lfsr", "bmc", 14, lambda: LfsrReplayHarness(**_LFSR)),
     Check("lfsr_replay_cover", "lfsr", "cover", 14, lambda: LfsrReplayHarness(**_LFSR)),
     # layer: memory-write discipline, counters, results, slots, pipeline
-    Check("layer_memory_writes", "layer", "prove", 4,
+    # (depth 8: a window that reaches back past the serial access decode's
+    # DECODE, so that its registers hold what DECODE loaded)
+    Check("layer_memory_writes", "layer", "prove", 8,
           lambda: LayerHarness(LAYER_CFG, groups=("memory",))),
     Check("layer1_memory_writes", "layer", "prove", 4,
           lambda: LayerHarness(LAYER1_CFG, layer=1, groups=("memory",))),
-    Check("layer_memory_writes_unregistered", "layer", "prove", 4,
+    Check("layer_memory_writes_unregistered", "layer", "prove", 8,
           lambda: LayerHarness(LAYER_CFG.replace(read_register=False), groups=("memory",))),
     Check("layer1_memory_writes_cover", "layer", "cover", 56,
           lambda: LayerHarness(LAYER1_CFG, layer=1, groups=("memory",))),

@@ -24,8 +24,9 @@ from lela.contract import (
     SPACE_COUNTERS,
     SPACE_INFO,
     SPACE_W,
+    bits,
 )
-from lela.rtl.access_port import ACCESS_CYCLES, STAGED_DECODE_CYCLES, AccessPort
+from lela.rtl.access_port import ACCESS_CYCLES, AccessPort
 
 MASK32 = (1 << 32) - 1
 
@@ -99,7 +100,7 @@ class _Bench(Elaboratable):
 
 
 @pytest.mark.parametrize("n_in, n_out, lanes, ww, counters", [
-    (3, 4, 2, 5, True), (5, 3, 1, 16, False), (4, 8, 4, 12, True)])
+    (3, 4, 2, 5, True), (5, 3, 1, 16, False), (4, 8, 4, 12, True), (7, 12, 3, 9, True)])
 @pytest.mark.parametrize("gaps", [0.0, 0.6])
 @pytest.mark.parametrize("register", [False, True])
 def test_requests_against_the_twin(n_in, n_out, lanes, ww, counters, gaps, register):
@@ -113,9 +114,10 @@ def test_requests_against_the_twin(n_in, n_out, lanes, ww, counters, gaps, regis
     bench = _Bench(n_in, n_out, lanes, ww, counters, w0, b0, info, register)
     twin = AccessTwin(w0, b0, values if counters else None, info, ww, control=counters)
     port = bench.port
-    # a divisor that is not a power of two takes the staged decode
-    staged = any(d & (d - 1) for d in (lanes * n_in, n_in, lanes))
-    assert port.cycles == ACCESS_CYCLES + STAGED_DECODE_CYCLES * staged
+    # a divisor that is not a power of two takes the serial decode: a cycle
+    # per quotient bit of the group and of the lane, and one to finish
+    serial = any(d & (d - 1) for d in (lanes * n_in, n_in, lanes))
+    assert port.cycles == ACCESS_CYCLES + serial * (bits(n_out // lanes) + bits(lanes) + 1)
     limits = {SPACE_W: n_in * n_out, SPACE_B: n_out, SPACE_COUNTERS: 2 * COUNTER_HIGH,
               SPACE_INFO: len(INFO), SPACE_CONTROL: len(CONTROL)}
     log, learn_seen = [], []

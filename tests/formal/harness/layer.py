@@ -92,7 +92,7 @@ class LayerHarness(Harness):
         m.d.comb += [
             # auxiliary invariant (true by design: a request comes only to an idle
             # layer, and no sample starts during it); the induction needs it now
-            # that a staged decode keeps an access going for up to 8 cycles
+            # that a serial decode keeps an access going for up to 8 cycles
             Assert(implies(~self.access_idle, in_state["IDLE"])),
             Assert(implies(upd_phase, train & learn)),   # no update phase in inference
             Assert(implies(self.ok_past & (learn != self.past(learn, name="learn")),
