@@ -12,10 +12,13 @@ import pytest
 from lela.bench import SECTIONS, BenchMismatch, markdown
 from lela.bench.accuracy import rtl_equals_fixed
 from lela.bench.checks import check_counters, check_equal
+from lela.bench.common import named_config
 from lela.bench.early_exit import rtl_equals_model
 from lela.bench.simulators import same_predictions
+from lela.bench.utilisation import model_cycles
+from lela.build import build_settings
 from lela.cli import main
-from lela.config import Config
+from lela.config import Config, config_file
 from lela.contract import COUNTERS, cycle_bound
 from lela.golden_model.counters import busy_cycles, layer_modes, per_sample, totals
 
@@ -195,7 +198,7 @@ def test_quick_bench_writes_every_section(tmp_path):
 
 
 # -- the bench's builds on the sweep engine (a stand-in for lela build) --------------
-def fake_synthesize(board, cfg, label, build_dir):
+def fake_synthesize(board, cfg, label, build_dir, settings=None):
     """Stands for ``resources.synthesize``: a report that is a function of its inputs,
     written where the bench caches its builds (a module-level function: the workers
     import it)."""
@@ -206,7 +209,8 @@ def fake_synthesize(board, cfg, label, build_dir):
     cfg = Config.from_dict(cfg)
     rep = {"board": board, "label": label, "config": cfg.to_dict(), "error": None,
            "lut4": 1000 * sum(cfg.lanes) + len(board), "timing_met": True,
-           "fmax_mhz": {"sync": 50.0 + cfg.lanes[0]}, "critical_path": [], "built": "then"}
+           "fmax_mhz": {"sync": 50.0 + cfg.lanes[0]}, "critical_path": [], "built": "then",
+           "clock_mhz": (settings or {}).get("clock_mhz") or 50.0}
     Path(build_dir).mkdir(parents=True, exist_ok=True)
     (Path(build_dir) / "bench-report.json").write_text(json.dumps(rep))
     return dict(rep, cached=False)
@@ -227,29 +231,51 @@ def test_the_builds_run_on_the_engine_with_the_serial_figures(tmp_path, monkeypa
     serial = resources.measure(Context(plan, tmp_path / "serial", None, quiet))
     jobs = resources.jobs(Context(plan, tmp_path / "plan", None, quiet))
     assert [j.args[2] for j in jobs] == ["ULX3S lanes 1", "ULX3S lanes 2", "ULX3S lanes 4",
-                                         "iCEBreaker"]
+                                         "iCEBreaker", "ULX3S MNIST board configuration"]
+    # the MNIST board configuration is built at the clock of its [build] table
+    mnist_settings = jobs[-1].args[4]
+    assert mnist_settings == vars(build_settings(config_file("ulx3s_mnist")))
+    assert mnist_settings["clock_mhz"]
     assert all(j.fn is fake_synthesize for j in jobs)
     # the larger design starts first
-    assert max(jobs, key=lambda j: j.priority).args[2] == "ULX3S lanes 4"
+    assert max(jobs, key=lambda j: j.priority).args[2] == "ULX3S MNIST board configuration"
 
     reports = {}
     for workers in (1, 2):
         root = tmp_path / f"w{workers}"
         report = run_bench(plan, sections=("resources",), build_root=root, mnist=None,
                            workers=workers, log=lambda msg: None)
-        assert report["parallel"]["jobs"] == 4
+        assert report["parallel"]["jobs"] == 5
         assert report["workers"] == report["parallel"]["workers"] == workers
-        assert len(list((root / "synth").glob("*/bench-report.json"))) == 4
+        assert len(list((root / "synth").glob("*/bench-report.json"))) == 5
         reports[workers] = report["resources"]
         # a second run finds every build cached: no job, the reports reused
         again = run_bench(plan, sections=("resources",), build_root=root, mnist=None,
                           workers=workers, log=lambda msg: None)
         assert again["parallel"] == {"jobs": 0, "workers": None, "seconds": 0.0, "failed": []}
         assert [b["cached"] for b in again["resources"]["builds"]] == [True] * 4
+        assert again["resources"]["mnist_board"]["cached"]
         assert ([dict(b, cached=False) for b in again["resources"]["builds"]]
                 == reports[workers]["builds"])
     assert reports[1] == reports[2] == serial
-    assert [b["label"] for b in serial["builds"]] == [j.args[2] for j in jobs]
+    assert [b["label"] for b in serial["builds"]] == [j.args[2] for j in jobs[:-1]]
+    mnist = serial["mnist_board"]
+    assert mnist["label"] == jobs[-1].args[2] and mnist["clock_mhz"] == mnist_settings["clock_mhz"]
+    assert mnist["cycles_per_sample"] == model_cycles(named_config("ulx3s_mnist"))[0]
+
+
+@pytest.mark.parametrize("met", [True, False])
+def test_the_mnist_board_figures_are_at_the_clock_it_meets(met):
+    from lela.bench.run import headline
+
+    rep = {"fmax": 80.0 if met else 70.0, "clock_mhz": 75.0, "timing_met": met,
+           "cycles_per_sample": 3000}
+    h = headline({"resources": {"builds": [], "mnist_board": rep}})
+    assert h["mnist_ulx3s_fmax_mhz"] == rep["fmax"]
+    assert h["mnist_ulx3s_board_clock_mhz"] == 75.0
+    clock = 75.0 if met else 70.0
+    assert h["mnist_ulx3s_train_samples_per_s"] == clock * 1e6 / 3000
+    assert h["mnist_ulx3s_clock_source"].startswith("board clock" if met else "Fmax")
 
 
 @pytest.mark.parametrize(("argv", "needle"), [

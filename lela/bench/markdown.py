@@ -55,6 +55,18 @@ def _md_headline(r):
     for board in ("ulx3s", "icebreaker"):
         if f"{board}_board_clock_mhz" in h:
             rows.append((f"board clock, {board}", f"{_f(h[f'{board}_board_clock_mhz'], 3)} MHz"))
+    if "mnist_ulx3s_fmax_mhz" in h:
+        mb = r["resources"]["mnist_board"]
+        rows.append(((f"MNIST board configuration, ULX3S ({sizes_text(mb['config']['sizes'])}, "
+                      f"lanes {'-'.join(map(str, mb['config']['lanes']))}, "
+                      f"{mb.get('router', 'router1')}): Fmax at its {mb['clock_mhz']:g} MHz "
+                      f"board clock"),
+                     (f"**{_f(h['mnist_ulx3s_fmax_mhz'], 1)} MHz** "
+                      f"({'met' if mb.get('timing_met') else 'NOT met'})")))
+        rows.append(((f"MNIST board configuration, ULX3S: training samples/s "
+                      f"({h['mnist_ulx3s_clock_source']}; {_f(mb['cycles_per_sample'])} cycles "
+                      f"a sample, counter model)"),
+                     f"**{_f(h['mnist_ulx3s_train_samples_per_s'])}**"))
     if "ulx3s_luts_per_lane" in h:
         rows.append(("LUT4 per MAC lane, ULX3S (least-squares slope over the lane builds)",
                      f"**{_f(h['ulx3s_luts_per_lane'])}**"))

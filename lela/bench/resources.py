@@ -1,7 +1,9 @@
 """Section ``resources``: LUTs, flip-flops, DSPs, block RAM and Fmax from nextpnr
 (``lela build``) for a lane sweep on the ULX3S (ECP5-85F) and the iCEBreaker
-(iCE40 UP5K) configuration; a build's report is cached under the build folder,
-keyed by the configuration and a digest of the sources."""
+(iCE40 UP5K) configuration, and the ULX3S's MNIST board configuration at its
+own clock and router (``lela/configs/ulx3s_mnist.toml``, its ``[build]``
+table); a build's report is cached under the build folder, keyed by the
+configuration, the build settings and a digest of the sources."""
 
 from __future__ import annotations
 
@@ -11,16 +13,25 @@ import os
 import time
 from pathlib import Path
 
-from lela.build import sources_digest
+from lela.build import BuildSettings, build_settings, sources_digest
+from lela.config import config_file
 
 from .common import REPO_DIR, divides, named_config, with_lanes
 
-__all__ = ["builds", "design_figures", "fmax", "job_name", "jobs", "measure", "synthesize"]
+__all__ = ["MNIST_BOARD", "builds", "design_figures", "fmax", "job_name", "jobs", "measure",
+           "synthesize"]
+
+#: A board's own build settings: its clock, nextpnr's default router.
+BOARD_DEFAULTS = BuildSettings()
+#: The MNIST board configuration: board, shipped configuration, label.
+MNIST_BOARD = ("ulx3s", "ulx3s_mnist", "ULX3S MNIST board configuration")
 
 
-def _synth_dir(ctx, board, cfg):
-    key = json.dumps({"board": board, "cfg": cfg.to_dict(), "src": sources_digest()},
-                     sort_keys=True)
+def _synth_dir(ctx, board, cfg, settings=BOARD_DEFAULTS):
+    key = {"board": board, "cfg": cfg.to_dict(), "src": sources_digest()}
+    if settings != BOARD_DEFAULTS:
+        key["settings"] = vars(settings)
+    key = json.dumps(key, sort_keys=True)
     return ctx.root / "synth" / f"{board}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
@@ -31,13 +42,13 @@ def _repo_relative(lines):
     return [line.replace(root, "") for line in lines]
 
 
-def job_name(ctx, board, cfg):
+def job_name(ctx, board, cfg, settings=BOARD_DEFAULTS):
     """The name of the job that builds ``cfg`` for ``board`` on a worker."""
-    return f"bench-build-{_synth_dir(ctx, board, cfg).name}"
+    return f"bench-build-{_synth_dir(ctx, board, cfg, settings).name}"
 
 
-def _cached(ctx, board, cfg, label):
-    cached = _synth_dir(ctx, board, cfg) / "bench-report.json"
+def _cached(ctx, board, cfg, label, settings):
+    cached = _synth_dir(ctx, board, cfg, settings) / "bench-report.json"
     if not cached.exists():
         return None
     rep = json.loads(cached.read_text())
@@ -47,34 +58,39 @@ def _cached(ctx, board, cfg, label):
     return rep
 
 
-def _synthesize(ctx, board, cfg, label):
-    name = job_name(ctx, board, cfg)
+def _synthesize(ctx, board, cfg, label, settings):
+    name = job_name(ctx, board, cfg, settings)
     if name in ctx.prefetched:          # built on a worker before the sections ran
         return ctx.take(name)
-    rep = _cached(ctx, board, cfg, label)
+    rep = _cached(ctx, board, cfg, label, settings)
     if rep is not None:
         return rep
     if ctx.plan.synth != "build":
         ctx.skip("resources", f"{label} (no cached build; --quick does not synthesize)")
         return None
     ctx.log(f"resources: {label}: synthesis, place and route (yowasp)")
-    return synthesize(board, cfg.to_dict(), label, str(_synth_dir(ctx, board, cfg)))
+    return synthesize(board, cfg.to_dict(), label, str(_synth_dir(ctx, board, cfg, settings)),
+                      vars(settings))
 
 
-def synthesize(board, cfg, label, build_dir):
+def synthesize(board, cfg, label, build_dir, settings=None):
     """``lela build`` of the configuration ``cfg`` (a dict) for ``board`` in
-    ``build_dir``; its report (``cached`` False) is written there as
-    ``bench-report.json``, where a later run finds it. A module-level
-    function, so that a worker can run it."""
-    from lela.build import BuildError, build
+    ``build_dir`` (``settings``: the fields of a :class:`lela.build.BuildSettings`);
+    its report (``cached`` False) is written there as ``bench-report.json``,
+    where a later run finds it. A module-level function, so that a worker
+    can run it."""
+    from lela.build import ROUTERS, BuildError, build
     from lela.config import Config
 
     cfg = Config.from_dict(cfg)
+    settings = BuildSettings(**(settings or {}))
     bdir = Path(build_dir)
     cached = bdir / "bench-report.json"
     error = None
     try:
-        report = build(board, cfg, build_dir=bdir, log=lambda *a: None)
+        report = build(board, cfg, build_dir=bdir, log=lambda *a: None,
+                       clock_hz=settings.clock_mhz * 1e6 if settings.clock_mhz else None,
+                       router=settings.router or ROUTERS[0])
     except BuildError as e:
         if len(e.args) > 1:
             report = e.args[1]          # timing missed at the board clock: Fmax still counts
@@ -83,7 +99,8 @@ def synthesize(board, cfg, label, build_dir):
     rep = {"board": board, "label": label, "config": cfg.to_dict(),
            "built": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "error": error}
     if report is not None:
-        rep.update(device=report.device, clock_mhz=report.clock_mhz, fmax_mhz=report.fmax_mhz,
+        rep.update(device=report.device, clock_mhz=report.clock_mhz, router=report.router,
+                   fmax_mhz=report.fmax_mhz,
                    resources=report.resources, lut4=report.lut4, flip_flops=report.flip_flops,
                    timing_met=report.timing_met, seconds=report.seconds,
                    critical_path=_repo_relative(report.critical_path[:12]))
@@ -135,7 +152,13 @@ def builds(ctx, skip=None):
             continue
         plan.append(("ulx3s", with_lanes(ulx3s, p), f"ULX3S lanes {p}"))
     plan.append(("icebreaker", named_config("icebreaker"), "iCEBreaker"))
-    return plan
+    return [(board, cfg, label, BOARD_DEFAULTS) for board, cfg, label in plan]
+
+
+def mnist_board():
+    """``(board, cfg, label, settings)`` of the MNIST board configuration."""
+    board, name, label = MNIST_BOARD
+    return board, named_config(name), label, build_settings(config_file(name))
 
 
 def jobs(ctx):
@@ -148,26 +171,36 @@ def jobs(ctx):
     if ctx.plan.synth != "build":
         return []
     out = []
-    for board, cfg, label in builds(ctx):
-        bdir = _synth_dir(ctx, board, cfg)
+    for board, cfg, label, settings in [*builds(ctx), mnist_board()]:
+        bdir = _synth_dir(ctx, board, cfg, settings)
         if (bdir / "bench-report.json").exists():
             continue
         ctx.log(f"resources: {label}: synthesis, place and route (yowasp), for the workers")
-        out.append(Job(job_name(ctx, board, cfg), synthesize,
-                       (board, cfg.to_dict(), label, str(bdir)),
+        out.append(Job(job_name(ctx, board, cfg, settings), synthesize,
+                       (board, cfg.to_dict(), label, str(bdir), vars(settings)),
                        priority=cost(MEASUREMENTS["build"], cfg)))
     return out
 
 
 def measure(ctx):
-    """Resources and Fmax: ULX3S lane sweep, iCEBreaker configuration."""
+    """Resources and Fmax: ULX3S lane sweep, iCEBreaker configuration, and
+    the MNIST board configuration (``mnist_board``: its build and its
+    training samples/s from the counter model's cycles)."""
+    from .utilisation import model_cycles
+
     builds_, designs = [], []
-    for board, cfg, label in builds(ctx, ctx.skip):
-        rep = _synthesize(ctx, board, cfg, label)
+    for board, cfg, label, settings in builds(ctx, ctx.skip):
+        rep = _synthesize(ctx, board, cfg, label, settings)
         if rep:
             rep["fmax"] = fmax(rep)
             builds_.append(rep)
         designs.append({"label": label, "board": board, "sizes": list(cfg.sizes),
                         "lanes": cfg.lanes[0], "synthesized": rep is not None,
                         **design_figures(cfg)})
-    return {"builds": builds_, "designs": designs, "sources_digest": sources_digest()}
+    board, cfg, label, settings = mnist_board()
+    mnist = _synthesize(ctx, board, cfg, label, settings)
+    if mnist:
+        mnist["fmax"] = fmax(mnist)
+        mnist["cycles_per_sample"] = model_cycles(cfg)[0]
+    return {"builds": builds_, "designs": designs, "mnist_board": mnist,
+            "sources_digest": sources_digest()}

@@ -97,6 +97,20 @@ def _board_figures(report, board, h):
         h["multiplier_bound_fraction"] = row["samples_per_second"] / bound
 
 
+def _mnist_board_figures(rep, h):
+    """The MNIST board configuration's Fmax, board clock and training
+    samples/s: at its board clock where the build meets it, else at Fmax
+    (``mnist_ulx3s_clock_source`` says which)."""
+    if not rep or not rep.get("fmax"):
+        return
+    h["mnist_ulx3s_fmax_mhz"] = rep["fmax"]
+    h["mnist_ulx3s_board_clock_mhz"] = rep["clock_mhz"]
+    met = bool(rep.get("timing_met"))
+    clock = rep["clock_mhz"] if met else rep["fmax"]
+    h["mnist_ulx3s_clock_source"] = "board clock, met" if met else "Fmax, board clock not met"
+    h["mnist_ulx3s_train_samples_per_s"] = clock * 1e6 / rep["cycles_per_sample"]
+
+
 def headline(report):
     """The figures the closing note quotes (None where a section did not run)."""
     h = {}
@@ -111,6 +125,7 @@ def headline(report):
         slope = lut4_per_lane(r["builds"])
         if slope is not None:
             h["ulx3s_luts_per_lane"] = slope
+        _mnist_board_figures(r.get("mnist_board"), h)
     t = report.get("throughput")
     if t:
         ecp5 = [row for row in t["rows"] if row["board"] == "ulx3s"
