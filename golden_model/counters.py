@@ -42,10 +42,11 @@ from lela.contract import (
     classifier_lanes,
     drain_cycles,
     forward_to_scores,
+    handover_cycles,
 )
 
 __all__ = ["COUNTERS", "MODES", "busy_cycles", "classifier_cycles", "layer_modes", "per_sample",
-           "totals", "update_beat_cycles"]
+           "steady_cycles", "totals", "update_beat_cycles"]
 
 MODES = ("train", "infer", "skip")
 
@@ -99,6 +100,12 @@ def busy_cycles(cfg, layer, mode):
     first_update = scores + d_group             # issue of the first update beat
     last_update = first_update + (g - 1) * max(beat * n_in, d_group) + beat * (n_in - 1)
     return last_update + drain_cycles(cfg)
+
+
+def steady_cycles(cfg):
+    """Cycles per training sample of the network in steady state: the slowest
+    layer's busy cycles and its hand-over (:func:`lela.contract.handover_cycles`)."""
+    return max(busy_cycles(cfg, i, "train") for i in range(cfg.layers)) + handover_cycles(cfg)
 
 
 def per_sample(cfg, layer, mode):

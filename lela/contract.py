@@ -71,6 +71,7 @@ __all__ = [
     "exit_bits",
     "forward_acc_width",
     "forward_to_scores",
+    "handover_cycles",
     "label_bits",
     "layer_cycle_bound",
     "mac_acc_width",
@@ -191,6 +192,14 @@ EU_PIPELINE_CYCLES = 5
 #: the operand registers, a wait for the last write, the read, stages C and
 #: F, the flag).
 EU_FINISH_CYCLES = 6
+
+
+def handover_cycles(cfg):
+    """Layer: the cycles from handing a sample's result over to accepting the
+    next sample waiting in its input slot: 1, or 2 with ``cfg.read_register``
+    (the input slot's state and token are registered where they enter the
+    layer: the slots of two layers can be far apart on the die, docs/boards.md)."""
+    return 1 + int(cfg.read_register)
 
 
 def drain_cycles(cfg):

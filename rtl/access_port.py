@@ -9,8 +9,10 @@ come from registers of the layer (the top's one request register feeds every
 layer's port: decoding from it directly was a path across the ECP5 die in the
 96-multiplier build, docs/boards.md); without, it keeps no copy (``25 +
 weight_width`` flip-flops per layer that the iCE40 UP5K build does not have). It is served only while
-the layer is idle (the top guarantees it); while it is served, the port owns
-the addresses of the layer's weight and bias memories (``active``).
+the layer is idle (the top guarantees it); while it is served, the layer
+takes ``word`` and ``group`` into its own address registers (``active``),
+which address its weight and bias memories: no multiplexer between those
+registers and block RAMs that spread over the die.
 
 Address map of one layer (``lela.contract``): space ``SPACE_W`` index
 ``j*N_in + k`` is ``W[j, k]``; ``SPACE_B`` index ``j`` is ``b_j`` (both
@@ -23,12 +25,14 @@ counters); ``SPACE_INFO`` index ``n`` is ``INFO[n]`` (read-only);
 ``learn``). Anything else, and a write to a read-only space, is an error:
 ``done`` with ``error`` set and ``rdata`` 0, nothing written.
 
-Schedule (``done`` exactly five cycles after ``req``)::
+Schedule (``done`` exactly six cycles after ``req`` when every divisor is a
+power of two; :attr:`AccessPort.cycles`)::
 
     IDLE     req (with ``register_request``: the request registered)
     DECODE   W index -> word g*N_in + k, lane p (j = g*P + p); b index ->
              word g, lane p; range and permission check (registered)
-    ADDRESS  memory addresses out; a write enables its one lane
+    ADDRESS  ``word`` and ``group`` final; a write enables its one lane
+    LOAD     the layer's address registers hold them: the memories' read
     DATA     the memories' read data, registered once by the layer (its read
              register, or its update unit's S2 registers without one: the
              memories feed no logic in their cycle)
@@ -65,7 +69,7 @@ __all__ = ["ACCESS_CYCLES", "AccessPort", "AccessSignature"]
 
 #: Cycles from ``req`` to ``done`` when every divisor of the decode is a power
 #: of two (``AccessPort.cycles``: more otherwise, :meth:`AccessPort.cycles`).
-ACCESS_CYCLES = 5
+ACCESS_CYCLES = 6
 
 #: One access of the layer's memories, counters or information (requester's
 #: view). ``write``, ``space``, ``index`` and ``wdata`` are held from ``req``
@@ -104,12 +108,14 @@ class AccessPort(wiring.Component):
     acc : In(AccessSignature)
         The request (held until ``done``) and its response.
     active : Out(1)
-        DECODE to DONE: the weight and bias read addresses are ``word`` and
-        ``group``.
+        DECODE to DONE: the layer loads ``word`` and ``group`` into the
+        address registers of its weight and bias memories (in LOAD they hold
+        the accessed words).
     word : Out(unsigned(bits(N_out/P * N_in)))
-        ADDRESS: weight word to read or write (0 otherwise).
+        Weight word to read or write (final in ADDRESS, held until the next
+        access's decode).
     group : Out(unsigned(bits(N_out/P)))
-        ADDRESS: bias word to read or write (0 otherwise).
+        Bias word to read or write (as ``word``).
     we_w, we_b : Out(1)
         ADDRESS: write ``word_data`` to the lane ``lane_en`` of weight word
         ``word`` / bias word ``group``.
@@ -119,7 +125,7 @@ class AccessPort(wiring.Component):
         The request's ``wdata`` in every lane.
     w_rdata, b_rdata : In(ArrayLayout(signed(weight_width), P))
         SELECT: the weight and bias words read (the memories' read data of
-        DATA, registered).
+        the words addressed in LOAD, registered).
     counter_index : Out(unsigned(COUNTER_INDEX_BITS))
         The counter word to read (``Counters.r_index``).
     counter_data : In(unsigned(32))
@@ -208,6 +214,7 @@ class AccessPort(wiring.Component):
         # j*N_in + k -> word g*N_in + k, lane p (j = g*P + p); j -> word g, lane p
         w_word, w_lane = Signal.like(self.word), Signal.like(lane)
         b_word, b_lane = Signal.like(self.group), Signal.like(lane)
+        m.d.comb += [self.word.eq(w_word), self.group.eq(b_word)]
 
         if self._serial:
             serial = _SerialDecode(m, self, index, w_word, w_lane, b_word, b_lane)
@@ -232,13 +239,15 @@ class AccessPort(wiring.Component):
             with m.State("ADDRESS"):
                 m.d.comb += self.active.eq(1)
                 is_w = space == SPACE_W
-                m.d.comb += [self.word.eq(w_word), self.group.eq(b_word),
-                             lane.eq(Mux(is_w, w_lane, b_lane))]
+                m.d.comb += lane.eq(Mux(is_w, w_lane, b_lane))
                 with m.If(~error & write):
                     m.d.comb += [self.we_w.eq(is_w), self.we_b.eq(space == SPACE_B)]
                     if self._control:
                         with m.If(space == SPACE_CONTROL):   # CONTROL = ("learn",)
                             m.d.sync += self.learn.eq(wdata[0])
+                m.next = "LOAD"
+            with m.State("LOAD"):
+                m.d.comb += self.active.eq(1)
                 m.next = "DATA"
             with m.State("DATA"):
                 m.d.comb += self.active.eq(1)

@@ -147,7 +147,7 @@ def manifest(cfg, top, ports, trace=True):
     total = memories["inputs"] + sum(sum(v.values()) for k, v in memories.items()
                                      if k != "inputs")
     bound = cycle_bound(cfg)
-    steady = max(golden_counters.busy_cycles(cfg, i, "train") + 1 for i in range(cfg.layers))
+    steady = golden_counters.steady_cycles(cfg)
     info = {
         "top": top_name,
         "verilog": f"{top_name}.v",

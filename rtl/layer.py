@@ -313,6 +313,11 @@ class Layer(wiring.Component):
             return [g.eq(0), k.eq(0), kw.eq(0), kl.eq(0), waddr.eq(0), wb_addr.eq(0),
                     wb_g.eq(0)]
 
+        # the memories' read addresses are these registers (no multiplexer in
+        # front of block RAMs that spread over the die): while the access port
+        # serves a request (the layer idle) they follow its word and group
+        with m.If(access.active):
+            m.d.sync += [waddr.eq(access.word), g.eq(access.group)]
         with m.If(issue):
             m.d.sync += waddr.eq(waddr + 1)
             with m.If(last):
@@ -347,13 +352,27 @@ class Layer(wiring.Component):
                      passed_on.exit.eq(Mux(answers, i, tok.exit)),
                      slots.publish_token.eq(passed_on)]
 
+        # the input slot's state: with the read register it is registered where
+        # it enters the layer (the slots of two layers can be far apart on the
+        # die), and the slot this layer released in the cycle before, still
+        # seen full in that register, does not start a sample
+        # (lela.contract.handover_cycles)
+        i_full, i_token = self.i_full, self.i_token
+        if cfg.read_register:
+            full_seen = Signal(name="in_full")
+            i_token = Signal.like(self.i_token, name="in_token", reset_less=True)
+            released = Signal(name="in_released")
+            m.d.sync += [full_seen.eq(self.i_full), i_token.eq(self.i_token),
+                         released.eq(self.o_release)]
+            i_full = full_seen & ~released
+
         with m.FSM(name="seq") as fsm:
             with m.State("IDLE"):
-                start = self.i_full & slots.fill_free & self.o_result.ready
+                start = i_full & slots.fill_free & self.o_result.ready
                 with m.If(start):
-                    m.d.sync += [tok.eq(self.i_token), slot.eq(slots.fill_slot), g_out.eq(0)]
+                    m.d.sync += [tok.eq(i_token), slot.eq(slots.fill_slot), g_out.eq(0)]
                     m.d.sync += restart_beats()
-                    with m.If(self.i_token.exited):
+                    with m.If(i_token.exited):
                         m.next = "SKIP"
                     with m.Else():
                         m.d.comb += [eu.start.eq(1), uu.clear.eq(1)]
@@ -427,7 +446,7 @@ class Layer(wiring.Component):
             m.d.sync += wb_g.eq(wb_g + 1)
 
         m.d.comb += [
-            b_rd.addr.eq(Mux(access.active, access.group, g)),
+            b_rd.addr.eq(g),
             mac.valid.eq(s1_valid), mac.op.eq(s1_op), mac.first.eq(s1_first),
             mac.last.eq(s1_last), mac.h.eq(h_data), mac.w.eq(w_data),
             mac.d.eq(d_cur), mac.bias.eq(b_data),
@@ -447,7 +466,7 @@ class Layer(wiring.Component):
             m.d.comb += [w_wr.data.eq(access.word_data), w_wr.en.eq(access.lane_en)]
         with m.Else():
             m.d.comb += [w_wr.data.eq(wb_data), w_wr.en.eq(Mux(wb_valid, (1 << P) - 1, 0))]
-        w_rd_addr = Mux(access.active, access.word, waddr)
+        w_rd_addr = waddr
         w_wr_addr = Mux(access.we_w, access.word, wb_addr)
         if self.single_port:
             # one address for both ports and no read while writing: a single-port RAM

@@ -8,7 +8,7 @@ import hashlib
 
 import numpy as np
 
-from lela.contract import classifier_lanes, cycle_bound
+from lela.contract import classifier_lanes, cycle_bound, handover_cycles
 from lela.golden_model.counters import busy_cycles, layer_modes
 from lela.golden_model.network import FixedNetwork
 
@@ -30,9 +30,9 @@ __all__ = ["classifier_floor", "configs", "job_name", "jobs", "measure", "model_
 
 def model_cycles(cfg):
     """Steady-state cycles per training sample from the counter model: the
-    slowest layer's busy cycles plus its accepting cycle; returns (cycles,
-    slowest layer from 0, cycles per layer)."""
-    per_layer = [busy_cycles(cfg, i, "train") + 1 for i in range(cfg.layers)]
+    slowest layer's busy cycles plus its hand-over; returns (cycles, slowest
+    layer from 0, cycles per layer)."""
+    per_layer = [busy_cycles(cfg, i, "train") + handover_cycles(cfg) for i in range(cfg.layers)]
     return max(per_layer), int(np.argmax(per_layer)), per_layer
 
 

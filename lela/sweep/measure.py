@@ -44,7 +44,7 @@ from lela.build import BuildError
 from lela.config import ConfigError
 from lela.contract import cycle_bound
 from lela.data import DataError, check_dataset, load_dataset
-from lela.golden_model.counters import busy_cycles
+from lela.golden_model.counters import steady_cycles
 
 __all__ = ["EXPECTED_ERRORS", "MEASUREMENTS", "Measurement", "accuracy", "build", "cost",
            "design", "model_cycles", "verilator", "weight_bits"]
@@ -118,9 +118,9 @@ def cost(measurement, cfg) -> int:
 
 
 def model_cycles(cfg) -> int:
-    """Steady-state cycles per training sample of the counter model: the slowest
-    layer's busy cycles plus its accepting cycle."""
-    return max(busy_cycles(cfg, i, "train") + 1 for i in range(cfg.layers))
+    """Steady-state cycles per training sample of the counter model
+    (:func:`lela.golden_model.counters.steady_cycles`)."""
+    return steady_cycles(cfg)
 
 
 def design(cfg, options, *, board=None, seed=None, work=None):

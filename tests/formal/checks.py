@@ -150,7 +150,7 @@ CHECKS = [
     Check("layer_slots", "layer", "prove", 4, lambda: LayerHarness(LAYER_CFG, groups=("slots",))),
     Check("layer_pipeline", "layer", "bmc", 30,
           lambda: LayerHarness(LAYER_CFG, groups=("pipeline",))),
-    Check("layer_cover", "layer", "cover", 41, lambda: LayerHarness(LAYER_CFG)),
+    Check("layer_cover", "layer", "cover", 42, lambda: LayerHarness(LAYER_CFG)),
     # network top and its input buffer
     Check("input_buffer", "network", "prove", 3, lambda: InputBufferHarness(LAYER_CFG)),
     Check("input_buffer_cover", "network", "cover", 12, lambda: InputBufferHarness(LAYER_CFG)),

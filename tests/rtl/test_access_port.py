@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from amaranth.hdl import Elaboratable, Module, Mux, signed
+from amaranth.hdl import Elaboratable, Module, Mux, Signal, signed
 from amaranth.lib import data
 from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
@@ -92,7 +92,11 @@ class _Bench(Elaboratable):
         for mem, addr, we in ((self.weights, port.word, port.we_w),
                               (self.biases, port.group, port.we_b)):
             rd, wr = mem.read_port(), mem.write_port(granularity=1)
-            m.d.comb += [rd.addr.eq(Mux(port.active, addr, 0)), wr.addr.eq(addr),
+            # the layer's address register follows the port's word while it is active
+            raddr = Signal.like(addr)
+            with m.If(port.active):
+                m.d.sync += raddr.eq(addr)
+            m.d.comb += [rd.addr.eq(raddr), wr.addr.eq(addr),
                          wr.data.eq(port.word_data), wr.en.eq(Mux(we, port.lane_en, 0))]
             # the layer registers the read data (its update unit's S2) on every cycle
             m.d.sync += (port.w_rdata if mem is self.weights else port.b_rdata).eq(rd.data)
