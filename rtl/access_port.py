@@ -31,8 +31,9 @@ power of two; :attr:`AccessPort.cycles`)::
     IDLE     req (with ``register_request``: the request registered)
     DECODE   W index -> word g*N_in + k, lane p (j = g*P + p); b index ->
              word g, lane p; range and permission check (registered)
-    ADDRESS  ``word`` and ``group`` final; a write enables its one lane
-    LOAD     the layer's address registers hold them: the memories' read
+    ADDRESS  ``word`` and ``group`` final; a write's strobes registered
+    LOAD     the layer's address registers hold them: the memories' read; a
+             write enables its one lane
     DATA     the memories' read data, registered once by the layer (its read
              register, or its update unit's S2 registers without one: the
              memories feed no logic in their cycle)
@@ -117,10 +118,10 @@ class AccessPort(wiring.Component):
     group : Out(unsigned(bits(N_out/P)))
         Bias word to read or write (as ``word``).
     we_w, we_b : Out(1)
-        ADDRESS: write ``word_data`` to the lane ``lane_en`` of weight word
-        ``word`` / bias word ``group``.
+        LOAD: write ``word_data`` to the lane ``lane_en`` of weight word
+        ``word`` / bias word ``group`` (registered).
     lane_en : Out(unsigned(P))
-        One-hot lane of the accessed value (ADDRESS).
+        One-hot lane of the accessed value (registered in ADDRESS).
     word_data : Out(ArrayLayout(signed(weight_width), P))
         The request's ``wdata`` in every lane.
     w_rdata, b_rdata : In(ArrayLayout(signed(weight_width), P))
@@ -207,8 +208,12 @@ class AccessPort(wiring.Component):
                    Mux(space == SPACE_INFO, index < len(info),
                    Mux(space == SPACE_CONTROL, (index < len(CONTROL)) & self._control, 0)))))
         read_only = (space == SPACE_COUNTERS) | (space == SPACE_INFO)
+        # a write's strobes, registered in ADDRESS: the layer writes in LOAD
+        # with no logic between the port's state and the memories' enables
+        we_w, we_b, lane_en = Signal(), Signal(), Signal(P, reset_less=True)
+        m.d.sync += [we_w.eq(0), we_b.eq(0)]
         m.d.comb += [self.counter_index.eq(index[:COUNTER_INDEX_BITS]),
-                     self.lane_en.eq(Const(1, P) << lane),
+                     self.we_w.eq(we_w), self.we_b.eq(we_b), self.lane_en.eq(lane_en),
                      self.word_data.eq(Cat(*([wdata] * P)))]
 
         # j*N_in + k -> word g*N_in + k, lane p (j = g*P + p); j -> word g, lane p
@@ -240,8 +245,9 @@ class AccessPort(wiring.Component):
                 m.d.comb += self.active.eq(1)
                 is_w = space == SPACE_W
                 m.d.comb += lane.eq(Mux(is_w, w_lane, b_lane))
+                m.d.sync += lane_en.eq(Const(1, P) << lane)
                 with m.If(~error & write):
-                    m.d.comb += [self.we_w.eq(is_w), self.we_b.eq(space == SPACE_B)]
+                    m.d.sync += [we_w.eq(is_w), we_b.eq(space == SPACE_B)]
                     if self._control:
                         with m.If(space == SPACE_CONTROL):   # CONTROL = ("learn",)
                             m.d.sync += self.learn.eq(wdata[0])
