@@ -199,13 +199,15 @@ class MacArray(wiring.Component):
         m.d.comb += self.h_valid.eq(s4_done)
         finish = self._accumulate_held if self._hold else self._accumulate
         aw = self._act_width
-        for p, a in enumerate(finish(m, s3_fwd, s3_first, s3_last, s3_bias)):
+        for p, a in enumerate(finish(m, (s2_fwd, s2_last), (s3_fwd, s3_first, s3_last),
+                                     s3_bias)):
             m.d.comb += self.h_out[p].eq(Mux(a < 0, Const(0, signed(aw)), a))
         return m
 
-    def _accumulate(self, m, s3_fwd, s3_first, s3_last, s3_bias):
+    def _accumulate(self, m, s2, s3, s3_bias):
         """The accumulators, restarted from the bias by a multiplexer; the
         saturated results in S4."""
+        s3_fwd, s3_first, _ = s3
         af, wf = self._act_frac, self._weight_frac
         out = []
         for p in range(self._lanes):
@@ -215,11 +217,16 @@ class MacArray(wiring.Component):
             out.append(saturate(round_shift(acc, wf), self._act_width))
         return out
 
-    def _accumulate_held(self, m, s3_fwd, s3_first, s3_last, s3_bias):
+    def _accumulate_held(self, m, s2, s3, s3_bias):
         """The accumulators, restarted from ``acc_start`` by their flip-flops'
         set/reset (as by a reset: the domain's reset as a second one would
         leave a multiplexer in front of them), the finished sums held; the
-        saturated results in S4."""
+        saturated results in S4. Each lane has its own S3 copies of the
+        restart (a group's last beat, or the domain's reset in the cycle
+        before) and of the forward beat's enable (``keep``): one register
+        for all lanes drove their set/reset through logic across the die
+        (docs/boards.md)."""
+        s2_fwd, s2_last = s2
         af, wf, lo = self._act_frac, self._weight_frac, self.hold_shift
         s4_bias = Signal.like(s3_bias, name="s4_bias", reset_less=True)
         m.d.sync += s4_bias.eq(s3_bias)
@@ -228,12 +235,15 @@ class MacArray(wiring.Component):
             acc = Signal(signed(self.acc_width), name=f"acc{p}", init=self.acc_start,
                          reset_less=True)
             hold = Signal(signed(self.acc_width - lo), name=f"hold{p}", reset_less=True)
+            restart = Signal(name=f"restart{p}", init=1, reset_less=True, attrs={"keep": 1})
+            fwd = Signal(name=f"fwd{p}", reset_less=True, attrs={"keep": 1})
+            m.d.sync += [restart.eq(ResetSignal() | (s2_fwd & s2_last)), fwd.eq(s2_fwd)]
             total = acc + self.product[p]
-            with m.If(ResetSignal() | (s3_fwd & s3_last)):
+            with m.If(restart):
                 m.d.sync += acc.eq(self.acc_start)
-            with m.Elif(s3_fwd):
+            with m.Elif(fwd):
                 m.d.sync += acc.eq(total)
-            with m.If(s3_fwd):
+            with m.If(fwd):
                 m.d.sync += hold.eq(total[lo:])
             out.append(saturate((hold + (s4_bias[p] << (af - lo))) >> (wf - lo),
                                 self._act_width))
