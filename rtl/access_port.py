@@ -25,7 +25,7 @@ counters); ``SPACE_INFO`` index ``n`` is ``INFO[n]`` (read-only);
 ``learn``). Anything else, and a write to a read-only space, is an error:
 ``done`` with ``error`` set and ``rdata`` 0, nothing written.
 
-Schedule (``done`` exactly six cycles after ``req`` when every divisor is a
+Schedule (``done`` exactly seven cycles after ``req`` when every divisor is a
 power of two; :attr:`AccessPort.cycles`)::
 
     IDLE     req (with ``register_request``: the request registered)
@@ -37,11 +37,13 @@ power of two; :attr:`AccessPort.cycles`)::
     DATA     the memories' read data, registered once by the layer (its read
              register, or its update unit's S2 registers without one: the
              memories feed no logic in their cycle)
-    SELECT   the lane's word registered
+    SELECT   the lane's word registered (more than ``GATHER_LANES`` lanes:
+             each group's choice)
+    GATHER   (more than ``GATHER_LANES`` lanes) the group's choice registered
     DONE     done (rdata: that word sign-extended, error)
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -66,11 +68,14 @@ from .counters import COUNTER_INDEX_BITS
 from .numerics import divmod_const
 from .params import check_int, invalid
 
-__all__ = ["ACCESS_CYCLES", "AccessPort", "AccessSignature"]
+__all__ = ["ACCESS_CYCLES", "GATHER_LANES", "AccessPort", "AccessSignature"]
 
 #: Cycles from ``req`` to ``done`` when every divisor of the decode is a power
 #: of two (``AccessPort.cycles``: more otherwise, :meth:`AccessPort.cycles`).
-ACCESS_CYCLES = 6
+ACCESS_CYCLES = 7
+#: Lanes among which the read data's first multiplexer stage chooses (SELECT);
+#: a layer of more lanes chooses among the groups' choices in GATHER.
+GATHER_LANES = 4
 
 #: One access of the layer's memories, counters or information (requester's
 #: view). ``write``, ``space``, ``index`` and ``wdata`` are held from ``req``
@@ -260,14 +265,17 @@ class AccessPort(wiring.Component):
                 m.next = "SELECT"
             with m.State("SELECT"):
                 m.d.comb += self.active.eq(1)
-                m.d.sync += mem_word.eq(Mux(space == SPACE_W, self.w_rdata[w_lane],
-                                            self.b_rdata[b_lane]))
+                self._select_word(m, space, w_lane, b_lane, mem_word)
                 info_word = Const(0, ACCESS_DATA_BITS)
                 for n, value in enumerate(info):
                     info_word = Mux(index == n, value, info_word)
                 if self._control:
                     info_word = Mux(space == SPACE_CONTROL, self.learn, info_word)
                 m.d.sync += other.eq(Mux(space == SPACE_COUNTERS, self.counter_data, info_word))
+                m.next = "GATHER"
+            with m.State("GATHER"):
+                m.d.comb += self.active.eq(1)
+                self._gather_word(m, space, w_lane, b_lane, mem_word)
                 m.next = "DONE"
             with m.State("DONE"):
                 m.d.comb += self.active.eq(1)
@@ -276,6 +284,36 @@ class AccessPort(wiring.Component):
                              acc.rdata.eq(Mux(error | write, 0, rdata))]
                 m.next = "IDLE"
         return m
+
+    def _select_word(self, m, space, w_lane, b_lane, mem_word):
+        """SELECT: the accessed lane's word, in one step up to
+        :data:`GATHER_LANES` lanes; else each group of that many lanes's
+        choice, registered (a wide layer's lanes spread over the die: one
+        multiplexer of all of them set the MNIST board build's critical path,
+        73.83 MHz)."""
+        P, S = self._lanes, GATHER_LANES
+        if P <= S:
+            m.d.sync += mem_word.eq(Mux(space == SPACE_W, self.w_rdata[w_lane],
+                                        self.b_rdata[b_lane]))
+            return
+        lo = (S - 1).bit_length()
+        self._parts = []
+        for q in range(-(-P // S)):
+            lanes = range(q * S, min(P, q * S + S))
+            part = Signal.like(mem_word, name=f"read_part{q}", reset_less=True)
+            m.d.sync += part.eq(Mux(space == SPACE_W,
+                                    Array(self.w_rdata[p] for p in lanes)[w_lane[:lo]],
+                                    Array(self.b_rdata[p] for p in lanes)[b_lane[:lo]]))
+            self._parts.append(part)
+
+    def _gather_word(self, m, space, w_lane, b_lane, mem_word):
+        """GATHER: the group's registered choice (nothing to do up to
+        :data:`GATHER_LANES` lanes: the cycle keeps the schedule the same)."""
+        if self._lanes <= GATHER_LANES:
+            return
+        lo = (GATHER_LANES - 1).bit_length()
+        parts = Array(self._parts)
+        m.d.sync += mem_word.eq(Mux(space == SPACE_W, parts[w_lane[lo:]], parts[b_lane[lo:]]))
 
 
 class _SerialDecode:

@@ -104,7 +104,8 @@ class _Bench(Elaboratable):
 
 
 @pytest.mark.parametrize("n_in, n_out, lanes, ww, counters", [
-    (3, 4, 2, 5, True), (5, 3, 1, 16, False), (4, 8, 4, 12, True), (7, 12, 3, 9, True)])
+    (3, 4, 2, 5, True), (5, 3, 1, 16, False), (4, 8, 4, 12, True), (7, 12, 3, 9, True),
+    (3, 12, 6, 8, True), (2, 16, 8, 10, False)])
 @pytest.mark.parametrize("gaps", [0.0, 0.6])
 @pytest.mark.parametrize("register", [False, True])
 def test_requests_against_the_twin(n_in, n_out, lanes, ww, counters, gaps, register):
