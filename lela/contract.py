@@ -41,6 +41,7 @@ __all__ = [
     "EU_FINISH_CYCLES",
     "EU_PIPELINE_CYCLES",
     "FORWARD_LATENCY",
+    "H_COPY_LANES",
     "INFO",
     "LAYER_SHIFT",
     "LFSR_MASK",
@@ -83,6 +84,7 @@ __all__ = [
     "split_access_address",
     "sum_width",
     "weight_shift",
+    "write_latency",
 ]
 
 # -- access port --------------------------------------------------------------
@@ -161,8 +163,16 @@ def read_latency(cfg):
     address; ``cfg.read_register`` registers their read data (and the input
     activation word) once more, so that no memory output drives logic in its
     cycle (an ECP5 block RAM's read data comes 5.83 ns after the clock,
-    docs/boards.md)."""
-    return 1 + int(cfg.read_register)
+    docs/boards.md), and then once more on their way to the lanes: the input
+    activation chosen from its word is registered in a copy per few lanes
+    (:data:`H_COPY_LANES`), so that no net from one register reaches every
+    lane's DSP block across the die."""
+    return 1 + 2 * int(cfg.read_register)
+
+
+#: With ``cfg.read_register``: lanes fed by one register copy of the input
+#: activation (:func:`read_latency`).
+H_COPY_LANES = 8
 
 
 #: MAC array: S1 of a group's last forward beat -> ``h_valid`` (stage S4).
@@ -170,8 +180,17 @@ FORWARD_LATENCY = 3
 #: MAC array: S1 of a beat -> its product register readable (stage S3: operand
 #: registers, product register).
 PRODUCT_LATENCY = 2
-#: Update unit: S1 of a beat -> its write-back (stage S3).
+#: Update unit: S1 of a beat -> its write-back (stage S3) without the read
+#: register (:func:`write_latency`).
 WRITE_LATENCY = 2
+
+
+def write_latency(cfg):
+    """Update unit: S1 of a beat -> its write-back. With ``cfg.read_register``
+    one cycle more: the new weight's difference is registered before its
+    saturation (a DSP block's product and a block RAM's write register can be
+    far apart on the die, docs/boards.md)."""
+    return WRITE_LATENCY + int(cfg.read_register)
 
 
 def forward_to_scores(cfg):
@@ -205,7 +224,7 @@ def handover_cycles(cfg):
 def drain_cycles(cfg):
     """Layer: issue of the last update beat -> result handed over (the last
     write-back, then the digest register)."""
-    return read_latency(cfg) + WRITE_LATENCY + 1
+    return read_latency(cfg) + write_latency(cfg) + 1
 
 
 # -- derived widths and shifts ------------------------------------------------

@@ -25,7 +25,7 @@ Schedule of one training sample (``G = N_out/P`` groups, cycles from start)::
     SCORES   wait for the last scores; publish h + token to the next layer
     UPD      G*N_in beats: d of group g (error unit, computed while group g-1
              updates) x h_k -> new W word written back to the word it
-             read, ``read_latency + WRITE_LATENCY`` cycles after the read
+             read, ``read_latency + write_latency`` cycles after the read
              (``lela.contract``)
     DRAIN    last writes, digest final; result out, input slot released
 
@@ -418,22 +418,29 @@ class Layer(wiring.Component):
         m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
 
         # -- datapath: issue -> S1 (read_latency: the memories' read, then
-        # with cfg.read_register their read data registered once more) -------
+        # with cfg.read_register their read data registered once more, and
+        # once more on the way to the lanes) ----------------------------------
         lat, reg = read_latency(cfg), int(cfg.read_register)
         s1_valid, s1_op, s1_first, s1_last = (
             _delayed(m, v, lat, name=n) for v, n in ((issue, "valid"), (op, "op"),
                                                       (first, "first"), (last, "last")))
-        # (a banked memory registers its read data itself: lela.rtl.banked_memory)
-        w_data = (w_rd.data if isinstance(wmem, BankedMemory)
-                  else _delayed(m, w_rd.data, reg, name="w_data", reset_less=True))
-        b_data = _delayed(m, b_rd.data, reg, name="b_data", reset_less=True)
-        # the input word (registered whole with the read register), then its lane
+        # the read data registered once (a banked memory registers it itself:
+        # lela.rtl.banked_memory), then once more for the lanes
+        w_read = (w_rd.data if isinstance(wmem, BankedMemory)
+                  else _delayed(m, w_rd.data, reg, name="w_read", reset_less=True))
+        b_read = _delayed(m, b_rd.data, reg, name="b_read", reset_less=True)
+        w_data = _delayed(m, w_read, reg, name="w_data", reset_less=True)
+        b_data = _delayed(m, b_read, reg, name="b_data", reset_less=True)
+        # the input word (registered whole with the read register), then its
+        # lane: with the read register one cycle before S1, the MAC array
+        # registers it in copies (MacArray h_lead)
         in_word = _delayed(m, self.i_in_data, reg, name="in_word", reset_less=True)
-        h_data = in_word[_delayed(m, kl, lat, name="kl")]
+        h_data = in_word[_delayed(m, kl, lat - reg, name="kl")]
         # the group's errors, from the S1 of its first beat until the S1 of
         # the next group's first (the error unit holds d for more than
-        # ``reg`` cycles after the take: its next group needs a fetch first)
-        with m.If(_delayed(m, take, reg, name="take")):
+        # ``2 * reg`` cycles after the take: its next group needs a fetch and
+        # its pipeline first)
+        with m.If(_delayed(m, take, lat - 1, name="take")):
             m.d.sync += d_cur.eq(eu.d)
         # the words written back (S3): the update pass writes its words and
         # its groups' bias words in the order it read them, so two counters
@@ -457,7 +464,7 @@ class Layer(wiring.Component):
         # the access port takes the read data registered once: the read
         # register, or the update unit's S2 registers without it
         if reg:
-            m.d.comb += [access.w_rdata.eq(w_data), access.b_rdata.eq(b_data)]
+            m.d.comb += [access.w_rdata.eq(w_read), access.b_rdata.eq(b_read)]
         else:
             m.d.comb += [access.w_rdata.eq(uu.w_held), access.b_rdata.eq(uu.b_held)]
         # write-back (S3), or one lane from the access port

@@ -40,7 +40,11 @@ one DSP block (iCE40 SB_MAC16, ECP5 MULT18X18D): the multiplier sees no
 memory, multiplexer or adder in its cycle. ``primitives`` chooses how the
 lane's multiplier is built (:func:`lela.rtl.multiplier.multiplier`): a
 ``*`` between registers, or an ECP5 ``MULT18X18D`` with its registers set.
-There is no bubble between groups: the accumulator takes the first beat of
+With ``h_lead`` (``from_config``: with ``cfg.read_register``) ``h`` comes one
+cycle before the other S1 inputs and is registered there in a copy per
+``lela.contract.H_COPY_LANES`` lanes, which feeds those lanes' operand
+registers: no register drives every lane's DSP block, which spread over the
+die (docs/boards.md). There is no bubble between groups: the accumulator takes the first beat of
 the next group while the finished sum is post-processed. The latencies are
 ``lela.contract.PRODUCT_LATENCY`` (S1 -> product register, S3) and
 ``lela.contract.FORWARD_LATENCY`` (S1 of a group's last beat -> ``h_valid``,
@@ -51,7 +55,7 @@ from amaranth.hdl import Const, Module, Mux, ResetSignal, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from lela.contract import mac_acc_width
+from lela.contract import H_COPY_LANES, mac_acc_width
 
 from .multiplier import multiplier
 from .numerics import round_shift, saturate
@@ -80,6 +84,8 @@ class MacArray(wiring.Component):
         ``Config.primitives``: what the lanes' multipliers are built from.
     hold : bool
         The lean form above (``from_config``: with ``primitives = "ecp5"``).
+    h_lead : bool
+        ``h`` one cycle before S1, registered in copies (above).
 
     Attributes
     ----------
@@ -91,7 +97,7 @@ class MacArray(wiring.Component):
         S1: first / last beat of a group of ``P`` neurons (``k == 0`` /
         ``k == n_in - 1``).
     h : In(signed(act_width))
-        S1: the shared activation ``h_k``.
+        S1 (with ``h_lead`` the cycle before): the shared activation ``h_k``.
     w : In(ArrayLayout(signed(weight_width), lanes))
         S1: the weight word ``W[g*P + p, k]``.
     d : In(ArrayLayout(signed(act_width), lanes))
@@ -108,7 +114,7 @@ class MacArray(wiring.Component):
     """
 
     def __init__(self, *, lanes, n_in, act_width, act_frac, weight_width, weight_frac,
-                 primitives="portable", hold=False):
+                 primitives="portable", hold=False, h_lead=False):
         check_int(self, "lanes", lanes, 1)
         check_int(self, "n_in", n_in, 1)
         check_int(self, "act_width", act_width, 2, 32)
@@ -121,6 +127,7 @@ class MacArray(wiring.Component):
         self._weight_width, self._weight_frac = weight_width, weight_frac
         self._primitives = primitives
         self._hold = bool(hold)
+        self._h_lead = bool(h_lead)
         #: Accumulator bits: the whole sum plus the bias, never overflows
         #: (``lela.contract.forward_acc_width`` of the layer).
         self.acc_width = mac_acc_width(act_width, weight_width, n_in)
@@ -149,7 +156,7 @@ class MacArray(wiring.Component):
         return cls(lanes=cfg.lanes[layer], n_in=cfg.sizes[layer], act_width=cfg.act_width,
                    act_frac=cfg.act_frac, weight_width=cfg.weight_width,
                    weight_frac=cfg.weight_frac, primitives=cfg.primitives,
-                   hold=cfg.primitives == "ecp5")
+                   hold=cfg.primitives == "ecp5", h_lead=cfg.read_register)
 
     @property
     def lanes(self):
@@ -182,6 +189,12 @@ class MacArray(wiring.Component):
             s3_fwd.eq(s2_fwd), s3_first.eq(s2_first), s3_last.eq(s2_last),
             s3_bias.eq(s2_bias),
         ]
+        h = [self.h] * P
+        if self._h_lead:
+            copies = [Signal.like(self.h, name=f"h_copy{c}", reset_less=True, attrs={"keep": 1})
+                      for c in range(-(-P // H_COPY_LANES))]
+            m.d.sync += [c.eq(self.h) for c in copies]
+            h = [copies[p // H_COPY_LANES] for p in range(P)]
         for p in range(P):
             # h registered once per lane, each copy (the multiplier's operand
             # register) feeding one multiplier: one register for all P lanes
@@ -189,7 +202,7 @@ class MacArray(wiring.Component):
             mult = multiplier(self._primitives, a_width=self._act_width,
                               b_width=max(self._act_width, self._weight_width), keep_a=P > 1)
             m.submodules[f"mult{p}"] = mult
-            m.d.comb += [mult.a.eq(self.h),
+            m.d.comb += [mult.a.eq(h[p]),
                          mult.b.eq(Mux(self.op == OP_FORWARD, self.w[p], self.d[p])),
                          self.product[p].eq(mult.p)]
 

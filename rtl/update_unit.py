@@ -8,8 +8,8 @@ Read-modify-write of one layer's weights and biases, in place:
 The products ``d_j h_k`` come from the MAC array's shared multipliers (S3);
 the old weight word arrives from the weight memory two cycles earlier (S1)
 and is registered here twice (the new bias is formed and registered on the
-way), so the new word is ready in S3, ``lela.contract.WRITE_LATENCY``
-cycles after S1, and written back to the address it was read from. Words are written in the weight memory's own order, which
+way), so the new word is ready in S3, ``lela.contract.write_latency``
+cycles after S1 (S4 with ``register_difference``), and written back to the address it was read from. Words are written in the weight memory's own order, which
 is ``golden_model.network.update_order``: group ``g``, input ``k``, lane ``p``.
 The biases of group ``g`` are rewritten once, on the group's first beat.
 
@@ -29,7 +29,7 @@ from amaranth.hdl import Cat, Module, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from lela.contract import DIGEST_BITS, bias_shift, weight_shift
+from lela.contract import DIGEST_BITS, WRITE_LATENCY, bias_shift, weight_shift
 
 from .numerics import round_shift, saturate, sub_round_shift
 from .params import check_int
@@ -55,6 +55,12 @@ class UpdateUnit(wiring.Component):
         Width of the MAC array's products.
     digest : bool
         Build the digest logic (``trace`` builds only).
+    register_difference : bool
+        Register ``W - round_shift(d h, weight_shift)`` before its
+        saturation (``from_config``: with ``cfg.read_register``): the product
+        comes from a DSP block and the new word goes to a block RAM, which can
+        be far apart on the die. The new words come one cycle later
+        (:attr:`write_latency`).
 
     Attributes
     ----------
@@ -69,10 +75,11 @@ class UpdateUnit(wiring.Component):
     product : In(ArrayLayout(signed(product_width), lanes))
         S3: ``d_j * h_k`` from the MAC array.
     w_valid : Out(1)
-        S3: write ``w_new`` back to the beat's address.
+        S3 (S4 with ``register_difference``): write ``w_new`` back to the
+        beat's address.
     w_new : Out(ArrayLayout(signed(weight_width), lanes))
     b_valid : Out(1)
-        S3: write ``b_new`` back to the group's bias word.
+        With ``w_valid``: write ``b_new`` back to the group's bias word.
     b_new : Out(ArrayLayout(signed(weight_width), lanes))
     w_held, b_held : Out(ArrayLayout(signed(weight_width), lanes))
         S2: ``w`` and ``bias`` one cycle later, registered on every cycle (a
@@ -84,7 +91,7 @@ class UpdateUnit(wiring.Component):
     """
 
     def __init__(self, *, lanes, n_out, act_width, act_frac, weight_width, weight_frac,
-                 eta_shift, product_width, digest=True):
+                 eta_shift, product_width, digest=True, register_difference=False):
         check_int(self, "lanes", lanes, 1)
         check_int(self, "n_out", n_out, lanes)
         check_int(self, "act_width", act_width, 2, 32)
@@ -96,6 +103,9 @@ class UpdateUnit(wiring.Component):
         self._lanes, self._n_out = lanes, n_out
         self._act_width, self._weight_width = act_width, weight_width
         self._digest = bool(digest)
+        self._register_difference = bool(register_difference)
+        #: S1 of a beat -> its write-back (``lela.contract.write_latency``).
+        self.write_latency = WRITE_LATENCY + int(self._register_difference)
         formats = SimpleNamespace(act_frac=act_frac, weight_frac=weight_frac,
                                   eta_shifts=(eta_shift,))
         #: ``lela.contract.weight_shift`` (negative: left shift).
@@ -121,7 +131,8 @@ class UpdateUnit(wiring.Component):
         return cls(lanes=cfg.lanes[layer], n_out=cfg.sizes[layer + 1],
                    act_width=cfg.act_width, act_frac=cfg.act_frac,
                    weight_width=cfg.weight_width, weight_frac=cfg.weight_frac,
-                   eta_shift=cfg.eta_shifts[layer], product_width=product_width, digest=digest)
+                   eta_shift=cfg.eta_shifts[layer], product_width=product_width, digest=digest,
+                   register_difference=cfg.read_register)
 
     def elaborate(self, platform):
         """The S1 -> S2 -> S3 registers, the new words and the digest sums."""
@@ -150,11 +161,21 @@ class UpdateUnit(wiring.Component):
         for p in range(P):
             m.d.sync += s3_b[p].eq(saturate(s2_b[p] - s2_db[p], ww))
 
-        # S3: new words
-        m.d.comb += [self.w_valid.eq(s3_valid), self.b_valid.eq(s3_first), self.b_new.eq(s3_b)]
+        # S3: new words (with ``register_difference``, the weights' difference
+        # registered, then saturated in S4)
+        diff = [sub_round_shift(s3_w[p], self.product[p], self.weight_shift) for p in range(P)]
+        valid, first, b_new = s3_valid, s3_first, s3_b
+        if self._register_difference:
+            valid, first = Signal(name="s4_valid"), Signal(name="s4_first")
+            b_new = Signal(wgt, name="s4_b", reset_less=True)
+            held = [Signal(v.shape(), name=f"s4_diff{p}", reset_less=True)
+                    for p, v in enumerate(diff)]
+            m.d.sync += [valid.eq(s3_valid), first.eq(s3_first), b_new.eq(s3_b)]
+            m.d.sync += [h.eq(v) for h, v in zip(held, diff)]
+            diff = held
+        m.d.comb += [self.w_valid.eq(valid), self.b_valid.eq(first), self.b_new.eq(b_new)]
         for p in range(P):
-            m.d.comb += self.w_new[p].eq(saturate(sub_round_shift(s3_w[p], self.product[p],
-                                                                  self.weight_shift), ww))
+            m.d.comb += self.w_new[p].eq(saturate(diff[p], ww))
 
         if not self._digest:
             return m
@@ -172,8 +193,8 @@ class UpdateUnit(wiring.Component):
         with m.If(self.clear):
             m.d.sync += [a_w.eq(0), b_w.eq(0), a_b.eq(0), b_b.eq(0)]
         with m.Else():
-            fold(a_w, b_w, words(self.w_new), s3_valid)
-            fold(a_b, b_b, words(self.b_new), s3_first)
+            fold(a_w, b_w, words(self.w_new), valid)
+            fold(a_b, b_b, words(self.b_new), first)
         a = (a_w + a_b)[:_MOD]
         b = (b_w + self._n_out * a_w + b_b)[:_MOD]
         m.d.comb += self.digest.eq(Cat(a, b))

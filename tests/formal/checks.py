@@ -137,7 +137,7 @@ CHECKS = [
     # DECODE, so that its registers hold what DECODE loaded)
     Check("layer_memory_writes", "layer", "prove", 8,
           lambda: LayerHarness(LAYER_CFG, groups=("memory",))),
-    Check("layer1_memory_writes", "layer", "prove", 4,
+    Check("layer1_memory_writes", "layer", "prove", 6,
           lambda: LayerHarness(LAYER1_CFG, layer=1, groups=("memory",))),
     Check("layer_memory_writes_unregistered", "layer", "prove", 8,
           lambda: LayerHarness(LAYER_CFG.replace(read_register=False), groups=("memory",))),
@@ -150,7 +150,7 @@ CHECKS = [
     Check("layer_slots", "layer", "prove", 4, lambda: LayerHarness(LAYER_CFG, groups=("slots",))),
     Check("layer_pipeline", "layer", "bmc", 30,
           lambda: LayerHarness(LAYER_CFG, groups=("pipeline",))),
-    Check("layer_cover", "layer", "cover", 42, lambda: LayerHarness(LAYER_CFG)),
+    Check("layer_cover", "layer", "cover", 45, lambda: LayerHarness(LAYER_CFG)),
     # network top and its input buffer
     Check("input_buffer", "network", "prove", 3, lambda: InputBufferHarness(LAYER_CFG)),
     Check("input_buffer_cover", "network", "cover", 12, lambda: InputBufferHarness(LAYER_CFG)),
@@ -158,7 +158,7 @@ CHECKS = [
     Check("network_cover", "network", "cover", 40, lambda: NetworkHarness(NET1_CFG, trace=True)),
     Check("network_two_layers", "network", "bmc", 20,
           lambda: NetworkHarness(NET2_CFG, trace=False, cover_training=False)),
-    Check("network_two_layers_cover", "network", "cover", 30,
+    Check("network_two_layers_cover", "network", "cover", 33,
           lambda: NetworkHarness(NET2_CFG, trace=False, cover_training=False)),
     # the AXI wrapper's packet FIFO: one check per property group, then all at once
     Check("packet_fifo_stream", "axi", "prove", 1,

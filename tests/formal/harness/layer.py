@@ -4,7 +4,7 @@ from amaranth.hdl import Assert, Assume, Cat, Cover, Fragment, Signal, Value
 from amaranth.lib import data
 
 from lela.config import Config
-from lela.contract import COUNTER_BITS, COUNTERS, read_latency
+from lela.contract import COUNTER_BITS, COUNTERS, read_latency, write_latency
 from lela.rtl.layer import Layer, token_layout
 from lela.rtl.mac_array import OP_UPDATE
 
@@ -128,7 +128,8 @@ class LayerHarness(Harness):
         wb_addr, wb_g = probe(frag, "wb_addr"), probe(frag, "wb_g")
         stages = [(probe(frag, f"valid_d{n}") & (probe(frag, f"op_d{n}") == OP_UPDATE),
                    probe(frag, f"first_d{n}")) for n in range(1, read_latency(self.cfg) + 1)]
-        stages += [(probe(frag, f"uu.s{n}_valid"), probe(frag, f"uu.s{n}_first")) for n in (2, 3)]
+        stages += [(probe(frag, f"uu.s{n}_valid"), probe(frag, f"uu.s{n}_first"))
+                   for n in range(2, 2 + write_latency(self.cfg))]
         flight = sum(Value.cast(v) for v, _ in stages)
         flight_first = sum(Value.cast(v & f) for v, f in stages)
         m.d.comb += [

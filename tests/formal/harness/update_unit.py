@@ -2,7 +2,7 @@
 
 from amaranth.hdl import Assert, Cover
 
-from lela.contract import WRITE_LATENCY
+from lela.contract import PRODUCT_LATENCY
 from lela.golden_model.numerics import signed_range
 from lela.rtl.mac_array import MacArray
 from lela.rtl.update_unit import UpdateUnit
@@ -12,7 +12,8 @@ from .base import Harness, clamp, implies
 
 class UpdateUnitHarness(Harness):
     """Every beat writes exactly one weight word (and the group's first beat
-    one bias word) ``WRITE_LATENCY`` cycles after S1, with
+    one bias word) ``write_latency`` cycles after S1 (the product comes
+    ``PRODUCT_LATENCY`` cycles after S1), with
     ``sat_W(W - round_shift(d*h, weight_shift))`` and
     ``sat_W(b - round_shift(d, bias_shift))`` of the exact values; a reset
     cancels a pending write."""
@@ -29,7 +30,7 @@ class UpdateUnitHarness(Harness):
         cfg, dut = self.cfg, self.dut
         m.submodules.dut = dut
         ww = cfg.weight_width
-        n = WRITE_LATENCY    # S1 -> the write-back (S3)
+        n = dut.write_latency    # S1 -> the write-back (S3, or S4)
         # n cycles of history, none of them a reset
         ok = self.ok_past
         for i in range(1, n):
@@ -50,7 +51,8 @@ class UpdateUnitHarness(Harness):
             w = self.past(dut.w[p], n, name=f"w{p}")
             b = self.past(dut.bias[p], n, name=f"b{p}")
             d = self.past(dut.d[p], n, name=f"d{p}")
-            w_new = clamp(w - self.rounded(dut.product[p], dut.weight_shift, f"wr{p}"), ww)
+            product = self.past(dut.product[p], n - PRODUCT_LATENCY, name=f"pr{p}")
+            w_new = clamp(w - self.rounded(product, dut.weight_shift, f"wr{p}"), ww)
             b_new = clamp(b - self.rounded(d, dut.bias_shift, f"br{p}"), ww)
             m.d.comb += [Assert(implies(dut.w_valid, dut.w_new[p] == w_new)),
                          Assert(implies(dut.b_valid, dut.b_new[p] == b_new))]
