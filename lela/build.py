@@ -19,7 +19,7 @@ import re
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lela.boards import board_module
@@ -160,9 +160,13 @@ ROUTERS = ("router1", "router2")
 class BuildSettings:
     """How a board is built for a configuration: the ``[build]`` table of its
     file (:data:`lela.config.BUILD_TABLE`). ``None``: the board's clock
-    (``CLOCK_HZ`` of its descriptor), nextpnr's default router."""
+    (``CLOCK_HZ`` of its descriptor), nextpnr's default router (``ROUTERS[0]``)."""
     clock_mhz: float | None = None
     router: str | None = None
+
+    def merged(self, other):
+        """These settings with the fields of ``other`` that are not None over them."""
+        return replace(self, **{k: v for k, v in vars(other).items() if v is not None})
 
 
 def build_settings(path):
@@ -187,9 +191,11 @@ def build_settings(path):
     return BuildSettings(clock_mhz=clock, router=router)
 
 
-def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
-          router=ROUTERS[0], program=False, log=print):
-    """Build ``board`` for ``cfg``; return a :class:`BuildReport` or raise :class:`BuildError`."""
+def build(board, cfg, *, settings=BuildSettings(), build_dir=None, baud=115200, seed=None,
+          program=False, log=print):
+    """Build ``board`` for ``cfg`` with ``settings`` (:class:`BuildSettings`); return a
+    :class:`BuildReport` or raise :class:`BuildError`."""
+    router = settings.router or ROUTERS[0]
     if router not in ROUTERS:
         raise BuildError(f"router must be one of {', '.join(ROUTERS)}, not {router!r}")
     mod = board_module(board)
@@ -202,7 +208,8 @@ def build(board, cfg, *, build_dir=None, clock_hz=None, baud=115200, seed=None,
     name = f"lela_{board}"
     board_tool_env(program=program)
     platform = mod.PLATFORM()
-    top = mod.BoardTop(cfg, baud=baud, clock_hz=clock_hz or mod.CLOCK_HZ)
+    clock_hz = settings.clock_mhz * 1e6 if settings.clock_mhz else mod.CLOCK_HZ
+    top = mod.BoardTop(cfg, baud=baud, clock_hz=clock_hz)
     clock_mhz = top.clock_hz / 1e6
     nextpnr_opts = ["--report", "report.json", "--timing-allow-fail"]
     if seed is not None:

@@ -45,7 +45,8 @@ def test_unknown_board():
 
 def test_unknown_router_is_refused_before_any_work(tmp_path):
     with pytest.raises(B.BuildError, match="router must be one of router1, router2"):
-        B.build("ulx3s", Config(), build_dir=tmp_path / "b", router="router3")
+        B.build("ulx3s", Config(), settings=B.BuildSettings(router="router3"),
+                build_dir=tmp_path / "b")
     assert not (tmp_path / "b").exists()
 
 

@@ -79,7 +79,7 @@ def synthesize(board, cfg, label, build_dir, settings=None):
     its report (``cached`` False) is written there as ``bench-report.json``,
     where a later run finds it. A module-level function, so that a worker
     can run it."""
-    from lela.build import ROUTERS, BuildError, build
+    from lela.build import BuildError, build
     from lela.config import Config
 
     cfg = Config.from_dict(cfg)
@@ -88,9 +88,7 @@ def synthesize(board, cfg, label, build_dir, settings=None):
     cached = bdir / "bench-report.json"
     error = None
     try:
-        report = build(board, cfg, build_dir=bdir, log=lambda *a: None,
-                       clock_hz=settings.clock_mhz * 1e6 if settings.clock_mhz else None,
-                       router=settings.router or ROUTERS[0])
+        report = build(board, cfg, settings=settings, build_dir=bdir, log=lambda *a: None)
     except BuildError as e:
         if len(e.args) > 1:
             report = e.args[1]          # timing missed at the board clock: Fmax still counts

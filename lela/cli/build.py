@@ -8,6 +8,7 @@ from lela.boards import BOARDS
 from lela.build import (
     ROUTERS,
     BuildError,
+    BuildSettings,
     build,
     build_settings,
     check_primitives,
@@ -25,7 +26,7 @@ from . import (
     write_json,
 )
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "run", "settings_of"]
 
 
 def add_arguments(parser):
@@ -47,18 +48,23 @@ def add_arguments(parser):
     add_config_arguments(parser)
 
 
+def settings_of(path):
+    """The build settings of the configuration file ``path`` (:class:`CommandError`
+    naming the bad field)."""
+    try:
+        return build_settings(path)
+    except BuildError as e:
+        raise CommandError(str(e)) from None
+
+
 def run(args) -> int:
     """Build (the board's own configuration unless ``--config``), print the
     report; exit status 1 if the build fails or misses timing."""
     path = args.config or config_file(args.board)
     cfg = config_from_args(args, default=path)
-    try:
-        settings = build_settings(path)
-    except BuildError as e:
-        raise CommandError(str(e)) from None
+    settings = settings_of(path)
     positive(args.clock_mhz, "--clock-mhz")
-    clock_mhz = args.clock_mhz or settings.clock_mhz
-    router = args.router or settings.router or ROUTERS[0]
+    settings = settings.merged(BuildSettings(args.clock_mhz, args.router))
     positive(args.baud, "--baud")
     json_path = output_file(args.json, "--json")
     build_dir = output_dir(args.build_dir, "--build-dir") if args.build_dir else None
@@ -67,10 +73,8 @@ def run(args) -> int:
     except ValueError as e:
         raise CommandError(str(e)) from None
     try:
-        report = build(args.board, cfg, build_dir=build_dir,
-                       clock_hz=clock_mhz * 1e6 if clock_mhz else None,
-                       baud=args.baud, seed=args.seed, router=router,
-                       program=args.program)
+        report = build(args.board, cfg, settings=settings, build_dir=build_dir,
+                       baud=args.baud, seed=args.seed, program=args.program)
     except BuildError as e:
         print(f"lela build: {e.args[0]}", file=sys.stderr)
         if len(e.args) > 1 and json_path:

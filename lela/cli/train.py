@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 from lela.boards import BOARDS, board_module
-from lela.build import BuildError, build_settings
 from lela.config import Config, config_file
 from lela.data import load_dataset
 from lela.sim.runner import SIMULATORS
@@ -21,6 +20,7 @@ from . import (
     positive,
     write_json,
 )
+from .build import settings_of
 
 __all__ = ["BOARD_CLOCKS_MHZ", "add_arguments", "projection_board", "run"]
 
@@ -73,10 +73,7 @@ def run(args) -> int:
     build_root = output_dir(args.build_dir, "--build-dir")
     mhz = args.clock_mhz
     if not mhz and args.config and not args.board:    # the clock its board is built at
-        try:
-            mhz = build_settings(args.config).clock_mhz
-        except BuildError as e:
-            raise CommandError(str(e)) from None
+        mhz = settings_of(args.config).clock_mhz
     mhz = mhz or BOARD_CLOCKS_MHZ[projection_board(cfg, args.board)]
     dataset = load_dataset(args.dataset).subset(args.train_samples, args.test_samples)
     report = train_rtl(cfg, dataset, epochs=args.epochs, schedule=args.schedule, sim=args.sim,

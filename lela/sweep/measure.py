@@ -186,12 +186,12 @@ def _used(resources, labels):
 def build(cfg, options, *, board, seed=None, work):
     """``lela build`` of ``board``: resources and Fmax (timing missed at the
     board clock is a result: its Fmax still counts)."""
+    from lela.build import BuildSettings
     from lela.build import build as board_build
 
-    clock = options.get("clock_mhz")
     try:
-        report = board_build(board, cfg, build_dir=Path(work) / board, seed=seed,
-                             clock_hz=clock * 1e6 if clock else None, log=lambda *a: None)
+        report = board_build(board, cfg, settings=BuildSettings(options.get("clock_mhz")),
+                             build_dir=Path(work) / board, seed=seed, log=lambda *a: None)
     except BuildError as e:
         if len(e.args) < 2:
             raise
