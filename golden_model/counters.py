@@ -8,7 +8,8 @@ order):
     cycles the layer engine is not idle (from the cycle after it accepts a
     sample to the cycle it hands the result over);
 ``mac_multiplies``
-    lane multiplies of the MAC array (forward ``h_k W[j,k]``, update ``d_j h_k``);
+    lane multiplies of the MAC array (forward ``h_k W[j,k]``, update ``d_j h_k``;
+    the bias beats' are not counted: ``lela.contract.group_beats``);
 ``classifier_multiplies``
     multiplies of the error unit (``M[c,j] h_j`` and ``K[c,j] g_c``);
 ``weight_reads`` / ``weight_writes``
@@ -42,6 +43,7 @@ from lela.contract import (
     classifier_lanes,
     drain_cycles,
     forward_to_scores,
+    group_beats,
     handover_cycles,
 )
 
@@ -72,15 +74,16 @@ def classifier_cycles(cfg, layer):
 
 def _scores_done(cfg, layer):
     """Cycle (counting the first busy cycle as 1) at which the scores are final."""
-    n_in, _, _, g, c = _shape(cfg, layer)
+    _, _, _, g, c = _shape(cfg, layer)
+    beats = group_beats(cfg, layer)
     entries = classifier_cycles(cfg, layer)
     per_group = EU_FETCH_CYCLES + entries
-    # the error unit reads group q once it is written (cycle (q+1) n_in +
+    # the error unit reads group q once it is written (cycle (q+1) beats +
     # forward_to_scores) and once it is done with group q-1; the later of the
     # two bounds wins at an end
     written = forward_to_scores(cfg)
-    last_entry = max(n_in + written + g * per_group - 1,
-                     g * n_in + written + per_group - 1)
+    last_entry = max(beats + written + g * per_group - 1,
+                     g * beats + written + per_group - 1)
     return last_entry + c + EU_FINISH_CYCLES
 
 
@@ -93,12 +96,13 @@ def busy_cycles(cfg, layer, mode):
         return scores
     if mode != "train":
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    n_in, _, _, g, _ = _shape(cfg, layer)
+    _, _, _, g, _ = _shape(cfg, layer)
+    beats = group_beats(cfg, layer)
     beat = update_beat_cycles(cfg)
     # one group of d after its start
     d_group = EU_FETCH_CYCLES + classifier_cycles(cfg, layer) + EU_PIPELINE_CYCLES
     first_update = scores + d_group             # issue of the first update beat
-    last_update = first_update + (g - 1) * max(beat * n_in, d_group) + beat * (n_in - 1)
+    last_update = first_update + (g - 1) * max(beat * beats, d_group) + beat * (beats - 1)
     return last_update + drain_cycles(cfg)
 
 

@@ -62,6 +62,7 @@ __all__ = [
     "axil_window_address",
     "axis_input_bits",
     "axis_result_words",
+    "bias_activation",
     "bias_shift",
     "bits",
     "classifier_choices",
@@ -72,6 +73,7 @@ __all__ = [
     "exit_bits",
     "forward_acc_width",
     "forward_to_scores",
+    "group_beats",
     "handover_cycles",
     "label_bits",
     "layer_cycle_bound",
@@ -173,6 +175,23 @@ def read_latency(cfg):
 #: With ``cfg.read_register``: lanes fed by one register copy of the input
 #: activation (:func:`read_latency`).
 H_COPY_LANES = 8
+
+
+def group_beats(cfg, layer):
+    """Beats of one group of ``P`` neurons of hidden layer ``layer`` in either
+    pass: one per input ``h_k``, then the bias beat (:func:`bias_activation`)."""
+    return cfg.sizes[layer] + 1
+
+
+def bias_activation(cfg):
+    """The activation a group's bias beat multiplies the bias word by (the
+    update pass: the error ``d_j``): 1.0 in the activation format,
+    ``2**act_frac``. The forward sum gets ``b << act_frac`` as a product, and
+    the update ``round_shift(d << act_frac, weight_shift)``, which equals
+    ``round_shift(d, bias_shift)``: the lanes' multipliers and the update's
+    one datapath serve the biases too. A value of the activation format:
+    every configuration has ``act_frac <= act_width - 2``."""
+    return 1 << cfg.act_frac
 
 
 #: MAC array: S1 of a group's last forward beat -> ``h_valid`` (stage S4).

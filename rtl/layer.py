@@ -19,14 +19,15 @@ at a time.
 
 Schedule of one training sample (``G = N_out/P`` groups, cycles from start)::
 
-    FWD      G*N_in beats, back to back across groups: W word, h_k -> MAC
+    FWD      G*(N_in+1) beats, back to back across groups: W word, h_k -> MAC,
+             then the group's bias beat: bias word, 1.0 -> MAC
              (the error unit computes scores from each finished group word
               while the next group accumulates)
     SCORES   wait for the last scores; publish h + token to the next layer
-    UPD      G*N_in beats: d of group g (error unit, computed while group g-1
-             updates) x h_k -> new W word written back to the word it
+    UPD      G*(N_in+1) beats: d of group g (error unit, computed while group
+             g-1 updates) x h_k -> new W word written back to the word it
              read, ``read_latency + write_latency`` cycles after the read
-             (``lela.contract``)
+             (``lela.contract``); the bias beat's d x 1.0 -> new bias word
     DRAIN    last writes, digest final; result out, input slot released
 
 The exact cycle count is :func:`lela.golden_model.counters.busy_cycles`.
@@ -68,6 +69,7 @@ from lela.config import Config
 from lela.contract import (
     DIGEST_BITS,
     INFO,
+    bias_activation,
     bits,
     drain_cycles,
     exit_bits,
@@ -289,10 +291,10 @@ class Layer(wiring.Component):
         m.d.comb += learning.eq(tok.train & access.learn)
         slot = Signal()                 # output slot of the sample
         g = Signal(bits(G))            # group of the beat being issued
-        k = Signal(bits(N_in))         # its input
+        k = Signal(range(N_in + 1))    # its input (N_in: the group's bias beat)
         kw = Signal(bits(self.in_words))   # word of h_k in the input slot
         kl = Signal(bits(self.lanes_in))   # lane of h_k in that word
-        waddr = Signal(bits(G * N_in))     # weight word = g*N_in + k
+        waddr = Signal(range(G * N_in + 1))   # weight word = g*N_in + k
         wb_addr = Signal.like(waddr)       # weight word of the next write-back
         wb_g = Signal.like(g)              # bias word of the next write-back
         g_out = Signal(bits(G + 1))        # activation words written so far
@@ -305,7 +307,7 @@ class Layer(wiring.Component):
         gap = Signal()    # single port: the cycle after an update beat
         if self.single_port:
             m.d.sync += gap.eq(issue & (op == OP_UPDATE))
-        first, last = k == 0, k == N_in - 1
+        first, last = k == 0, k == N_in    # last: the bias beat
         last_beat = last & (g == G - 1)
         m.d.comb += [self.o_in_addr.eq(kw), slots.w_slot.eq(slot)]
 
@@ -319,18 +321,18 @@ class Layer(wiring.Component):
         with m.If(access.active):
             m.d.sync += [waddr.eq(access.word), g.eq(access.group)]
         with m.If(issue):
-            m.d.sync += waddr.eq(waddr + 1)
-            with m.If(last):
+            with m.If(last):    # the bias beat reads no weight and no input
                 m.d.sync += [k.eq(0), kw.eq(0), kl.eq(0), g.eq(g + 1)]
             with m.Else():
-                m.d.sync += k.eq(k + 1)
-                if self.lanes_in > 1:
-                    with m.If(kl == self.lanes_in - 1):
-                        m.d.sync += [kl.eq(0), kw.eq(kw + 1)]
-                    with m.Else():
-                        m.d.sync += kl.eq(kl + 1)
-                else:
-                    m.d.sync += kw.eq(kw + 1)
+                m.d.sync += [k.eq(k + 1), waddr.eq(waddr + 1)]
+                with m.If(k != N_in - 1):
+                    if self.lanes_in > 1:
+                        with m.If(kl == self.lanes_in - 1):
+                            m.d.sync += [kl.eq(0), kw.eq(kw + 1)]
+                        with m.Else():
+                            m.d.sync += kl.eq(kl + 1)
+                    else:
+                        m.d.sync += kw.eq(kw + 1)
 
         def publish():
             m.d.comb += slots.publish.eq(1)
@@ -425,17 +427,21 @@ class Layer(wiring.Component):
             _delayed(m, v, lat, name=n) for v, n in ((issue, "valid"), (op, "op"),
                                                       (first, "first"), (last, "last")))
         # the read data registered once (a banked memory registers it itself:
-        # lela.rtl.banked_memory), then once more for the lanes
+        # lela.rtl.banked_memory); the bias beat's operands are the bias word
+        # and 1.0 (lela.contract.bias_activation); then, with the read
+        # register, the lanes' word registered once more
         w_read = (w_rd.data if isinstance(wmem, BankedMemory)
                   else _delayed(m, w_rd.data, reg, name="w_read", reset_less=True))
         b_read = _delayed(m, b_rd.data, reg, name="b_read", reset_less=True)
-        w_data = _delayed(m, w_read, reg, name="w_data", reset_less=True)
-        b_data = _delayed(m, b_read, reg, name="b_data", reset_less=True)
+        bias_beat = _delayed(m, last, lat - reg, name="bias_beat")
+        w_data = _delayed(m, Mux(bias_beat, b_read, w_read), reg, name="w_data",
+                          reset_less=True)
         # the input word (registered whole with the read register), then its
         # lane: with the read register one cycle before S1, the MAC array
         # registers it in copies (MacArray h_lead)
         in_word = _delayed(m, self.i_in_data, reg, name="in_word", reset_less=True)
-        h_data = in_word[_delayed(m, kl, lat - reg, name="kl")]
+        h_data = Mux(bias_beat, bias_activation(cfg), in_word[_delayed(m, kl, lat - reg,
+                                                                      name="kl")])
         # the group's errors, from the S1 of its first beat until the S1 of
         # the next group's first (the error unit holds d for more than
         # ``2 * reg`` cycles after the take: its next group needs a fetch and
@@ -455,20 +461,21 @@ class Layer(wiring.Component):
         m.d.comb += [
             b_rd.addr.eq(g),
             mac.valid.eq(s1_valid), mac.op.eq(s1_op), mac.first.eq(s1_first),
-            mac.last.eq(s1_last), mac.h.eq(h_data), mac.w.eq(w_data),
-            mac.d.eq(d_cur), mac.bias.eq(b_data),
-            uu.valid.eq(s1_valid & (s1_op == OP_UPDATE)), uu.first.eq(s1_first),
-            uu.w.eq(w_data), uu.bias.eq(b_data), uu.d.eq(d_cur),
-            uu.product.eq(mac.product),
+            mac.last.eq(s1_last), mac.h.eq(h_data), mac.w.eq(w_data), mac.d.eq(d_cur),
+            uu.valid.eq(s1_valid & (s1_op == OP_UPDATE)), uu.bias.eq(s1_last),
+            uu.w.eq(w_data), uu.product.eq(mac.product),
         ]
         # the access port takes the read data registered once: the read
-        # register, or the update unit's S2 registers without it
+        # register, or without it the update unit's S2 register (the layer
+        # is idle: that is the weight word) and a register of the bias word
         if reg:
             m.d.comb += [access.w_rdata.eq(w_read), access.b_rdata.eq(b_read)]
         else:
-            m.d.comb += [access.w_rdata.eq(uu.w_held), access.b_rdata.eq(uu.b_held)]
+            m.d.comb += [access.w_rdata.eq(uu.w_held),
+                         access.b_rdata.eq(_delayed(m, b_rd.data, name="b_held",
+                                                    reset_less=True))]
         # write-back (S3), or one lane from the access port
-        wb_valid, wb_data = uu.w_valid, uu.w_new
+        wb_valid, wb_data = uu.w_valid, uu.new
         with m.If(access.we_w):
             m.d.comb += [w_wr.data.eq(access.word_data), w_wr.en.eq(access.lane_en)]
         with m.Else():
@@ -487,7 +494,7 @@ class Layer(wiring.Component):
             m.d.comb += [b_wr.addr.eq(access.group), b_wr.data.eq(access.word_data),
                          b_wr.en.eq(access.lane_en)]
         with m.Else():
-            m.d.comb += [b_wr.addr.eq(wb_g), b_wr.data.eq(uu.b_new),
+            m.d.comb += [b_wr.addr.eq(wb_g), b_wr.data.eq(uu.new),
                          b_wr.en.eq(Mux(uu.b_valid, (1 << P) - 1, 0))]
 
         # activations out (S4), after dropout, and the error unit's reads of them
@@ -513,7 +520,7 @@ class Layer(wiring.Component):
         if cfg.counters:
             m.submodules.counters = counters = Counters(
                 lanes=P, classifier_lanes=eu.classifier_lanes)
-            m.d.comb += [counters.busy.eq(self.busy), counters.beat.eq(issue),
+            m.d.comb += [counters.busy.eq(self.busy), counters.beat.eq(issue & ~last),
                          counters.classifier_multiply.eq(eu.mult),
                          counters.weight_write.eq(uu.w_valid),
                          counters.word_read.eq(eu.word_read), counters.act_write.eq(act_valid),

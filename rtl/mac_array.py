@@ -6,15 +6,22 @@ error ``d_j`` in the update pass (``j = g*P + p``). One ``act x weight``
 multiplier per lane serves both passes, with a register right after it, the
 shape of one DSP block (iCE40 SB_MAC16, ECP5 MULT18X18D).
 
+The bias is a beat of its own: the layer ends each group's forward beats
+with the bias word in ``w`` and the activation 1.0 (``2**act_frac``,
+:func:`lela.contract.bias_activation`) in ``h``, so the product is
+``b << act_frac`` and the sum needs no adder of its own (and in the update
+pass the same beat's product ``d << act_frac`` updates the bias through the
+update unit's weight datapath, ``lela.rtl.update_unit``).
+
 Pipeline, counted from S1, the cycle the lanes see their operands (the
 layer presents the memory addresses ``lela.contract.read_latency`` cycles
-earlier: the memories' read, and their read register if the configuration
-has one)::
+earlier: the memories' read, and their read registers if the configuration
+has them)::
 
     S1    memory data in; operands h and (w or d)            -> operand registers
     S2    product = h * operand                              -> product register
           (both registers inside the lane's multiplier, lela.rtl.multiplier)
-    S3    forward: acc = (first ? b << act_frac : acc) + product
+    S3    forward: acc = (first ? 0 : acc) + product
           update:  the update unit consumes the product
     S4    forward, after the group's last beat:
           h = relu(sat(round_shift(acc, weight_frac)))          (h_valid)
@@ -23,15 +30,13 @@ That is the form for fabric whose flip-flops cost a logic cell each (iCE40).
 With ``hold`` (ECP5, where a slice has two flip-flops beside its two LUT4s)
 the lane trades its accumulator's multiplexer for flip-flops::
 
-    S3    forward: sum = acc + product; hold = sum >> lo; acc = last ? half : sum
-    S4    h = relu(sat((hold + (b << (act_frac - lo))) >> (weight_frac - lo)))
+    S3    forward: sum = acc + product; hold = sum >> weight_frac; acc = last ? half : sum
+    S4    h = relu(sat(hold))
 
 The accumulator starts from ``half``, the rounding's half LSB of the result
 (``2**(weight_frac - 1)``), and returns to it after a group's last beat by
 its flip-flops' own synchronous set and reset: no multiplexer in front of
-the adder. The bias joins the sum in S4, in the adder that rounding needs
-anyway; the low ``lo = min(act_frac, weight_frac)`` bits of the sum cannot
-change the result and are not kept. Both forms give
+the adder, and the rounding is done when the sum is. Both forms give
 ``relu(sat(round_shift(sum_k h_k w_k + (b << act_frac), weight_frac)))``
 exactly, with the same latencies.
 
@@ -75,9 +80,11 @@ class MacArray(wiring.Component):
     lanes : int
         Number of lanes ``P``.
     n_in : int
-        Inputs of the layer (terms of a forward sum); sets the accumulator width.
-    act_width, act_frac : int
-        Activation format (``h``, ``d``, result).
+        Inputs of the layer (a forward sum has ``n_in`` terms and the bias
+        beat's); sets the accumulator width.
+    act_width : int
+        Activation width (``h``, ``d``, result; their fraction bits do not
+        matter here).
     weight_width, weight_frac : int
         Weight and bias format.
     primitives : str
@@ -94,36 +101,33 @@ class MacArray(wiring.Component):
     op : In(1)
         S1: :data:`OP_FORWARD` or :data:`OP_UPDATE`.
     first, last : In(1)
-        S1: first / last beat of a group of ``P`` neurons (``k == 0`` /
-        ``k == n_in - 1``).
+        S1: first / last beat of a group of ``P`` neurons (``k == 0`` / the
+        bias beat).
     h : In(signed(act_width))
         S1 (with ``h_lead`` the cycle before): the shared activation ``h_k``.
     w : In(ArrayLayout(signed(weight_width), lanes))
-        S1: the weight word ``W[g*P + p, k]``.
+        S1: the weight word ``W[g*P + p, k]`` (the bias word on the bias beat).
     d : In(ArrayLayout(signed(act_width), lanes))
         S1: local errors of the group (update pass).
-    bias : In(ArrayLayout(signed(weight_width), lanes))
-        S1: the group's biases (forward pass, used on ``first``; with ``hold``
-        on ``last``: the layer keeps a group's bias word on all its beats).
     product : Out(ArrayLayout(signed(product_width), lanes))
         S3: registered products ``h * w`` or ``h * d``.
     h_valid : Out(1)
         S4: ``h_out`` holds the group's activations (one cycle).
     h_out : Out(ArrayLayout(signed(act_width), lanes))
-        S4: ``relu(sat(round_shift(sum + (b << act_frac), weight_frac)))`` of each lane.
+        S4: ``relu(sat(round_shift(sum, weight_frac)))`` of each lane (the
+        sum of the group's products, its bias beat's included).
     """
 
-    def __init__(self, *, lanes, n_in, act_width, act_frac, weight_width, weight_frac,
+    def __init__(self, *, lanes, n_in, act_width, weight_width, weight_frac,
                  primitives="portable", hold=False, h_lead=False):
         check_int(self, "lanes", lanes, 1)
         check_int(self, "n_in", n_in, 1)
         check_int(self, "act_width", act_width, 2, 32)
-        check_int(self, "act_frac", act_frac, 0, act_width - 1)
         check_int(self, "weight_width", weight_width, 2, 32)
         check_int(self, "weight_frac", weight_frac, 0, weight_width - 1)
         self._lanes = lanes
         self._n_in = n_in
-        self._act_width, self._act_frac = act_width, act_frac
+        self._act_width = act_width
         self._weight_width, self._weight_frac = weight_width, weight_frac
         self._primitives = primitives
         self._hold = bool(hold)
@@ -131,8 +135,6 @@ class MacArray(wiring.Component):
         #: Accumulator bits: the whole sum plus the bias, never overflows
         #: (``lela.contract.forward_acc_width`` of the layer).
         self.acc_width = mac_acc_width(act_width, weight_width, n_in)
-        #: With ``hold``: low bits of the sum that the result does not depend on.
-        self.hold_shift = min(act_frac, weight_frac)
         #: With ``hold``: the accumulator's start, the rounding's half LSB of
         #: the result.
         self.acc_start = 1 << (weight_frac - 1) if weight_frac else 0
@@ -144,7 +146,6 @@ class MacArray(wiring.Component):
             "h": In(act),
             "w": In(data.ArrayLayout(wgt, lanes)),
             "d": In(data.ArrayLayout(act, lanes)),
-            "bias": In(data.ArrayLayout(wgt, lanes)),
             "product": Out(data.ArrayLayout(signed(self.product_width), lanes)),
             "h_valid": Out(1),
             "h_out": Out(data.ArrayLayout(act, lanes)),
@@ -154,7 +155,7 @@ class MacArray(wiring.Component):
     def from_config(cls, cfg, layer):
         """The MAC array of hidden layer ``layer`` (0-based) of ``cfg``."""
         return cls(lanes=cfg.lanes[layer], n_in=cfg.sizes[layer], act_width=cfg.act_width,
-                   act_frac=cfg.act_frac, weight_width=cfg.weight_width,
+                   weight_width=cfg.weight_width,
                    weight_frac=cfg.weight_frac, primitives=cfg.primitives,
                    hold=cfg.primitives == "ecp5", h_lead=cfg.read_register)
 
@@ -175,19 +176,15 @@ class MacArray(wiring.Component):
 
         # S1 -> S2 -> S3: operand registers, multiply, product register (a
         # DSP block's input and output registers). Only the control has a
-        # reset: the data registers (operands, products, biases) are read on
-        # a valid beat only, so a DSP block can hold them (iCE40 SB_MAC16
-        # registers have no sync reset) and the reset's fanout stays small
+        # reset: the data registers (operands, products) are read on a valid
+        # beat only, so a DSP block can hold them (iCE40 SB_MAC16 registers
+        # have no sync reset) and the reset's fanout stays small
         # (docs/boards.md)
         s2_fwd, s2_first, s2_last = Signal(), Signal(), Signal()
         s3_fwd, s3_first, s3_last = Signal(), Signal(), Signal()
-        wgt = data.ArrayLayout(signed(self._weight_width), P)
-        s2_bias, s3_bias = (Signal(wgt, name=f"s{n}_bias", reset_less=True) for n in (2, 3))
         m.d.sync += [
             s2_fwd.eq(self.valid & (self.op == OP_FORWARD)), s2_first.eq(self.first),
-            s2_last.eq(self.last), s2_bias.eq(self.bias),
-            s3_fwd.eq(s2_fwd), s3_first.eq(s2_first), s3_last.eq(s2_last),
-            s3_bias.eq(s2_bias),
+            s2_last.eq(self.last), s3_fwd.eq(s2_fwd), s3_first.eq(s2_first), s3_last.eq(s2_last),
         ]
         h = [self.h] * P
         if self._h_lead:
@@ -210,44 +207,39 @@ class MacArray(wiring.Component):
         s4_done = Signal()
         m.d.sync += s4_done.eq(s3_fwd & s3_last)
         m.d.comb += self.h_valid.eq(s4_done)
-        finish = self._accumulate_held if self._hold else self._accumulate
         aw = self._act_width
-        for p, a in enumerate(finish(m, (s2_fwd, s2_last), (s3_fwd, s3_first, s3_last),
-                                     s3_bias)):
+        results = (self._accumulate_held(m, s2_fwd, s2_last) if self._hold
+                   else self._accumulate(m, s3_fwd, s3_first))
+        for p, a in enumerate(results):
             m.d.comb += self.h_out[p].eq(Mux(a < 0, Const(0, signed(aw)), a))
         return m
 
-    def _accumulate(self, m, s2, s3, s3_bias):
-        """The accumulators, restarted from the bias by a multiplexer; the
-        saturated results in S4."""
-        s3_fwd, s3_first, _ = s3
-        af, wf = self._act_frac, self._weight_frac
+    def _accumulate(self, m, s3_fwd, s3_first):
+        """The accumulators, restarted by a multiplexer; the saturated results
+        in S4."""
         out = []
         for p in range(self._lanes):
             acc = Signal(signed(self.acc_width), name=f"acc{p}", reset_less=True)
             with m.If(s3_fwd):
-                m.d.sync += acc.eq(Mux(s3_first, s3_bias[p] << af, acc) + self.product[p])
-            out.append(saturate(round_shift(acc, wf), self._act_width))
+                m.d.sync += acc.eq(Mux(s3_first, 0, acc) + self.product[p])
+            out.append(saturate(round_shift(acc, self._weight_frac), self._act_width))
         return out
 
-    def _accumulate_held(self, m, s2, s3, s3_bias):
+    def _accumulate_held(self, m, s2_fwd, s2_last):
         """The accumulators, restarted from ``acc_start`` by their flip-flops'
         set/reset (as by a reset: the domain's reset as a second one would
-        leave a multiplexer in front of them), the finished sums held; the
-        saturated results in S4. Each lane has its own S3 copies of the
-        restart (a group's last beat, or the domain's reset in the cycle
+        leave a multiplexer in front of them), the finished sums rounded and
+        held; the saturated results in S4. Each lane has its own S3 copies of
+        the restart (a group's last beat, or the domain's reset in the cycle
         before) and of the forward beat's enable (``keep``): one register
         for all lanes drove their set/reset through logic across the die
         (docs/boards.md)."""
-        s2_fwd, s2_last = s2
-        af, wf, lo = self._act_frac, self._weight_frac, self.hold_shift
-        s4_bias = Signal.like(s3_bias, name="s4_bias", reset_less=True)
-        m.d.sync += s4_bias.eq(s3_bias)
+        wf = self._weight_frac
         out = []
         for p in range(self._lanes):
             acc = Signal(signed(self.acc_width), name=f"acc{p}", init=self.acc_start,
                          reset_less=True)
-            hold = Signal(signed(self.acc_width - lo), name=f"hold{p}", reset_less=True)
+            hold = Signal(signed(self.acc_width - wf), name=f"hold{p}", reset_less=True)
             restart = Signal(name=f"restart{p}", init=1, reset_less=True, attrs={"keep": 1})
             fwd = Signal(name=f"fwd{p}", reset_less=True, attrs={"keep": 1})
             m.d.sync += [restart.eq(ResetSignal() | (s2_fwd & s2_last)), fwd.eq(s2_fwd)]
@@ -257,7 +249,6 @@ class MacArray(wiring.Component):
             with m.Elif(fwd):
                 m.d.sync += acc.eq(total)
             with m.If(fwd):
-                m.d.sync += hold.eq(total[lo:])
-            out.append(saturate((hold + (s4_bias[p] << (af - lo))) >> (wf - lo),
-                                self._act_width))
+                m.d.sync += hold.eq(total[wf:])
+            out.append(saturate(hold, self._act_width))
         return out

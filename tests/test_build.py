@@ -226,7 +226,7 @@ def test_ulx3s_keeps_one_h_register_per_lane(tmp_path, keep):
 
     lanes = 4
     assert KEEP_REGISTERS in synth_options(Config())["script_after_read"]
-    mac = MacArray(lanes=lanes, n_in=8, act_width=8, act_frac=4, weight_width=8, weight_frac=6)
+    mac = MacArray(lanes=lanes, n_in=8, act_width=8, weight_width=8, weight_frac=6)
     (tmp_path / "mac.il").write_text(rtlil.convert(mac, name="mac"))
     # each lane's copy is its multiplier's operand register ``a_reg``
     script = ["read_rtlil mac.il", KEEP_REGISTERS if keep else "", "proc", "flatten", "opt",
@@ -252,7 +252,7 @@ def test_ulx3s_build_leaves_no_wire_named_like_a_bit(tmp_path):
     from lela.rtl.mac_array import MacArray
 
     assert synth_options(Config())["script_after_read"].endswith(UNIQUE_NAMES)
-    mac = MacArray(lanes=4, n_in=8, act_width=8, act_frac=4, weight_width=8, weight_frac=6)
+    mac = MacArray(lanes=4, n_in=8, act_width=8, weight_width=8, weight_frac=6)
     (tmp_path / "mac.il").write_text(rtlil.convert(mac, name="mac"))
     count = "select -count w:*[[]*"   # wires with a '[' in their name
     script = ["read_rtlil mac.il", "hierarchy -top mac", f"tee -q -o before.txt {count}",

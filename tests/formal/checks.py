@@ -141,7 +141,7 @@ CHECKS = [
           lambda: LayerHarness(LAYER1_CFG, layer=1, groups=("memory",))),
     Check("layer_memory_writes_unregistered", "layer", "prove", 8,
           lambda: LayerHarness(LAYER_CFG.replace(read_register=False), groups=("memory",))),
-    Check("layer1_memory_writes_cover", "layer", "cover", 56,
+    Check("layer1_memory_writes_cover", "layer", "cover", 61,
           lambda: LayerHarness(LAYER1_CFG, layer=1, groups=("memory",))),
     Check("layer_counters", "layer", "prove", 1,
           lambda: LayerHarness(LAYER_CFG, groups=("counters",))),
@@ -150,7 +150,7 @@ CHECKS = [
     Check("layer_slots", "layer", "prove", 4, lambda: LayerHarness(LAYER_CFG, groups=("slots",))),
     Check("layer_pipeline", "layer", "bmc", 30,
           lambda: LayerHarness(LAYER_CFG, groups=("pipeline",))),
-    Check("layer_cover", "layer", "cover", 45, lambda: LayerHarness(LAYER_CFG)),
+    Check("layer_cover", "layer", "cover", 48, lambda: LayerHarness(LAYER_CFG)),
     # network top and its input buffer
     Check("input_buffer", "network", "prove", 3, lambda: InputBufferHarness(LAYER_CFG)),
     Check("input_buffer_cover", "network", "cover", 12, lambda: InputBufferHarness(LAYER_CFG)),

@@ -7,7 +7,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from lela.config import Config
-from lela.contract import FORWARD_LATENCY, PRODUCT_LATENCY, forward_acc_width
+from lela.contract import FORWARD_LATENCY, PRODUCT_LATENCY, bias_activation, forward_acc_width
 from lela.golden_model import mac_array as golden
 from lela.golden_model.numerics import signed_range
 from lela.rtl.mac_array import OP_FORWARD, OP_UPDATE, MacArray
@@ -17,32 +17,31 @@ def _mac(cfg, layer, hold):
     """The MAC array of ``cfg``'s layer in either form (``from_config`` picks
     the hold form for ECP5 primitives, which pysim cannot run)."""
     return MacArray(lanes=cfg.lanes[layer], n_in=cfg.sizes[layer], act_width=cfg.act_width,
-                    act_frac=cfg.act_frac, weight_width=cfg.weight_width,
-                    weight_frac=cfg.weight_frac, hold=hold)
+                    weight_width=cfg.weight_width, weight_frac=cfg.weight_frac, hold=hold)
 
 
 def _stream(cfg, layer, jobs, gaps_seed=None, hold=False):
-    """Feed ``jobs`` (list of (w, b, h, d)) back to back through the array:
-    forward beats of every group, then update beats (products only).
+    """Feed ``jobs`` (list of (w, b, h, d)) back to back through the array as
+    the layer does: forward beats of every group, each group's bias beat (the
+    bias word times 1.0) last, then update beats (products only).
 
     Returns per job the activations (N_out,) and the update products
-    (N_out, N_in), both collected at the documented latencies.
+    (N_out, N_in + 1: the bias beat's last), both collected at the documented
+    latencies.
     """
     dut = _mac(cfg, layer, hold)
-    P, n_in = cfg.lanes[layer], cfg.sizes[layer]
-    beats = []  # (op, first, last, h, w word, d word, bias word, tag)
+    P, beats_per_group = cfg.lanes[layer], cfg.sizes[layer] + 1
+    beats = []  # (op, first, last, h, w word, d word, tag)
     for n, (w, b, h, d) in enumerate(jobs):
         n_out = w.shape[0]
-        for g in range(n_out // P):
-            lanes = slice(g * P, (g + 1) * P)
-            for k in range(n_in):
-                beats.append((OP_FORWARD, k == 0, k == n_in - 1, h[k], w[lanes, k], d[lanes],
-                              b[lanes], ("f", n, g, k)))
-        for g in range(n_out // P):
-            lanes = slice(g * P, (g + 1) * P)
-            for k in range(n_in):
-                beats.append((OP_UPDATE, k == 0, k == n_in - 1, h[k], w[lanes, k], d[lanes],
-                              b[lanes], ("u", n, g, k)))
+        h_ext = np.append(h, bias_activation(cfg))
+        w_ext = np.column_stack([w, b])
+        for op, tag in ((OP_FORWARD, "f"), (OP_UPDATE, "u")):
+            for g in range(n_out // P):
+                lanes = slice(g * P, (g + 1) * P)
+                for k in range(beats_per_group):
+                    beats.append((op, k == 0, k == beats_per_group - 1, h_ext[k],
+                                  w_ext[lanes, k], d[lanes], (tag, n, g, k)))
     rng = np.random.default_rng(gaps_seed) if gaps_seed is not None else None
     h_out, prods = [], []
     trail = {}  # cycle -> tag, to pick the outputs at fixed latencies
@@ -52,14 +51,13 @@ def _stream(cfg, layer, jobs, gaps_seed=None, hold=False):
         while i < len(beats) or any(c >= cycle - FORWARD_LATENCY for c in trail):
             valid = i < len(beats) and (rng is None or rng.random() < 0.7)
             if valid:
-                op, first, last, h, w, d, b, tag = beats[i]
+                op, first, last, h, w, d, tag = beats[i]
                 ctx.set(dut.op, op)
                 ctx.set(dut.first, first)
                 ctx.set(dut.last, last)
                 ctx.set(dut.h, int(h))
                 ctx.set(dut.w, [int(v) for v in w])
                 ctx.set(dut.d, [int(v) for v in d])
-                ctx.set(dut.bias, [int(v) for v in b])
                 trail[cycle] = tag
                 i += 1
             ctx.set(dut.valid, valid)
@@ -71,7 +69,7 @@ def _stream(cfg, layer, jobs, gaps_seed=None, hold=False):
                 h_out.append([ctx.get(dut.h_out[p]) for p in range(P)])
             tag = trail.get(cycle - FORWARD_LATENCY)
             assert ctx.get(dut.h_valid) == (tag is not None and tag[0] == "f"
-                                            and tag[3] == n_in - 1), f"cycle {cycle}"
+                                            and tag[3] == beats_per_group - 1), f"cycle {cycle}"
             await ctx.tick()
             cycle += 1
 
@@ -82,7 +80,7 @@ def _stream(cfg, layer, jobs, gaps_seed=None, hold=False):
     out = []
     h_out = np.array(h_out, dtype=np.int64).reshape(len(jobs), -1)
     for n, (w, _, _, _) in enumerate(jobs):
-        pr = np.zeros(w.shape, dtype=np.int64)
+        pr = np.zeros((w.shape[0], beats_per_group), dtype=np.int64)
         for (_, m, g, k), vals in prods:
             if m == n:
                 pr[g * P:(g + 1) * P, k] = vals
@@ -121,7 +119,7 @@ def test_forward_and_products(lanes, hold):
     for n, ((h_got, p_got), (w, b, h, d)) in enumerate(zip(_stream(cfg, 0, jobs, hold=hold), jobs)):
         _, h_exp = golden.forward(cfg, w, b, h)
         np.testing.assert_array_equal(h_got, h_exp, err_msg=f"seed {seed}, job {n}: h")
-        np.testing.assert_array_equal(p_got, np.outer(d, h), err_msg=f"seed {seed}, job {n}: d*h")
+        np.testing.assert_array_equal(p_got, np.outer(d, np.append(h, bias_activation(cfg))), err_msg=f"seed {seed}, job {n}: d*h")
 
 
 @FORMS
@@ -133,12 +131,12 @@ def test_idle_cycles_between_beats(hold):
     for n, ((h_got, p_got), (w, b, h, d)) in enumerate(zip(_stream(cfg, 0, jobs, seed, hold), jobs)):
         np.testing.assert_array_equal(h_got, golden.forward(cfg, w, b, h)[1],
                                       err_msg=f"seed {seed}, job {n}")
-        np.testing.assert_array_equal(p_got, np.outer(d, h), err_msg=f"seed {seed}, job {n}")
+        np.testing.assert_array_equal(p_got, np.outer(d, np.append(h, bias_activation(cfg))), err_msg=f"seed {seed}, job {n}")
 
 
 @FORMS
 def test_single_input_layer(hold):
-    """n_in = 1: every beat is a whole group (first and last)."""
+    """n_in = 1: a group is one input beat and the bias beat."""
     seed = 9
     cfg = Config(sizes=(1, 4), lanes=(2,), m_seeds=(1,), k_seeds=(2,))
     rng = np.random.default_rng(seed)
@@ -158,4 +156,4 @@ def test_accumulator_width_is_the_contract_one():
 
 def test_parameters_are_validated():
     with pytest.raises(ValueError, match=re.escape("lanes must be an integer >= 1, not 0")):
-        MacArray(lanes=0, n_in=4, act_width=16, act_frac=12, weight_width=16, weight_frac=14)
+        MacArray(lanes=0, n_in=4, act_width=16, weight_width=16, weight_frac=14)

@@ -8,7 +8,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from lela.config import Config
-from lela.contract import PRODUCT_LATENCY, WRITE_LATENCY
+from lela.contract import PRODUCT_LATENCY, WRITE_LATENCY, bias_activation
 from lela.golden_model import update_unit as golden
 from lela.golden_model.network import update_order, weight_digest
 from lela.golden_model.numerics import signed_range
@@ -16,15 +16,18 @@ from lela.rtl.update_unit import UpdateUnit
 
 
 def _run(cfg, jobs, idle_seed=None):
-    """Stream update beats of every job (w, b, d, h); S1 operands on one
-    cycle, the product ``d*h`` ``PRODUCT_LATENCY`` cycles later, as the
-    MAC array delivers it; the new words come out ``write_latency`` cycles
-    after S1 (with the product, or one cycle later with ``cfg.read_register``).
+    """Stream update beats of every job (w, b, d, h) as the layer does: each
+    group's input beats, then its bias beat (the bias word, the product
+    ``d * 1.0``); S1 operands on one cycle, the product ``d*h``
+    ``PRODUCT_LATENCY`` cycles later, as the MAC array delivers it; the new
+    words come out ``write_latency`` cycles after S1 (with the product, or
+    one cycle later with ``cfg.read_register``).
     Returns per job the written weights in write order, the biases and the digest."""
     n_in, n_out, P = cfg.sizes[0], cfg.sizes[1], cfg.lanes[0]
     dut = UpdateUnit.from_config(cfg, 0, product_width=2 * cfg.act_width)
     assert dut.write_latency == WRITE_LATENCY + cfg.read_register >= PRODUCT_LATENCY
     rng = np.random.default_rng(idle_seed) if idle_seed is not None else None
+    one = bias_activation(cfg)
     results = []
 
     async def tb(ctx):
@@ -33,7 +36,8 @@ def _run(cfg, jobs, idle_seed=None):
             await ctx.tick()
             ctx.set(dut.clear, 0)
             written, biases = [], [None] * (n_out // P)
-            beats = [(g, k) for g in range(n_out // P) for k in range(n_in)]
+            w_ext, h_ext = np.column_stack([w, b]), np.append(h, one)
+            beats = [(g, k) for g in range(n_out // P) for k in range(n_in + 1)]
             # beats in flight, one entry per cycle since S1 (None: no beat);
             # the one PRODUCT_LATENCY cycles back has its product on
             # ``product`` now, the last one's words come out
@@ -46,20 +50,20 @@ def _run(cfg, jobs, idle_seed=None):
                     g, k = beats[i]
                     lanes = slice(g * P, (g + 1) * P)
                     ctx.set(dut.valid, 1)
-                    ctx.set(dut.first, k == 0)
-                    ctx.set(dut.w, [int(v) for v in w[lanes, k]])
-                    ctx.set(dut.bias, [int(v) for v in b[lanes]])
-                    ctx.set(dut.d, [int(v) for v in d[lanes]])
-                    nxt = ((g, k), [int(v) for v in d[lanes] * h[k]])
+                    ctx.set(dut.bias, k == n_in)
+                    ctx.set(dut.w, [int(v) for v in w_ext[lanes, k]])
+                    nxt = ((g, k), [int(v) for v in d[lanes] * h_ext[k]])
                     i += 1
                 else:
                     ctx.set(dut.valid, 0)
                     nxt = None
-                assert ctx.get(dut.w_valid) == (flight[-1] is not None)
+                out = flight[-1]
+                assert ctx.get(dut.w_valid) == (out is not None and out[0][1] < n_in)
+                assert ctx.get(dut.b_valid) == (out is not None and out[0][1] == n_in)
                 if ctx.get(dut.w_valid):
-                    written.extend(ctx.get(dut.w_new[p]) for p in range(P))
+                    written.extend(ctx.get(dut.new[p]) for p in range(P))
                 if ctx.get(dut.b_valid):
-                    biases[flight[-1][0][0]] = [ctx.get(dut.b_new[p]) for p in range(P)]
+                    biases[out[0][0]] = [ctx.get(dut.new[p]) for p in range(P)]
                 await ctx.tick()
                 flight = [nxt] + flight[:-1]
             ctx.set(dut.valid, 0)
@@ -130,5 +134,5 @@ def test_negative_shifts_are_left_shifts():
 
 def test_parameters_are_validated():
     with pytest.raises(ValueError, match=re.escape("n_out must be an integer >= 4, not 2")):
-        UpdateUnit(lanes=4, n_out=2, act_width=16, act_frac=12, weight_width=16,
-                   weight_frac=14, eta_shift=7, product_width=32)
+        UpdateUnit(lanes=4, n_out=2, act_frac=12, weight_width=16, weight_frac=14,
+                   eta_shift=7, product_width=32)

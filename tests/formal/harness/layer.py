@@ -101,7 +101,7 @@ class LayerHarness(Harness):
         for memory, tag in ((dut.weights, "w"), (dut.biases, "b")):
             assert len(memory.write_ports) == 1, f"{tag}: more than one write port"
             port = memory.write_ports[0]
-            uu_valid = probe(frag, f"uu.{tag}_valid")
+            uu_valid = probe(frag, f"uu.{tag}_valid")   # (the new word: uu.new)
             acc_we = probe(frag, f"access.we_{tag}")
             en = Value.cast(port.en)
             by_uu = uu_valid & ~acc_we
@@ -109,8 +109,7 @@ class LayerHarness(Harness):
                 Assert(implies(en != 0, port.addr < memory.depth)),
                 Assert(implies(en != 0, by_uu | acc_we)),
                 Assert(implies(by_uu, upd_phase & train & (en == (1 << len(en)) - 1))),
-                Assert(implies(by_uu, Value.cast(port.data) == Value.cast(
-                    probe(frag, f"uu.{tag}_new")))),
+                Assert(implies(by_uu, Value.cast(port.data) == Value.cast(probe(frag, "uu.new")))),
                 Assert(implies(acc_we, in_state["IDLE"] & ~uu_valid)),
                 Assert(implies(acc_we, (en != 0) & ((en & (en - 1)) == 0))),   # one lane
                 Cover(by_uu), Cover(acc_we),
@@ -119,28 +118,29 @@ class LayerHarness(Harness):
         # induction needs it to know the write address is g*N_in + k)
         g, k, waddr = probe(frag, "g"), probe(frag, "k"), probe(frag, "waddr")
         beats = in_state["FWD"] | in_state["UPD"]
-        m.d.comb += [Assert(implies(beats, (g < dut.groups) & (k < dut.n_in))),
+        # (k == n_in: the group's bias beat)
+        m.d.comb += [Assert(implies(beats, (g < dut.groups) & (k <= dut.n_in))),
                      Assert(implies(beats, waddr == g * dut.n_in + k))]
         # auxiliary invariant of the write-back counters: in the update pass the
-        # next weight (bias) word written is the one read as many beats (first
-        # beats) ago as are between the read and the write-back; none is in
-        # flight outside it
+        # next weight (bias) word written is the one read as many input beats
+        # (bias beats) ago as are between the read and the write-back; none is
+        # in flight outside it
         wb_addr, wb_g = probe(frag, "wb_addr"), probe(frag, "wb_g")
         stages = [(probe(frag, f"valid_d{n}") & (probe(frag, f"op_d{n}") == OP_UPDATE),
-                   probe(frag, f"first_d{n}")) for n in range(1, read_latency(self.cfg) + 1)]
-        stages += [(probe(frag, f"uu.s{n}_valid"), probe(frag, f"uu.s{n}_first"))
+                   probe(frag, f"last_d{n}")) for n in range(1, read_latency(self.cfg) + 1)]
+        stages += [(probe(frag, f"uu.s{n}_valid"), probe(frag, f"uu.s{n}_bias"))
                    for n in range(2, 2 + write_latency(self.cfg))]
-        flight = sum(Value.cast(v) for v, _ in stages)
-        flight_first = sum(Value.cast(v & f) for v, f in stages)
+        flight = sum(Value.cast(v & ~b) for v, b in stages)
+        flight_bias = sum(Value.cast(v & b) for v, b in stages)
         m.d.comb += [
             Assert(implies(~upd_phase, ~Cat(*(v for v, _ in stages)).any())),
             Assert(implies(upd_phase, waddr == (wb_addr + flight)[:len(waddr)])),
-            Assert(implies(upd_phase, (g + (k != 0))[:len(g)] == (wb_g + flight_first)[:len(g)])),
+            Assert(implies(upd_phase, g == (wb_g + flight_bias)[:len(g)])),
         ]
         # reads of the input slot: word kw, lane kl of input k, in range
         kw, kl = probe(frag, "kw"), probe(frag, "kl")
         m.d.comb += [Assert(implies(beats, (kw < dut.in_words) & (kl < dut.lanes_in))),
-                     Assert(implies(beats, kw * dut.lanes_in + kl == k)),
+                     Assert(implies(beats, kw * dut.lanes_in + kl == k - (k == dut.n_in))),
                      Assert(implies(beats, dut.o_in_addr == kw))]
 
     def _check_counters(self, m, frag):

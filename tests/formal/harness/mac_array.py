@@ -2,20 +2,21 @@
 
 from amaranth.hdl import Assert, Assume, Const, Cover, Fragment, Mux, Signal, signed
 
-from lela.contract import FORWARD_LATENCY, PRODUCT_LATENCY
+from lela.contract import FORWARD_LATENCY, PRODUCT_LATENCY, group_beats
 from lela.rtl.mac_array import OP_FORWARD, OP_UPDATE, MacArray
 
 from .base import Harness, clamp, implies, probe
 
 
 class MacArrayHarness(Harness):
-    """Forward groups: every group (``first`` .. ``last`` beats) produces
-    exactly one ``h_valid`` ``FORWARD_LATENCY`` cycles after its last
-    beat (S1 -> S4), and ``h_out`` is
-    ``relu(sat(round_shift(b << act_frac + sum h*w, weight_frac)))`` of the
-    exact sum; the accumulator holds its start plus the group's products so
-    far (its start again after a group); products of both passes are the
-    exact ``h*w`` / ``h*d``."""
+    """Forward groups: every group (``first`` .. ``last`` beats, ``n_in``
+    input beats and the bias beat: free products, as many as the accumulator
+    is sized for) produces exactly one ``h_valid`` ``FORWARD_LATENCY``
+    cycles after its last beat (S1 -> S4), and ``h_out`` is
+    ``relu(sat(round_shift(sum h*w, weight_frac)))`` of the exact sum; the
+    accumulator holds its start plus the group's products so far (its start
+    again after a group); products of both passes are the exact ``h*w`` /
+    ``h*d``."""
 
     free_reset = False
 
@@ -23,54 +24,46 @@ class MacArrayHarness(Harness):
         super().__init__()
         self.cfg = cfg
         self.dut = mac_cls(lanes=cfg.lanes[layer], n_in=cfg.sizes[layer],
-                           act_width=cfg.act_width, act_frac=cfg.act_frac,
-                           weight_width=cfg.weight_width, weight_frac=cfg.weight_frac, hold=hold)
-        self.n_in = cfg.sizes[layer]
+                           act_width=cfg.act_width, weight_width=cfg.weight_width,
+                           weight_frac=cfg.weight_frac, hold=hold)
+        self.beats = group_beats(cfg, layer)
         self.free_inputs(self.dut)
 
     def check(self, m):
-        cfg, dut, n_in = self.cfg, self.dut, self.n_in
+        cfg, dut, beats = self.cfg, self.dut, self.beats
         m.submodules.dut = frag = Fragment.get(dut, None)
         P = dut.lanes
         fwd = dut.valid & (dut.op == OP_FORWARD)
         upd = dut.valid & (dut.op == OP_UPDATE)
-        # input contract: forward beats come in groups of n_in, first..last
-        k = Signal(range(n_in), name="k")
+        # input contract: forward beats come in groups of ``beats``, first..last
+        k = Signal(range(beats), name="k")
         with m.If(fwd):
-            m.d.sync += k.eq(Mux(k == n_in - 1, 0, k + 1))
-        m.d.comb += Assert(k < n_in)    # harness state in range (for the induction)
+            m.d.sync += k.eq(Mux(k == beats - 1, 0, k + 1))
+        m.d.comb += Assert(k < beats)    # harness state in range (for the induction)
         m.d.comb += [Assume(implies(fwd, dut.first == (k == 0))),
-                     Assume(implies(fwd, dut.last == (k == n_in - 1)))]
-        # the layer keeps a group's bias word on all its beats
-        bias0 = [Signal(signed(cfg.weight_width), name=f"bias0_{p}") for p in range(P)]
-        for p in range(P):
-            with m.If(fwd & (k == 0)):
-                m.d.sync += bias0[p].eq(dut.bias[p])
-            m.d.comb += Assume(implies(fwd & (k != 0), dut.bias[p] == bias0[p]))
-        # reference, updated at S1: the exact sum of the group so far with
-        # the bias, and without it (the accumulator of the ``hold`` form)
+                     Assume(implies(fwd, dut.last == (k == beats - 1)))]
+        # reference, updated at S1: the exact sum of the group so far (held
+        # after its last beat), and the same restarted after the last beat
+        # (the accumulator of the ``hold`` form)
         ref = [Signal(signed(dut.acc_width + 2), name=f"ref{p}") for p in range(P)]
         ref_acc = [Signal(signed(dut.acc_width + 2), name=f"ref_acc{p}") for p in range(P)]
         for p in range(P):
-            start = Mux(dut.first, dut.bias[p] * (1 << cfg.act_frac), ref[p])
             with m.If(fwd):
-                m.d.sync += [ref[p].eq(start + dut.h * dut.w[p]),
+                m.d.sync += [ref[p].eq(Mux(dut.first, 0, ref[p]) + dut.h * dut.w[p]),
                              ref_acc[p].eq(Mux(dut.last, 0, ref_acc[p] + dut.h * dut.w[p]))]
         # the sum of j beats is bounded (makes the induction close: the
         # accumulator cannot hold a value no group reaches)
         product_max = 1 << (cfg.act_width + cfg.weight_width - 2)
-        bias_max = 1 << (cfg.weight_width - 1 + cfg.act_frac)
-        bound = Const(n_in * product_max + bias_max)    # k == 0: a whole group (or none)
+        bound = Const(beats * product_max)    # k == 0: a whole group (or none)
         products = Const(0)
-        for j in range(1, n_in):
-            bound = Mux(k == j, j * product_max + bias_max, bound)
+        for j in range(1, beats):
+            bound = Mux(k == j, j * product_max, bound)
             products = Mux(k == j, j * product_max, products)
         for p in range(P):
             m.d.comb += [Assert((ref[p] <= bound) & (ref[p] >= -bound)),
                          Assert((ref_acc[p] <= products) & (ref_acc[p] >= -products)),
                          # the two references agree inside a group
-                         Assert(implies(k != 0, ref[p] == ref_acc[p]
-                                        + bias0[p] * (1 << cfg.act_frac))),
+                         Assert(implies(k != 0, ref[p] == ref_acc[p])),
                          Assert(implies(k == 0, ref_acc[p] == 0))]
         # cycles of history needed: S1 -> product (S3) and S1 -> h_valid (S4)
         n_product, n_done = PRODUCT_LATENCY, FORWARD_LATENCY

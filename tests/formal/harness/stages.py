@@ -3,6 +3,7 @@
 from amaranth.hdl import Assert, Cover, Module, Shape, signed, unsigned
 from amaranth.lib import wiring
 
+from lela.contract import bias_shift
 from lela.golden_model.numerics import signed_range
 from lela.rtl.error_unit import ErrorUnit
 from lela.rtl.mac_array import MacArray
@@ -62,7 +63,7 @@ def contract_stages(cfg):
             (f"score{i}", signed(eu.acc_width), cfg.score_shift(i), aw, False),
             (f"error{i}", signed(eu.acc_width), cfg.score_shift(i), aw, False),
             (f"weight{i}", signed(mac.product_width), uu.weight_shift, ww, True),
-            (f"bias{i}", signed(aw), uu.bias_shift, ww, True),
+            (f"bias{i}", signed(aw), bias_shift(cfg, i), ww, True),
         ]
     return stages
 
