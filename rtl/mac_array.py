@@ -30,7 +30,8 @@ That is the form for fabric whose flip-flops cost a logic cell each (iCE40).
 With ``hold`` (ECP5, where a slice has two flip-flops beside its two LUT4s)
 the lane trades its accumulator's multiplexer for flip-flops::
 
-    S3    forward: sum = acc + product; hold = sum >> weight_frac; acc = last ? half : sum
+    S3    forward: sum = acc + product; acc = last ? half : sum;
+          hold = sum >> weight_frac, its saturation decided
     S4    h = relu(sat(hold))
 
 The accumulator starts from ``half``, the rounding's half LSB of the result
@@ -63,7 +64,7 @@ from amaranth.lib.wiring import In, Out
 from lela.contract import H_COPY_LANES, mac_acc_width
 
 from .multiplier import multiplier
-from .numerics import round_shift, saturate
+from .numerics import round_shift, saturate, saturate_registered
 from .params import check_int
 
 __all__ = ["OP_FORWARD", "OP_UPDATE", "MacArray"]
@@ -229,7 +230,8 @@ class MacArray(wiring.Component):
         """The accumulators, restarted from ``acc_start`` by their flip-flops'
         set/reset (as by a reset: the domain's reset as a second one would
         leave a multiplexer in front of them), the finished sums rounded and
-        held; the saturated results in S4. Each lane has its own S3 copies of
+        held with their saturation decided (``saturate_registered``); the
+        saturated results in S4. Each lane has its own S3 copies of
         the restart (a group's last beat, or the domain's reset in the cycle
         before) and of the forward beat's enable (``keep``): one register
         for all lanes drove their set/reset through logic across the die
@@ -239,7 +241,6 @@ class MacArray(wiring.Component):
         for p in range(self._lanes):
             acc = Signal(signed(self.acc_width), name=f"acc{p}", init=self.acc_start,
                          reset_less=True)
-            hold = Signal(signed(self.acc_width - wf), name=f"hold{p}", reset_less=True)
             restart = Signal(name=f"restart{p}", init=1, reset_less=True, attrs={"keep": 1})
             fwd = Signal(name=f"fwd{p}", reset_less=True, attrs={"keep": 1})
             m.d.sync += [restart.eq(ResetSignal() | (s2_fwd & s2_last)), fwd.eq(s2_fwd)]
@@ -248,7 +249,7 @@ class MacArray(wiring.Component):
                 m.d.sync += acc.eq(self.acc_start)
             with m.Elif(fwd):
                 m.d.sync += acc.eq(total)
-            with m.If(fwd):
-                m.d.sync += hold.eq(total[wf:])
-            out.append(saturate(hold, self._act_width))
+            # the rounded sum's saturation decided in S3, applied in S4
+            rounded = total[wf:self.acc_width].as_signed()
+            out.append(saturate_registered(m, rounded, self._act_width, name=f"hold{p}"))
         return out

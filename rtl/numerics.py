@@ -8,11 +8,12 @@ up: add half an LSB of the result, shift right arithmetically) and
 mirrored operation for operation.
 """
 
-from amaranth.hdl import Const, Mux, Shape, Value, signed
+from amaranth.hdl import Const, Mux, Shape, Signal, Value, signed
 
 from lela.golden_model.numerics import signed_range
 
-__all__ = ["div_const", "divmod_const", "round_shift", "saturate", "signed_range", "sub_round_shift"]
+__all__ = ["div_const", "divmod_const", "round_shift", "saturate", "saturate_registered",
+           "signed_range", "sub_round_shift"]
 
 
 def _check_shift(shift):
@@ -59,6 +60,30 @@ def sub_round_shift(minuend, value, shift):
     return minuend + ~(value >> shift) + ~carry
 
 
+def _clamp_parts(value, width):
+    """``(low, too_big, too_small)`` of clamping ``value`` to a signed
+    ``width``-bit number, or None when every value of its shape is in range."""
+    if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+        raise ValueError(f"width must be a positive integer, not {width!r}")
+    value = Value.cast(value)
+    shape = Shape.cast(value.shape())
+    if shape.width < width or (shape.signed and shape.width == width):
+        return None
+    # in range exactly when the bits from the result's sign bit up are all
+    # equal (all zero for an unsigned value): a test of those bits, no comparator
+    low = value[:width].as_signed()
+    top = value[width - 1:]
+    if shape.signed:
+        negative = value[-1]
+        return low, ~negative & top.any(), negative & ~top.all()
+    return low, top.any(), Const(0)
+
+
+def _clamp(width, low, too_big, too_small):
+    lo, hi = signed_range(width)
+    return Mux(too_small, Const(lo, signed(width)), Mux(too_big, Const(hi, signed(width)), low))
+
+
 def saturate(value, width):
     """Clamp ``value`` to a signed ``width``-bit number (never wrap).
 
@@ -75,24 +100,27 @@ def saturate(value, width):
         A value in the range of ``signed(width)`` (of that shape whenever
         clamping is needed; narrower operands are returned unchanged).
     """
-    if not isinstance(width, int) or isinstance(width, bool) or width < 1:
-        raise ValueError(f"width must be a positive integer, not {width!r}")
-    value = Value.cast(value)
-    shape = Shape.cast(value.shape())
-    lo, hi = signed_range(width)
-    if shape.width < width or (shape.signed and shape.width == width):
-        return value  # already in range
-    # in range exactly when the bits from the result's sign bit up are all
-    # equal (all zero for an unsigned value): a test of those bits, no comparator
-    low = value[:width].as_signed()
-    top = value[width - 1:]
-    if shape.signed:
-        negative = value[-1]
-        too_big = ~negative & top.any()
-        too_small = negative & ~top.all()
-        result = Mux(too_big, Const(hi, signed(width)), low)
-        return Mux(too_small, Const(lo, signed(width)), result)
-    return Mux(top.any(), Const(hi, signed(width)), low)
+    parts = _clamp_parts(value, width)
+    return Value.cast(value) if parts is None else _clamp(width, *parts)
+
+
+def saturate_registered(m, value, width, *, name):
+    """``saturate(value, width)`` one cycle later, decided in the cycle of
+    ``value``: its low ``width`` bits and the two clamp decisions are
+    registered (reset-less), so the cycle after holds only a multiplexer.
+    (Registering ``value`` whole and clamping after the register left the
+    clamp's wide tests after the register, which synthesis for the ECP5 then
+    spread over several LUT levels per bit.)"""
+    parts = _clamp_parts(value, width)
+    if parts is None:
+        held = Signal(Value.cast(value).shape(), name=name, reset_less=True)
+        m.d.sync += held.eq(value)
+        return held
+    regs = (Signal(signed(width), name=f"{name}_low", reset_less=True),
+            Signal(name=f"{name}_big", reset_less=True),
+            Signal(name=f"{name}_small", reset_less=True))
+    m.d.sync += [r.eq(v) for r, v in zip(regs, parts)]
+    return _clamp(width, *regs)
 
 
 def divmod_const(value, divisor, limit):

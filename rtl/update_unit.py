@@ -38,7 +38,7 @@ from amaranth.lib.wiring import In, Out
 
 from lela.contract import DIGEST_BITS, WRITE_LATENCY, weight_shift
 
-from .numerics import saturate, sub_round_shift
+from .numerics import saturate, saturate_registered, sub_round_shift
 from .params import check_int
 
 __all__ = ["UpdateUnit"]
@@ -144,20 +144,18 @@ class UpdateUnit(wiring.Component):
                      s3_valid.eq(s2_valid), s3_bias.eq(s2_bias), s3_w.eq(s2_w)]
         m.d.comb += self.w_held.eq(s2_w)
 
-        # S3: new words (with ``register_difference``, the difference
-        # registered, then saturated in S4)
+        # S3: new words (with ``register_difference``, the difference's
+        # saturation decided in S3 and registered, applied in S4)
         diff = [sub_round_shift(s3_w[p], self.product[p], self.weight_shift) for p in range(P)]
         valid, bias = s3_valid, s3_bias
         if self._register_difference:
             valid, bias = Signal(name="s4_valid"), Signal(name="s4_bias")
-            held = [Signal(v.shape(), name=f"s4_diff{p}", reset_less=True)
-                    for p, v in enumerate(diff)]
             m.d.sync += [valid.eq(s3_valid), bias.eq(s3_bias)]
-            m.d.sync += [h.eq(v) for h, v in zip(held, diff)]
-            diff = held
+            new = [saturate_registered(m, v, ww, name=f"s4_diff{p}") for p, v in enumerate(diff)]
+        else:
+            new = [saturate(v, ww) for v in diff]
         m.d.comb += [self.w_valid.eq(valid & ~bias), self.b_valid.eq(valid & bias)]
-        for p in range(P):
-            m.d.comb += self.new[p].eq(saturate(diff[p], ww))
+        m.d.comb += [self.new[p].eq(v) for p, v in enumerate(new)]
 
         if not self._digest:
             return m
