@@ -373,7 +373,6 @@ class Layer(wiring.Component):
                 start = i_full & slots.fill_free & self.o_result.ready
                 with m.If(start):
                     m.d.sync += [tok.eq(i_token), slot.eq(slots.fill_slot), g_out.eq(0)]
-                    m.d.sync += restart_beats()
                     with m.If(i_token.exited):
                         m.next = "SKIP"
                     with m.Else():
@@ -396,7 +395,6 @@ class Layer(wiring.Component):
                 publish()
                 with m.If(learning):
                     m.d.comb += eu.start_d.eq(1)
-                    m.d.sync += restart_beats()
                     m.next = "UPD"
                 with m.Else():
                     m.d.comb += [self.o_result.valid.eq(1), self.o_release.eq(1),
@@ -418,6 +416,13 @@ class Layer(wiring.Component):
                     m.d.comb += [self.o_result.valid.eq(1), self.o_release.eq(1)]
                     m.next = "IDLE"
         m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
+        # the beat counters restart in every cycle before a pass that issues
+        # no beat (idle and not serving the access port, or waiting for the
+        # scores), not on the start of the pass: no start condition in front
+        # of the registers that address block RAMs spread over the die (it set
+        # the 96-multiplier build's clock, docs/boards.md)
+        with m.If((fsm.ongoing("IDLE") & ~access.active) | fsm.ongoing("SCORES")):
+            m.d.sync += restart_beats()
 
         # -- datapath: issue -> S1 (read_latency: the memories' read, then
         # with cfg.read_register their read data registered once more, and
@@ -452,7 +457,7 @@ class Layer(wiring.Component):
         # its groups' bias words in the order it read them, so two counters
         # give their addresses (a counter takes a logic cell per bit, a delay
         # line one per bit and cycle of latency; the iCE40 has no cells to spare)
-        # (no write is in flight when restart_beats() clears them)
+        # (no write is in flight while restart_beats() clears them)
         with m.If(uu.w_valid):
             m.d.sync += wb_addr.eq(wb_addr + 1)
         with m.If(uu.b_valid):

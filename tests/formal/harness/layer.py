@@ -121,6 +121,12 @@ class LayerHarness(Harness):
         # (k == n_in: the group's bias beat)
         m.d.comb += [Assert(implies(beats, (g < dut.groups) & (k <= dut.n_in))),
                      Assert(implies(beats, waddr == g * dut.n_in + k))]
+        # each pass starts from its first beat (the counters restart in the
+        # cycles before it, not on its start)
+        entering = self.ok_past & ((in_state["FWD"] & self.past(in_state["IDLE"], name="was_idle"))
+                                   | (in_state["UPD"]
+                                      & self.past(in_state["SCORES"], name="was_scoring")))
+        m.d.comb += Assert(implies(entering, (g == 0) & (k == 0)))
         # auxiliary invariant of the write-back counters: in the update pass the
         # next weight (bias) word written is the one read as many input beats
         # (bias beats) ago as are between the read and the write-back; none is
