@@ -228,6 +228,7 @@ class AccessPort(wiring.Component):
 
         if self._serial:
             serial = _SerialDecode(m, self, index, w_word, w_lane, b_word, b_lane)
+        self._choose_lanes(m, space, w_lane, b_lane)
         with m.FSM(name="access"):
             with m.State("IDLE"), m.If(acc.req):
                 m.next = "DECODE"
@@ -285,6 +286,22 @@ class AccessPort(wiring.Component):
                 m.next = "IDLE"
         return m
 
+    def _choose_lanes(self, m, space, w_lane, b_lane):
+        """With more than :data:`GATHER_LANES` lanes: each group's own
+        registered copy (``keep``) of SELECT's choice, taken on every cycle
+        (outside the port's FSM): the request's fields hold it from ADDRESS on,
+        and one choice for all groups was a path across the die (69.39 MHz in
+        the 96-multiplier build, docs/boards.md)."""
+        P, S = self._lanes, GATHER_LANES
+        lo = (S - 1).bit_length()
+        self._choices = []
+        for q in range(-(-P // S) if P > S else 0):
+            is_w = Signal(name=f"read_is_w{q}", reset_less=True, attrs={"keep": 1})
+            sel = Signal(lo, name=f"read_sel{q}", reset_less=True, attrs={"keep": 1})
+            m.d.sync += [is_w.eq(space == SPACE_W),
+                         sel.eq(Mux(space == SPACE_W, w_lane[:lo], b_lane[:lo]))]
+            self._choices.append((is_w, sel))
+
     def _select_word(self, m, space, w_lane, b_lane, mem_word):
         """SELECT: the accessed lane's word, in one step up to
         :data:`GATHER_LANES` lanes; else each group of that many lanes's
@@ -300,10 +317,10 @@ class AccessPort(wiring.Component):
         self._parts = []
         for q in range(-(-P // S)):
             lanes = range(q * S, min(P, q * S + S))
+            is_w, sel = self._choices[q]
             part = Signal.like(mem_word, name=f"read_part{q}", reset_less=True)
-            m.d.sync += part.eq(Mux(space == SPACE_W,
-                                    Array(self.w_rdata[p] for p in lanes)[w_lane[:lo]],
-                                    Array(self.b_rdata[p] for p in lanes)[b_lane[:lo]]))
+            m.d.sync += part.eq(Mux(is_w, Array(self.w_rdata[p] for p in lanes)[sel],
+                                    Array(self.b_rdata[p] for p in lanes)[sel]))
             self._parts.append(part)
 
     def _gather_word(self, m, space, w_lane, b_lane, mem_word):
