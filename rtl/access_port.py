@@ -313,11 +313,9 @@ class AccessPort(wiring.Component):
             m.d.sync += mem_word.eq(Mux(space == SPACE_W, self.w_rdata[w_lane],
                                         self.b_rdata[b_lane]))
             return
-        lo = (S - 1).bit_length()
         self._parts = []
-        for q in range(-(-P // S)):
+        for q, (is_w, sel) in enumerate(self._choices):
             lanes = range(q * S, min(P, q * S + S))
-            is_w, sel = self._choices[q]
             part = Signal.like(mem_word, name=f"read_part{q}", reset_less=True)
             m.d.sync += part.eq(Mux(is_w, Array(self.w_rdata[p] for p in lanes)[sel],
                                     Array(self.b_rdata[p] for p in lanes)[sel]))
